@@ -1,0 +1,55 @@
+/* The compute backends behind one small interface, chosen once at start-up:
+ * `cpu` (fp32, OpenBLAS + OpenMP; the reference) and `cuda` (bf16 weights,
+ * cuBLASLt, custom kernels). A backend turns a packed batch of token
+ * sequences into step rewards at given read-out positions. */
+#ifndef PE_BACKEND_H
+#define PE_BACKEND_H
+
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "../io/model.h"
+
+/* What the family's head does at each read-out position. */
+typedef enum {
+    PE_HEAD_QWEN_PRM = 0,   /* score.0 -> ReLU -> score.2 (2 logits); softmax; class 1 */
+    PE_HEAD_LM_TWO_TOKENS,  /* LM-head rows tok_a, tok_b only; softmax over the 2; take tok_a */
+    PE_HEAD_LM_FULL_SOFTMAX,/* full-vocabulary log-sum-exp; p(tok_a) */
+    PE_HEAD_VALUE_SIGMOID   /* v_head.summary (1 logit); sigmoid */
+} pe_head_kind;
+
+typedef struct pe_head_spec {
+    pe_head_kind kind;
+    int32_t tok_a, tok_b;
+} pe_head_spec;
+
+/* A packed batch: nseq sequences laid end to end, no padding.
+ * seq_start has nseq+1 entries (prefix sums of lengths); positions restart at 0
+ * in each sequence; attention is causal within a sequence only.
+ * readout holds nread indices into the packed tokens. */
+typedef struct pe_batch {
+    const int32_t *tokens;     /* (ntok) */
+    int64_t ntok;
+    const int64_t *seq_start;  /* (nseq+1) */
+    int nseq;
+    const int64_t *readout;    /* (nread) */
+    int64_t nread;
+} pe_batch;
+
+typedef struct pe_backend pe_backend;
+struct pe_backend {
+    const char *name;          /* "cpu" or "cuda" */
+    char device[256];          /* human-readable: "cpu (2 threads)", "NVIDIA H100 (device 0)" */
+    void *impl;
+    /* rewards: (nread) floats, one per read-out position */
+    int (*score)(pe_backend *b, const pe_batch *batch, float *rewards, pe_err *e);
+    void (*destroy)(pe_backend *b);
+};
+
+int pe_backend_cpu_create(pe_backend *b, const pe_model *m, const pe_head_spec *head, pe_err *e);
+/* Returns PE_ERESOURCE with a clear message when built without CUDA or when no GPU is present. */
+int pe_backend_cuda_create(pe_backend *b, const pe_model *m, const pe_head_spec *head,
+                           int device, pe_err *e);
+int pe_backend_cuda_available(int *ndevices, char *why, int whylen);
+
+#endif

@@ -1,0 +1,80 @@
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pe_fail(pe_err *e, int code, const char *fmt, ...)
+{
+    if (e && e->code == PE_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        e->code = code;
+    }
+    return code;
+}
+
+void pe_err_prefix(pe_err *e, const char *fmt, ...)
+{
+    if (!e || e->code == PE_OK)
+        return;
+    char head[512], old[sizeof e->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    size_t hl = strlen(head), room = sizeof e->msg - 1;
+    if (hl > room)
+        hl = room;
+    memcpy(e->msg, head, hl);
+    size_t ol = strnlen(old, sizeof old - 1);
+    if (ol > room - hl)
+        ol = room - hl;
+    memcpy(e->msg + hl, old, ol);
+    e->msg[hl + ol] = '\0';
+}
+
+void pe_err_clear(pe_err *e)
+{
+    if (e) {
+        e->code = PE_OK;
+        e->msg[0] = '\0';
+    }
+}
+
+void *pe_malloc(size_t n, pe_err *e)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        pe_fail(e, PE_ERESOURCE, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *pe_calloc(size_t count, size_t size, pe_err *e)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        pe_fail(e, PE_ERESOURCE, "out of memory (%zu x %zu bytes)", count, size);
+    return p;
+}
+
+void *pe_realloc(void *p, size_t n, pe_err *e)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        pe_fail(e, PE_ERESOURCE, "out of memory (%zu bytes)", n);
+    return q;
+}
+
+char *pe_strdup(const char *s, pe_err *e)
+{
+    size_t n = strlen(s) + 1;
+    char *p = pe_malloc(n, e);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}

@@ -1,0 +1,83 @@
+/* A Hugging Face checkpoint folder: config.json + safetensors (mmap'ed).
+ * Weights point into the mapping in their stored dtype; backends convert. */
+#ifndef PE_MODEL_H
+#define PE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+typedef enum { PE_ARCH_QWEN2 = 0, PE_ARCH_LLAMA, PE_ARCH_MISTRAL } pe_arch;
+typedef enum { PE_DT_F32 = 0, PE_DT_F16, PE_DT_BF16 } pe_dtype;
+
+typedef struct pe_config {
+    pe_arch arch;
+    char architectures0[128];   /* config.json architectures[0], e.g. "Qwen2ForProcessRewardModel" */
+    int hidden_size;            /* H */
+    int num_layers;             /* L */
+    int num_heads;              /* NH */
+    int num_kv_heads;           /* NKV */
+    int head_dim;               /* D (config head_dim, else H / NH) */
+    int intermediate_size;      /* F */
+    int vocab_size;             /* V */
+    int max_position_embeddings;
+    double rope_theta;
+    double rms_norm_eps;
+    int tie_word_embeddings;
+    int attn_bias;              /* q/k/v biases (Qwen2) */
+    int sliding_window;         /* 0 = none */
+    /* rope_scaling: type "llama3" (0 = none) */
+    int rope_llama3;
+    double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max_pos;
+    int bos_token_id, eos_token_id; /* -1 when absent */
+} pe_config;
+
+/* One tensor as stored. data points into the mmap (alignment not guaranteed
+ * beyond what safetensors gives: callers must not assume float alignment). */
+typedef struct pe_tensor {
+    pe_dtype dtype;
+    int ndim;
+    int64_t shape[4];
+    const void *data;
+    size_t nbytes;
+} pe_tensor;
+
+/* Weight pointers, shape comments use the pe_config names. Heads are optional:
+ * NULL data means the checkpoint does not have it. */
+typedef struct pe_layer_weights {
+    pe_tensor in_norm;          /* (H) */
+    pe_tensor wq, wk, wv;       /* (NH*D, H), (NKV*D, H), (NKV*D, H) */
+    pe_tensor bq, bk, bv;       /* (NH*D), (NKV*D), (NKV*D): Qwen2 only */
+    pe_tensor wo;               /* (H, NH*D) */
+    pe_tensor post_norm;        /* (H) */
+    pe_tensor w_gate, w_up;     /* (F, H) */
+    pe_tensor w_down;           /* (H, F) */
+} pe_layer_weights;
+
+typedef struct pe_weights {
+    pe_tensor embed;            /* (V, H) */
+    pe_layer_weights *layers;   /* L of them */
+    pe_tensor final_norm;       /* (H) */
+    pe_tensor lm_head;          /* (V, H); = embed when tied; absent for PRM heads */
+    /* qwen-prm: score.0 Linear(H,H)+ReLU, score.2 Linear(H,2) */
+    pe_tensor score0_w, score0_b, score2_w, score2_b;
+    /* skywork: v_head.summary Linear(H,1) */
+    pe_tensor vhead_w, vhead_b;
+} pe_weights;
+
+typedef struct pe_model {
+    char dir[4096];
+    pe_config cfg;
+    pe_weights w;
+    void *impl;                 /* mappings, tensor index */
+} pe_model;
+
+int pe_model_open(pe_model *m, const char *dir, pe_err *e);
+void pe_model_close(pe_model *m);
+
+/* Converts n elements of a tensor to fp32 (dst must hold n floats). */
+void pe_tensor_to_f32(const pe_tensor *t, float *dst, size_t n);
+
+#endif
