@@ -651,12 +651,15 @@ int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_prov
 
     writer w = {path, err};
     int rc = PE_OK;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fapl = pe_h5_fapl();
+    hid_t f = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f < 0) {
         char why[512];
-        pe_h5_error_text(why, sizeof why);
+        pe_h5_error_text(why, sizeof why);  /* before any other HDF5 call clears the stack */
         rc = pe_fail(err, PE_EIO, "%s: cannot create the temporary file %s%s%s", path, tmp, why[0] ? ": " : "", why);
     }
+    if (fapl >= 0)
+        H5Pclose(fapl);
     rc = rc ? rc : write_provenance(&w, f, p);
     rc = rc ? rc : write_metrics(&w, f, o->metrics);
     rc = rc ? rc : write_samples(&w, f, o);

@@ -341,6 +341,7 @@ int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)
     H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     int rc;
+    hid_t fapl = -1;
     htri_t is_h5 = H5Fis_hdf5(path);
     if (is_h5 <= 0) {
         FILE *probe = fopen(path, "rb");
@@ -348,7 +349,7 @@ int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)
             fclose(probe);
         rc = pe_fail(rd.e, probe ? PE_EINPUT : PE_EIO, "%s: %s", path,
                      probe ? "not an HDF5 file" : "cannot open (missing or unreadable)");
-    } else if ((rd.f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+    } else if ((fapl = pe_h5_fapl()) < 0 || (rd.f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
         rc = rfail(&rd, PE_EIO, "/", "cannot open");
     } else {
         rc = read_prov(&rd, &r->prov);
@@ -356,6 +357,8 @@ int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)
         rc = rc ? rc : read_attr_num(&rd, rd.f, "/metrics", "threshold", H5T_FLOAT, H5T_NATIVE_DOUBLE, &r->threshold);
         H5Fclose(rd.f);
     }
+    if (fapl >= 0)
+        H5Pclose(fapl);
     H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
     if (rc != PE_OK)
         pe_results_free(r);

@@ -62,6 +62,18 @@ hid_t pe_h5_vlen_str(void)
     return t;
 }
 
+hid_t pe_h5_fapl(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+    if (fapl >= 0 && H5Pset_file_locking(fapl, 1, 1) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
+#endif
+    return fapl;
+}
+
 /* Walking upward, entry 0 is the innermost (most specific) failure. */
 static herr_t take_desc(unsigned n, const H5E_error2_t *err, void *data)
 {

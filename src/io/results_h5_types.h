@@ -30,6 +30,11 @@ hid_t pe_h5_status_enum(void);
 /* Variable-length UTF-8 string type. Caller closes. */
 hid_t pe_h5_vlen_str(void);
 
+/* File access list for the results file: serial (sec2) driver, file locking
+ * on but ignored where the file system has it disabled (Lustre, NFS on
+ * clusters), which would otherwise fail every open. Caller closes. */
+hid_t pe_h5_fapl(void);
+
 /* The innermost message of the current HDF5 error stack, or "" (for
  * messages naming what failed: HDF5's own printing is switched off). */
 void pe_h5_error_text(char *buf, size_t n);
