@@ -25,7 +25,7 @@ typedef enum {
 } pe_pred_status;
 
 /* Integer tallies: everything the metric needs except similarity. Each
- * `*_ones/*_n` pair is one of the reference's 0/1 lists (sum and length). */
+ * `*_ones`/`*_n` pair is one of the reference's 0/1 lists (sum and length). */
 typedef struct pe_counts {
     int64_t tp, fp, tn, fn;
     int64_t corr_ones, corr_n;   /* correct_step_acc list */

@@ -1,0 +1,678 @@
+/* The HDF5 results writer (layout: docs/hdf5-schema.md). Serial HDF5: only
+ * rank 0 writes. Everything goes to "<path>.tmp", which is fsync'ed and
+ * renamed onto path only when complete, so a crash or an error never leaves a
+ * half-written file under the final name. */
+#include "results_h5.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "results_h5_types.h"
+
+/* Elements per chunk of the per-sample and per-step datasets: 64 KiB to
+ * 512 KiB chunks, large enough for deflate, small enough to read a slice. */
+#define PE_H5_CHUNK 65536
+
+typedef struct writer {
+    const char *path;   /* the final path, for messages */
+    pe_err *e;
+} writer;
+
+/* The error for a failed HDF5 call on object obj, with HDF5's own reason. */
+static int h5fail(writer *w, const char *obj, const char *call)
+{
+    char why[512];
+    pe_h5_error_text(why, sizeof why);
+    return pe_fail(w->e, PE_EIO, "%s: cannot write %s: %s failed%s%s", w->path, obj, call,
+                   why[0] ? ": " : "", why);
+}
+
+/* ---- attributes ---- */
+
+/* n < 0: scalar; else a 1-D array of n elements. */
+static int put_attr(writer *w, hid_t loc, const char *obj, const char *name, hid_t ftype, hid_t mtype,
+                    long long n, const void *buf)
+{
+    hsize_t dim = n < 0 ? 0 : (hsize_t)n;
+    hid_t space = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+    if (space < 0)
+        return h5fail(w, obj, "H5Screate");
+    hid_t a = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = PE_OK;
+    if (a < 0)
+        rc = h5fail(w, obj, name);
+    else if (H5Awrite(a, mtype, buf) < 0)
+        rc = h5fail(w, obj, name);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc;
+}
+
+static int attr_f64(writer *w, hid_t loc, const char *obj, const char *name, double v)
+{
+    return put_attr(w, loc, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, -1, &v);
+}
+
+static int attr_i64(writer *w, hid_t loc, const char *obj, const char *name, int64_t v)
+{
+    return put_attr(w, loc, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, -1, &v);
+}
+
+/* n < 0: one string s[0]; else an array of n. NULL strings are written as "". */
+static int attr_strs(writer *w, hid_t loc, const char *obj, const char *name, long long n, const char *const *s)
+{
+    long long count = n < 0 ? 1 : n;
+    const char **v = pe_calloc((size_t)count, sizeof *v, w->e);
+    if (!v)
+        return PE_ERESOURCE;
+    for (long long i = 0; i < count; i++)
+        v[i] = s && s[i] ? s[i] : "";
+    hid_t t = pe_h5_vlen_str();
+    int rc = t < 0 ? h5fail(w, obj, "H5Tcopy") : put_attr(w, loc, obj, name, t, t, n, v);
+    if (t >= 0)
+        H5Tclose(t);
+    free(v);
+    return rc;
+}
+
+static int attr_str(writer *w, hid_t loc, const char *obj, const char *name, const char *s)
+{
+    return attr_strs(w, loc, obj, name, -1, &s);
+}
+
+/* ---- datasets ---- */
+
+/* A 1-D dataset of n elements, chunked with shuffle + deflate(4). An empty
+ * dataset stays contiguous: chunk dimensions must be > 0 and may not exceed
+ * fixed maximum dimensions. */
+static int put_dset(writer *w, hid_t loc, const char *obj, const char *name, hid_t ftype, hid_t mtype,
+                    size_t n, const void *buf, hid_t *out)
+{
+    hsize_t dim = n;
+    hid_t space = H5Screate_simple(1, &dim, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    int rc = PE_OK;
+    if (space < 0 || dcpl < 0)
+        rc = h5fail(w, obj, "H5Screate/H5Pcreate");
+    if (rc == PE_OK && n > 0) {
+        hsize_t chunk = n < PE_H5_CHUNK ? n : PE_H5_CHUNK;
+        if (H5Pset_chunk(dcpl, 1, &chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 4) < 0)
+            rc = h5fail(w, obj, "H5Pset_chunk/shuffle/deflate");
+    }
+    hid_t d = -1;
+    if (rc == PE_OK && (d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
+        rc = h5fail(w, obj, "H5Dcreate2");
+    if (rc == PE_OK && n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = h5fail(w, obj, "H5Dwrite");
+    if (d >= 0) {
+        if (rc == PE_OK && out)
+            *out = d;  /* the caller adds attributes and closes it */
+        else
+            H5Dclose(d);
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
+/* A small (rows, cols) dataset, contiguous. */
+static int put_dset2(writer *w, hid_t loc, const char *obj, const char *name, hid_t ftype, hid_t mtype,
+                     size_t rows, size_t cols, const void *buf)
+{
+    hsize_t dims[2] = {rows, cols};
+    hid_t space = H5Screate_simple(2, dims, NULL);
+    if (space < 0)
+        return h5fail(w, obj, "H5Screate_simple");
+    int rc = PE_OK;
+    hid_t d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0)
+        rc = h5fail(w, obj, "H5Dcreate2");
+    else if (rows * cols > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = h5fail(w, obj, "H5Dwrite");
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    return rc;
+}
+
+static hid_t make_group(writer *w, hid_t loc, const char *obj, const char *name)
+{
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        h5fail(w, obj, "H5Gcreate2");
+    return g;
+}
+
+/* ---- provenance: root attributes ---- */
+
+static int write_provenance(writer *w, hid_t f, const pe_provenance *p)
+{
+    int rc = PE_OK;
+    const char *schema = PE_H5_SCHEMA;
+    rc = rc ? rc : attr_str(w, f, "/", "schema", schema);
+    rc = rc ? rc : attr_i64(w, f, "/", "schema_version", PE_H5_SCHEMA_VERSION);
+    rc = rc ? rc : attr_str(w, f, "/", "tool_version", p->tool_version);
+    rc = rc ? rc : attr_str(w, f, "/", "git_commit", p->git_commit);
+    rc = rc ? rc : attr_str(w, f, "/", "command", p->command);
+    rc = rc ? rc : attr_str(w, f, "/", "config_json", p->config_json);
+    int nfiles = p->ndata_files > 0 ? p->ndata_files : 0;
+    rc = rc ? rc : attr_strs(w, f, "/", "data_files", nfiles, p->data_files);
+    rc = rc ? rc : attr_strs(w, f, "/", "data_sha256", nfiles, p->data_sha256);
+    rc = rc ? rc : attr_str(w, f, "/", "predictions_path", p->predictions_path);
+    rc = rc ? rc : attr_str(w, f, "/", "predictions_sha256", p->predictions_sha256);
+    rc = rc ? rc : attr_i64(w, f, "/", "nranks", p->nranks);
+    rc = rc ? rc : attr_str(w, f, "/", "hosts", p->hosts);
+    rc = rc ? rc : attr_str(w, f, "/", "start_time", p->start_time);
+    rc = rc ? rc : attr_str(w, f, "/", "end_time", p->end_time);
+    rc = rc ? rc : attr_str(w, f, "/", "metric_definition", p->metric_definition);
+    return rc;
+}
+
+/* ---- /metrics ---- */
+
+static int write_row_attrs(writer *w, hid_t g, const char *obj, const pe_metric_row *r)
+{
+    const char *base = (const char *)r;
+    int rc = PE_OK;
+    for (int i = 0; rc == PE_OK && i < pe_h5_nmetric_fields; i++) {
+        const pe_h5_field *fd = &pe_h5_metric_fields[i];
+        if (fd->is_double) {
+            double v;
+            memcpy(&v, base + fd->offset, sizeof v);
+            rc = attr_f64(w, g, obj, fd->name, v);
+        } else {
+            int64_t v;
+            memcpy(&v, base + fd->offset, sizeof v);
+            rc = attr_i64(w, g, obj, fd->name, v);
+        }
+    }
+    return rc;
+}
+
+/* One group per row, named for it, its numbers as scalar attributes. */
+static int write_row_group(writer *w, hid_t parent, const char *obj, const char *name,
+                           const char *abbrev, const pe_metric_row *r)
+{
+    hid_t g = make_group(w, parent, obj, name);
+    if (g < 0)
+        return PE_EIO;
+    int rc = attr_str(w, g, obj, "abbrev", abbrev);
+    rc = rc ? rc : write_row_attrs(w, g, obj, r);
+    H5Gclose(g);
+    return rc;
+}
+
+/* The integer fields of b added into a. (Not pe_counts_add: that belongs to
+ * metrics.c, and the writer must not depend on the metric's code.) */
+static void add_counts(pe_counts *a, const pe_counts *b)
+{
+    a->tp += b->tp; a->fp += b->fp; a->tn += b->tn; a->fn += b->fn;
+    a->corr_ones += b->corr_ones; a->corr_n += b->corr_n;
+    a->wrong_ones += b->wrong_ones; a->wrong_n += b->wrong_n;
+    a->total_ones += b->total_ones; a->total_n += b->total_n;
+    a->fe_ones += b->fe_ones; a->fe_n += b->fe_n;
+    a->samples += b->samples; a->evaluated += b->evaluated;
+    a->missing += b->missing; a->invalid += b->invalid;
+    for (int p = 0; p <= PE_MAX_ERRPOS; p++) {
+        a->pos_hits[p] += b->pos_hits[p];
+        a->pos_n[p] += b->pos_n[p];
+        a->pos_samples[p] += b->pos_samples[p];
+    }
+}
+
+enum { ROW_OVERALL = 0, ROW_CLASS = 1, ROW_CATEGORY = 2 };
+
+typedef struct table_row {
+    char name[32];
+    char abbrev[16];
+    int8_t kind;       /* ROW_* */
+    pe_metric_row m;   /* without the error-position arrays, which are not columns */
+} table_row;
+
+/* The compound type of /metrics/table, in memory layout; the file type is a packed copy. */
+static hid_t table_mem_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(table_row));
+    hid_t s32 = H5Tcopy(H5T_C_S1), s16 = H5Tcopy(H5T_C_S1);
+    int bad = t < 0 || s32 < 0 || s16 < 0;
+    bad = bad || H5Tset_size(s32, 32) < 0 || H5Tset_size(s16, 16) < 0;
+    bad = bad || H5Tinsert(t, "name", offsetof(table_row, name), s32) < 0;
+    bad = bad || H5Tinsert(t, "abbrev", offsetof(table_row, abbrev), s16) < 0;
+    bad = bad || H5Tinsert(t, "kind", offsetof(table_row, kind), H5T_NATIVE_INT8) < 0;
+    for (int i = 0; !bad && i < pe_h5_nmetric_fields; i++) {
+        const pe_h5_field *fd = &pe_h5_metric_fields[i];
+        bad = H5Tinsert(t, fd->name, offsetof(table_row, m) + fd->offset,
+                        fd->is_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64) < 0;
+    }
+    if (s32 >= 0)
+        H5Tclose(s32);
+    if (s16 >= 0)
+        H5Tclose(s16);
+    if (bad && t >= 0) {
+        H5Tclose(t);
+        t = -1;
+    }
+    return t;
+}
+
+static void set_row_names(table_row *r, const char *name, const char *abbrev, int kind)
+{
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->abbrev, sizeof r->abbrev, "%s", abbrev);
+    r->kind = (int8_t)kind;
+}
+
+/* Rows: Overall (the pooled errors), the 9 error classes in table order, the
+ * 3 categories. A category row holds its prmscore (the mean of its classes'),
+ * the summed counts of its classes, and NaN for every rate, which the
+ * reference does not define for categories. */
+static int write_table(writer *w, hid_t g, const pe_metrics *m)
+{
+    enum { NROWS = 1 + (PE_NCLASSES - 1) + PE_NCATEGORIES };
+    table_row rows[NROWS];
+    memset(rows, 0, sizeof rows);
+    int k = 0;
+    set_row_names(&rows[k], "overall", "Overall", ROW_OVERALL);
+    rows[k++].m = m->pooled;
+    for (int c = 1; c < PE_NCLASSES; c++) {
+        set_row_names(&rows[k], pe_class_name((pe_class)c), pe_class_abbrev((pe_class)c), ROW_CLASS);
+        rows[k++].m = m->cls[c];
+    }
+    for (int cat = 0; cat < PE_NCATEGORIES; cat++) {
+        table_row *r = &rows[k++];
+        set_row_names(r, pe_category_name((pe_category)cat), pe_category_abbrev((pe_category)cat), ROW_CATEGORY);
+        for (int c = 1; c < PE_NCLASSES; c++)
+            if (pe_class_category((pe_class)c) == cat)
+                add_counts(&r->m.c, &m->cls[c].c);
+        char *base = (char *)&r->m;
+        for (int i = 0; i < pe_h5_nmetric_fields; i++) {
+            const pe_h5_field *fd = &pe_h5_metric_fields[i];
+            if (fd->is_double) {
+                double v = NAN;
+                memcpy(base + fd->offset, &v, sizeof v);
+            }
+        }
+        r->m.similarity_n = 0;
+        r->m.prmscore = m->category[cat];
+    }
+    hid_t mt = table_mem_type(), ft = -1;
+    int rc = PE_OK;
+    if (mt < 0 || (ft = H5Tcopy(mt)) < 0 || H5Tpack(ft) < 0)
+        rc = h5fail(w, "/metrics/table", "compound type");
+    hid_t d = -1;
+    if (rc == PE_OK)
+        rc = put_dset(w, g, "/metrics/table", "table", ft, mt, NROWS, rows, &d);
+    static const char *const kinds[3] = {"overall", "class", "category"};
+    if (rc == PE_OK)
+        rc = attr_strs(w, d, "/metrics/table", "kind_names", 3, kinds);
+    if (d >= 0)
+        H5Dclose(d);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (mt >= 0)
+        H5Tclose(mt);
+    return rc;
+}
+
+static int write_metrics(writer *w, hid_t f, const pe_metrics *m)
+{
+    hid_t g = make_group(w, f, "/metrics", "metrics");
+    if (g < 0)
+        return PE_EIO;
+    int rc = attr_f64(w, g, "/metrics", "validity_rate", m->validity_rate);
+    rc = rc ? rc : attr_i64(w, g, "/metrics", "valid_num", m->valid_num);
+    rc = rc ? rc : attr_i64(w, g, "/metrics", "total_num", m->total_num);
+    rc = rc ? rc : attr_f64(w, g, "/metrics", "threshold", m->threshold);
+    hid_t gc = rc ? -1 : make_group(w, g, "/metrics/classes", "classes");
+    if (rc == PE_OK && gc < 0)
+        rc = PE_EIO;
+    for (int c = 0; rc == PE_OK && c < PE_NCLASSES; c++) {
+        char obj[96];
+        snprintf(obj, sizeof obj, "/metrics/classes/%s", pe_class_name((pe_class)c));
+        rc = write_row_group(w, gc, obj, pe_class_name((pe_class)c), pe_class_abbrev((pe_class)c), &m->cls[c]);
+    }
+    if (gc >= 0)
+        H5Gclose(gc);
+    rc = rc ? rc : write_row_group(w, g, "/metrics/pooled", "pooled", "Overall", &m->pooled);
+    hid_t gk = rc ? -1 : make_group(w, g, "/metrics/categories", "categories");
+    if (rc == PE_OK && gk < 0)
+        rc = PE_EIO;
+    for (int cat = 0; rc == PE_OK && cat < PE_NCATEGORIES; cat++) {
+        char obj[96];
+        const char *name = pe_category_name((pe_category)cat);
+        snprintf(obj, sizeof obj, "/metrics/categories/%s", name);
+        hid_t gcat = make_group(w, gk, obj, name);
+        if (gcat < 0) {
+            rc = PE_EIO;
+            break;
+        }
+        const char *members[PE_NCLASSES];
+        int nm = 0;
+        for (int c = 1; c < PE_NCLASSES; c++)
+            if (pe_class_category((pe_class)c) == cat)
+                members[nm++] = pe_class_name((pe_class)c);
+        rc = attr_str(w, gcat, obj, "abbrev", pe_category_abbrev((pe_category)cat));
+        rc = rc ? rc : attr_f64(w, gcat, obj, "prmscore", m->category[cat]);
+        rc = rc ? rc : attr_strs(w, gcat, obj, "classes", nm, members);
+        H5Gclose(gcat);
+    }
+    if (gk >= 0)
+        H5Gclose(gk);
+    rc = rc ? rc : write_table(w, g, m);
+    H5Gclose(g);
+    return rc;
+}
+
+/* ---- /samples and /steps ---- */
+
+/* Column buffers for /samples, gathered from the per-sample structs. */
+typedef struct sample_cols {
+    const char **key, **idx;     /* (n) */
+    int8_t *cls, *status, *first_error_hit;
+    int32_t *problem, *nsteps, *nlabels, *src_file, *src_line;
+    double *response_acc;
+    int64_t *pred_order, *tp, *fp, *tn, *fn;
+    int64_t *err_offset;         /* (n+1) */
+    int32_t *err_steps;          /* (err_offset[n]) */
+} sample_cols;
+
+static void free_cols(sample_cols *c)
+{
+    free(c->key); free(c->idx); free(c->cls); free(c->status); free(c->first_error_hit);
+    free(c->problem); free(c->nsteps); free(c->nlabels); free(c->src_file); free(c->src_line);
+    free(c->response_acc); free(c->pred_order); free(c->tp); free(c->fp); free(c->tn); free(c->fn);
+    free(c->err_offset); free(c->err_steps);
+}
+
+static int gather_cols(const pe_eval_output *o, sample_cols *c, pe_err *e)
+{
+    size_t n = (size_t)o->data->nsamples;
+    memset(c, 0, sizeof *c);
+    c->key = pe_calloc(n, sizeof *c->key, e);
+    c->idx = pe_calloc(n, sizeof *c->idx, e);
+    c->cls = pe_calloc(n, 1, e);
+    c->status = pe_calloc(n, 1, e);
+    c->first_error_hit = pe_calloc(n, 1, e);
+    c->problem = pe_calloc(n, sizeof(int32_t), e);
+    c->nsteps = pe_calloc(n, sizeof(int32_t), e);
+    c->nlabels = pe_calloc(n, sizeof(int32_t), e);
+    c->src_file = pe_calloc(n, sizeof(int32_t), e);
+    c->src_line = pe_calloc(n, sizeof(int32_t), e);
+    c->response_acc = pe_calloc(n, sizeof(double), e);
+    c->pred_order = pe_calloc(n, sizeof(int64_t), e);
+    c->tp = pe_calloc(n, sizeof(int64_t), e);
+    c->fp = pe_calloc(n, sizeof(int64_t), e);
+    c->tn = pe_calloc(n, sizeof(int64_t), e);
+    c->fn = pe_calloc(n, sizeof(int64_t), e);
+    c->err_offset = pe_calloc(n + 1, sizeof(int64_t), e);
+    if (e->code)
+        return e->code;
+    for (size_t i = 0; i < n; i++)
+        c->err_offset[i + 1] = c->err_offset[i] + o->data->samples[i].nerr;
+    c->err_steps = pe_calloc((size_t)c->err_offset[n], sizeof(int32_t), e);
+    if (e->code)
+        return e->code;
+    for (size_t i = 0; i < n; i++) {
+        const pe_sample *s = &o->data->samples[i];
+        const pe_sample_result *r = &o->results[i];
+        c->key[i] = s->key ? s->key : "";
+        c->idx[i] = s->idx ? s->idx : "";
+        c->cls[i] = (int8_t)s->cls;
+        c->status[i] = (int8_t)r->status;
+        c->first_error_hit[i] = (int8_t)r->first_error_hit;
+        c->problem[i] = s->problem;
+        c->nsteps[i] = s->nsteps;
+        c->nlabels[i] = r->nlabels;
+        c->src_file[i] = s->src_file;
+        c->src_line[i] = s->src_line;
+        c->response_acc[i] = r->response_acc;
+        c->pred_order[i] = r->pred_order;
+        c->tp[i] = r->c.tp;
+        c->fp[i] = r->c.fp;
+        c->tn[i] = r->c.tn;
+        c->fn[i] = r->c.fn;
+        for (int k = 0; k < s->nerr; k++)
+            c->err_steps[c->err_offset[i] + k] = s->err_steps[k];
+    }
+    return PE_OK;
+}
+
+/* A 1-D dataset with an enum type and, for readers that ignore HDF5 enums,
+ * the names as an attribute. */
+static int put_enum_dset(writer *w, hid_t g, const char *obj, const char *name, hid_t enum_type,
+                         size_t n, const int8_t *v, int nnames, const char *(*namefn)(int))
+{
+    hid_t d = -1;
+    int rc = put_dset(w, g, obj, name, enum_type, enum_type, n, v, &d);
+    const char *names[PE_NCLASSES + 3];
+    for (int i = 0; i < nnames; i++)
+        names[i] = namefn(i);
+    if (rc == PE_OK)
+        rc = attr_strs(w, d, obj, "names", nnames, names);
+    if (d >= 0)
+        H5Dclose(d);
+    return rc;
+}
+
+static const char *class_name_i(int c) { return pe_class_name((pe_class)c); }
+static const char *status_name_i(int s) { return s == PE_PRED_OK ? "ok" : s == PE_PRED_MISSING ? "missing" : "invalid"; }
+
+static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
+{
+    size_t n = (size_t)o->data->nsamples;
+    sample_cols c;
+    int rc = gather_cols(o, &c, w->e);
+    hid_t g = rc ? -1 : make_group(w, f, "/samples", "samples");
+    if (rc == PE_OK && g < 0)
+        rc = PE_EIO;
+    hid_t str = rc ? -1 : pe_h5_vlen_str();
+    hid_t cls_t = rc ? -1 : pe_h5_class_enum();
+    hid_t st_t = rc ? -1 : pe_h5_status_enum();
+    if (rc == PE_OK && (str < 0 || cls_t < 0 || st_t < 0))
+        rc = h5fail(w, "/samples", "type creation");
+#define COL(name, ft, mt, len, buf) \
+    rc = rc ? rc : put_dset(w, g, "/samples/" name, name, ft, mt, len, buf, NULL)
+    COL("key", str, str, n, c.key);
+    COL("idx", str, str, n, c.idx);
+    rc = rc ? rc : put_enum_dset(w, g, "/samples/class", "class", cls_t, n, c.cls, PE_NCLASSES, class_name_i);
+    COL("problem", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.problem);
+    rc = rc ? rc : put_enum_dset(w, g, "/samples/status", "status", st_t, n, c.status, 3, status_name_i);
+    COL("nsteps", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.nsteps);
+    COL("nlabels", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.nlabels);
+    COL("first_error_hit", H5T_STD_I8LE, H5T_NATIVE_INT8, n, c.first_error_hit);
+    COL("response_acc", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, c.response_acc);
+    COL("pred_order", H5T_STD_I64LE, H5T_NATIVE_INT64, n, c.pred_order);
+    COL("tp", H5T_STD_I64LE, H5T_NATIVE_INT64, n, c.tp);
+    COL("fp", H5T_STD_I64LE, H5T_NATIVE_INT64, n, c.fp);
+    COL("tn", H5T_STD_I64LE, H5T_NATIVE_INT64, n, c.tn);
+    COL("fn", H5T_STD_I64LE, H5T_NATIVE_INT64, n, c.fn);
+    COL("src_file", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.src_file);
+    COL("src_line", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.src_line);
+    COL("step_offset", H5T_STD_I64LE, H5T_NATIVE_INT64, n + 1, o->step_offset);
+    COL("err_offset", H5T_STD_I64LE, H5T_NATIVE_INT64, n + 1, c.err_offset);
+    COL("err_steps", H5T_STD_I32LE, H5T_NATIVE_INT32, (size_t)c.err_offset[n], c.err_steps); /* only read when rc == PE_OK */
+#undef COL
+    if (st_t >= 0)
+        H5Tclose(st_t);
+    if (cls_t >= 0)
+        H5Tclose(cls_t);
+    if (str >= 0)
+        H5Tclose(str);
+    if (g >= 0)
+        H5Gclose(g);
+    free_cols(&c);
+    return rc;
+}
+
+/* is_error[j] = 1 when step j (0-based, within the sample's stored steps) is
+ * one of the sample's error steps. */
+static int write_steps(writer *w, hid_t f, const pe_eval_output *o)
+{
+    size_t n = (size_t)o->data->nsamples;
+    size_t total = (size_t)o->step_offset[n];
+    uint8_t *is_error = pe_calloc(total, 1, w->e);
+    if (!is_error)
+        return PE_ERESOURCE;
+    for (size_t i = 0; i < n; i++) {
+        const pe_sample *s = &o->data->samples[i];
+        int64_t len = o->step_offset[i + 1] - o->step_offset[i];
+        for (int k = 0; k < s->nerr; k++)
+            if (s->err_steps[k] >= 0 && s->err_steps[k] < len)
+                is_error[o->step_offset[i] + s->err_steps[k]] = 1;
+    }
+    int rc = PE_OK;
+    hid_t g = make_group(w, f, "/steps", "steps");
+    if (g < 0)
+        rc = PE_EIO;
+    rc = rc ? rc : put_dset(w, g, "/steps/score", "score", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, total, o->step_scores, NULL);
+    rc = rc ? rc : put_dset(w, g, "/steps/label", "label", H5T_STD_U8LE, H5T_NATIVE_UINT8, total, o->step_labels, NULL);
+    rc = rc ? rc : put_dset(w, g, "/steps/is_error", "is_error", H5T_STD_U8LE, H5T_NATIVE_UINT8, total, is_error, NULL);
+    if (g >= 0)
+        H5Gclose(g);
+    free(is_error);
+    return rc;
+}
+
+/* ---- /analysis/error_position ---- */
+
+/* Rows: the classes in pe_class order (so /samples/class indexes them; the
+ * correct class has no errors and is all -1), then the pooled errors.
+ * Column p-1 is the 1-based error position p (the last one also holds larger
+ * positions). */
+static int write_analysis(writer *w, hid_t f, const pe_metrics *m)
+{
+    enum { R = PE_NCLASSES + 1, P = PE_MAX_ERRPOS };
+    double wrong_acc[R][P], dist[R][P];
+    int64_t hits[R][P], npos[R][P], nsamp[R][P];
+    int32_t positions[P];
+    const char *rows[R];
+    for (int r = 0; r < R; r++) {
+        const pe_counts *c = r < PE_NCLASSES ? &m->cls[r].c : &m->pooled.c;
+        rows[r] = r < PE_NCLASSES ? pe_class_name((pe_class)r) : "pooled";
+        for (int p = 1; p <= P; p++) {
+            hits[r][p - 1] = c->pos_hits[p];
+            npos[r][p - 1] = c->pos_n[p];
+            nsamp[r][p - 1] = c->pos_samples[p];
+            wrong_acc[r][p - 1] = c->pos_n[p] > 0 ? (double)c->pos_hits[p] / (double)c->pos_n[p] : -1.0;
+            dist[r][p - 1] = c->samples > 0 ? 100.0 * (double)c->pos_samples[p] / (double)c->samples : -1.0;
+            positions[p - 1] = p;
+        }
+    }
+    hid_t g = make_group(w, f, "/analysis", "analysis");
+    hid_t ge = g < 0 ? -1 : make_group(w, g, "/analysis/error_position", "error_position");
+    int rc = ge < 0 ? PE_EIO : PE_OK;
+    const char *obj = "/analysis/error_position";
+    rc = rc ? rc : attr_strs(w, ge, obj, "rows", R, rows);
+    rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/position", "position", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, P, positions);
+    rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/wrong_acc", "wrong_acc", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, R, P, wrong_acc);
+    rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/distribution_pct", "distribution_pct", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, R, P, dist);
+    rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/hits", "hits", H5T_STD_I64LE, H5T_NATIVE_INT64, R, P, hits);
+    rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/n", "n", H5T_STD_I64LE, H5T_NATIVE_INT64, R, P, npos);
+    rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/samples", "samples", H5T_STD_I64LE, H5T_NATIVE_INT64, R, P, nsamp);
+    if (ge >= 0)
+        H5Gclose(ge);
+    if (g >= 0)
+        H5Gclose(g);
+    return rc;
+}
+
+/* ---- the file ---- */
+
+/* Inconsistent inputs are the caller's bug; they are caught before a file exists. */
+static int check_output(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e)
+{
+    if (!o || !o->data || !o->metrics || !p)
+        return pe_fail(e, PE_EGENERIC, "%s: internal: results, dataset, metrics and provenance are required", path);
+    const pe_dataset *d = o->data;
+    if (d->nsamples < 0 || (d->nsamples > 0 && (!d->samples || !o->results)))
+        return pe_fail(e, PE_EGENERIC, "%s: internal: %d samples without sample or result arrays", path, d->nsamples);
+    if (!o->step_offset || o->step_offset[0] != 0)
+        return pe_fail(e, PE_EGENERIC, "%s: internal: step_offset must start at 0", path);
+    for (int i = 0; i < d->nsamples; i++) {
+        const pe_sample *s = &d->samples[i];
+        if (o->step_offset[i + 1] < o->step_offset[i])
+            return pe_fail(e, PE_EGENERIC, "%s: internal: step_offset decreases at sample %d", path, i);
+        if (s->cls < 0 || s->cls >= PE_NCLASSES)
+            return pe_fail(e, PE_EGENERIC, "%s: internal: sample %d has class %d", path, i, s->cls);
+        if (o->results[i].status < PE_PRED_OK || o->results[i].status > PE_PRED_INVALID)
+            return pe_fail(e, PE_EGENERIC, "%s: internal: sample %d has status %d", path, i, o->results[i].status);
+        if (s->nerr < 0 || (s->nerr > 0 && !s->err_steps))
+            return pe_fail(e, PE_EGENERIC, "%s: internal: sample %d has %d error steps and no array", path, i, s->nerr);
+    }
+    if (o->step_offset[d->nsamples] > 0 && (!o->step_scores || !o->step_labels))
+        return pe_fail(e, PE_EGENERIC, "%s: internal: %lld steps without score or label arrays", path,
+                       (long long)o->step_offset[d->nsamples]);
+    return PE_OK;
+}
+
+/* Flushes the finished file to disk, so that after the rename the final name
+ * never refers to data still only in the page cache. */
+static int sync_file(const char *path, pe_err *e)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return pe_fail(e, PE_EIO, "%s: cannot reopen to sync: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    if (rc != 0)
+        return pe_fail(e, PE_EIO, "%s: fsync failed: %s", path, strerror(err));
+    return PE_OK;
+}
+
+int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e)
+{
+    if (check_output(path, o, p, e) != PE_OK)
+        return e ? e->code : PE_EGENERIC;
+    pe_err local = {0};
+    pe_err *err = e ? e : &local;
+    size_t plen = strlen(path);
+    char *tmp = pe_malloc(plen + 5, err);
+    if (!tmp)
+        return PE_ERESOURCE;
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+
+    /* HDF5 would print its error stack to stderr; the message goes through pe_err instead. */
+    H5E_auto2_t old_func;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+
+    writer w = {path, err};
+    int rc = PE_OK;
+    hid_t fapl = pe_h5_fapl();
+    hid_t f = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f < 0) {
+        char why[512];
+        pe_h5_error_text(why, sizeof why);  /* before any other HDF5 call clears the stack */
+        rc = pe_fail(err, PE_EIO, "%s: cannot create the temporary file %s%s%s", path, tmp, why[0] ? ": " : "", why);
+    }
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    rc = rc ? rc : write_provenance(&w, f, p);
+    rc = rc ? rc : write_metrics(&w, f, o->metrics);
+    rc = rc ? rc : write_samples(&w, f, o);
+    rc = rc ? rc : write_steps(&w, f, o);
+    rc = rc ? rc : write_analysis(&w, f, o->metrics);
+    if (f >= 0 && H5Fclose(f) < 0 && rc == PE_OK)
+        rc = h5fail(&w, tmp, "H5Fclose");
+    rc = rc ? rc : sync_file(tmp, err);
+    if (rc == PE_OK && rename(tmp, path) != 0)
+        rc = pe_fail(err, PE_EIO, "%s: cannot rename %s onto it: %s", path, tmp, strerror(errno));
+    if (rc != PE_OK && f >= 0)
+        remove(tmp);  /* whatever was written is incomplete: no half file is left behind */
+    H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+    free(tmp);
+    return rc;
+}

@@ -1,0 +1,93 @@
+#include "results_h5_types.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/metrics.h"
+#include "core/sample.h"
+
+#define F_D(f) {#f, offsetof(pe_metric_row, f), 1}
+#define F_C(f) {#f, offsetof(pe_metric_row, c.f), 0}
+
+/* Order = column order of /metrics/table. */
+const pe_h5_field pe_h5_metric_fields[] = {
+    F_D(precision), F_D(recall), F_D(f1),
+    F_D(negative_precision), F_D(negative_recall), F_D(negative_f1),
+    F_D(prmscore),
+    F_D(correct_step_acc), F_D(wrong_step_acc), F_D(total_step_acc), F_D(first_error_acc),
+    F_D(similarity), {"similarity_n", offsetof(pe_metric_row, similarity_n), 0},
+    F_C(tp), F_C(fp), F_C(tn), F_C(fn),
+    F_C(corr_ones), F_C(corr_n), F_C(wrong_ones), F_C(wrong_n),
+    F_C(total_ones), F_C(total_n), F_C(fe_ones), F_C(fe_n),
+    F_C(samples), F_C(evaluated), F_C(missing), F_C(invalid),
+};
+const int pe_h5_nmetric_fields = (int)(sizeof pe_h5_metric_fields / sizeof pe_h5_metric_fields[0]);
+
+hid_t pe_h5_class_enum(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_SCHAR);
+    for (int c = 0; t >= 0 && c < PE_NCLASSES; c++) {
+        signed char v = (signed char)c;
+        if (H5Tenum_insert(t, pe_class_name((pe_class)c), &v) < 0) {
+            H5Tclose(t);
+            return -1;
+        }
+    }
+    return t;
+}
+
+hid_t pe_h5_status_enum(void)
+{
+    static const char *const names[] = {"ok", "missing", "invalid"};
+    static const signed char values[] = {PE_PRED_OK, PE_PRED_MISSING, PE_PRED_INVALID};
+    hid_t t = H5Tenum_create(H5T_NATIVE_SCHAR);
+    for (int i = 0; t >= 0 && i < 3; i++) {
+        if (H5Tenum_insert(t, names[i], &values[i]) < 0) {
+            H5Tclose(t);
+            return -1;
+        }
+    }
+    return t;
+}
+
+hid_t pe_h5_vlen_str(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0)
+        return -1;
+    if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+hid_t pe_h5_fapl(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+    if (fapl >= 0 && H5Pset_file_locking(fapl, 1, 1) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
+#endif
+    return fapl;
+}
+
+/* Walking upward, entry 0 is the innermost (most specific) failure. */
+static herr_t take_desc(unsigned n, const H5E_error2_t *err, void *data)
+{
+    char **out = data;
+    if (n == 0 && err->desc)
+        snprintf(out[0], (size_t)(out[1] - out[0]), "%s (in %s)", err->desc, err->func_name ? err->func_name : "?");
+    return 0;
+}
+
+void pe_h5_error_text(char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    buf[0] = '\0';
+    char *range[2] = {buf, buf + n};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_desc, range);
+}
