@@ -325,14 +325,16 @@ static int open_index(st_set *s, const char *dir, const char *index, pe_err *e)
     const cJSON *it;
     cJSON_ArrayForEach(it, wm) {
         if (!cJSON_IsString(it)) {
+            int rc = pe_fail(e, PE_EINPUT, "%s: weight_map['%s'] is not a file name", index, it->string);
             cJSON_Delete(root);
-            return pe_fail(e, PE_EINPUT, "%s: weight_map['%s'] is not a file name", index, it->string);
+            return rc;
         }
         const char *fn = it->valuestring;
         if (!*fn || strchr(fn, '/') || !strcmp(fn, "..") || !strcmp(fn, ".")) {
+            int rc = pe_fail(e, PE_EINPUT, "%s: weight_map['%s'] = '%s' is not a plain file name in the folder", index,
+                             it->string, fn);
             cJSON_Delete(root);
-            return pe_fail(e, PE_EINPUT, "%s: weight_map['%s'] = '%s' is not a plain file name in the folder", index,
-                           it->string, fn);
+            return rc;
         }
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, fn);
