@@ -1,12 +1,119 @@
-/* Placeholder until the command lands: says so and fails, never pretends. */
+/* prmeval tiny-model DIR --family F [...]: a small random checkpoint. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
 #include "core/err.h"
+#include "io/tiny_model.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: prmeval tiny-model DIR --family F [--seed S] [--dtype f32|bf16|f16]\n"
+            "                          [--layers N] [--hidden H] [--heads NH] [--kv-heads NKV]\n"
+            "                          [--ffn F] [--head-dim D] [--max-pos P] [--merges M]\n"
+            "  Writes DIR/config.json, model.safetensors, tokenizer.json and tokenizer_config.json:\n"
+            "  a small random model in the Hugging Face layout, identical for identical options.\n"
+            "  families: qwen-prm (Qwen2 + score head), skywork (Qwen2 + v_head, tied LM head),\n"
+            "            math-shepherd (Mistral, LM head), rlhflow (Llama, llama3 rope scaling, LM head)\n"
+            "  defaults: --seed 0 --dtype f32 --layers 2 --hidden 64 --heads 4 --kv-heads 2 --ffn 128\n"
+            "            --head-dim hidden/heads --merges 320 (BPE merges learned from a built-in corpus)\n");
+}
+
+static int parse_int(const char *opt, const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "prmeval tiny-model: %s '%s': expected an integer in %lld..%lld\n", opt, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
 
 int cmd_tiny_model(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "prmeval %s: not implemented yet\n", argv[0]);
-    return PE_EGENERIC;
+    const char *dir = NULL, *family = NULL, *dtype = "f32";
+    long long seed = 0, v[7] = {0};
+    static const char *const opts[7] = {"--layers", "--hidden", "--heads", "--kv-heads", "--ffn", "--head-dim", "--max-pos"};
+    long long merges = 320;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return PE_OK;
+        }
+        if (a[0] != '-') {
+            if (dir) {
+                fprintf(stderr, "prmeval tiny-model: unexpected argument '%s'\n", a);
+                return PE_EUSAGE;
+            }
+            dir = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "prmeval tiny-model: %s needs a value\n", a);
+            return PE_EUSAGE;
+        }
+        const char *val = argv[++i];
+        int known = 1;
+        if (!strcmp(a, "--family"))
+            family = val;
+        else if (!strcmp(a, "--dtype"))
+            dtype = val;
+        else if (!strcmp(a, "--seed"))
+            known = parse_int(a, val, 0, 0x7fffffffffffffffLL, &seed) ? 1 : -1;
+        else if (!strcmp(a, "--merges"))
+            known = parse_int(a, val, 1, 4096, &merges) ? 1 : -1;
+        else {
+            known = 0;
+            for (int k = 0; k < 7; k++)
+                if (!strcmp(a, opts[k]))
+                    known = parse_int(a, val, 1, 65536, &v[k]) ? 1 : -1;
+        }
+        if (known < 0)
+            return PE_EUSAGE;
+        if (!known) {
+            fprintf(stderr, "prmeval tiny-model: unknown option '%s'\n", a);
+            usage(stderr);
+            return PE_EUSAGE;
+        }
+    }
+    if (!dir || !family) {
+        fprintf(stderr, "prmeval tiny-model: DIR and --family are required\n");
+        usage(stderr);
+        return PE_EUSAGE;
+    }
+    int f = pe_tiny_family_parse(family);
+    if (f < 0) {
+        fprintf(stderr, "prmeval tiny-model: --family '%s': expected qwen-prm, skywork, math-shepherd or rlhflow\n", family);
+        return PE_EUSAGE;
+    }
+    pe_tiny_spec s;
+    pe_tiny_spec_default(&s, (pe_tiny_family)f);
+    s.seed = (uint64_t)seed;
+    s.merges = (int)merges;
+    if (!strcmp(dtype, "f32")) s.dtype = PE_DT_F32;
+    else if (!strcmp(dtype, "bf16")) s.dtype = PE_DT_BF16;
+    else if (!strcmp(dtype, "f16")) s.dtype = PE_DT_F16;
+    else {
+        fprintf(stderr, "prmeval tiny-model: --dtype '%s': expected f32, bf16 or f16\n", dtype);
+        return PE_EUSAGE;
+    }
+    int *fields[7] = {&s.layers, &s.hidden, &s.heads, &s.kv_heads, &s.ffn, &s.head_dim, &s.max_pos};
+    for (int k = 0; k < 7; k++)
+        if (v[k])
+            *fields[k] = (int)v[k];
+    pe_err e = {0};
+    if (pe_tiny_model_write(dir, &s, &e)) {
+        fprintf(stderr, "prmeval tiny-model: %s\n", e.msg);
+        return e.code;
+    }
+    fprintf(stderr, "prmeval tiny-model: wrote %s model to %s (seed %llu, %s)\n", family, dir, (unsigned long long)seed,
+            dtype);
+    return PE_OK;
 }

@@ -31,8 +31,12 @@ typedef struct pe_config {
     int rope_llama3;
     double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int rope_original_max_pos;
-    int bos_token_id, eos_token_id; /* -1 when absent */
+    int bos_token_id, eos_token_id; /* -1 when absent (a list: its first id) */
+    char model_type[64];        /* config.json model_type: "qwen2", "llama", "mistral" */
+    char torch_dtype[16];       /* config.json torch_dtype ("" when absent): informational */
 } pe_config;
+
+const char *pe_arch_name(pe_arch a);
 
 /* One tensor as stored. data points into the mmap (alignment not guaranteed
  * beyond what safetensors gives: callers must not assume float alignment). */
@@ -71,8 +75,13 @@ typedef struct pe_model {
     char dir[4096];
     pe_config cfg;
     pe_weights w;
-    void *impl;                 /* mappings, tensor index */
+    void *impl;                 /* mappings, tensor index (st_set) */
 } pe_model;
+
+/* What the heads found suggest: "qwen-prm", "skywork", "math-shepherd" (Mistral
+ * with an LM head), "rlhflow" (Llama with an LM head), else "unknown". A guess
+ * for `inspect` and error messages; the family is chosen by the job. */
+const char *pe_model_family_guess(const pe_model *m);
 
 int pe_model_open(pe_model *m, const char *dir, pe_err *e);
 void pe_model_close(pe_model *m);
