@@ -98,14 +98,15 @@ static int set_string(pe_job *j, const job_key *k, const char *where, const char
     char *dst = (char *)j + k->off;
     if (k->type == K_ENUM && !enum_ok(k->choices, v))
         return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": \"%s\" is not one of %s", where, k->name, v, k->choices);
-    int n;
-    if (k->type == K_PATH && v[0] && v[0] != '/' && base && base[0])
-        n = snprintf(dst, k->size, "%s/%s", base, v);
-    else
-        n = snprintf(dst, k->size, "%s", v);
-    if (n < 0 || (size_t)n >= k->size)
+    int join = k->type == K_PATH && v[0] && v[0] != '/' && base && base[0];
+    size_t need = strlen(v) + (join ? strlen(base) + 1 : 0);
+    if (need >= k->size) /* checked first: a failed setting leaves the old value */
         return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": value is too long (at most %zu bytes)", where, k->name,
                        k->size - 1);
+    if (join)
+        snprintf(dst, k->size, "%s/%s", base, v);
+    else
+        snprintf(dst, k->size, "%s", v);
     return PE_OK;
 }
 

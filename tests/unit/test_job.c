@@ -156,6 +156,14 @@ static void test_set(void)
         CHECK(strstr(e.msg, bad[i][1]) != NULL);
     }
     CHECK_INT(j.max_tokens, 512); /* failed overrides change nothing */
+    char longv[PE_JOB_PATH + 16];
+    memset(longv, 'a', sizeof longv);
+    memcpy(longv, "model=", 6);
+    longv[sizeof longv - 1] = '\0';
+    pe_err_clear(&e);
+    CHECK_INT(pe_job_set(&j, longv, &e), PE_EUSAGE);
+    CHECK(strstr(e.msg, "too long") != NULL);
+    CHECK_STR(j.model, "rel/dir");
 }
 
 static void test_file_errors(void)
