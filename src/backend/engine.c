@@ -1,0 +1,180 @@
+/* Packing, batching and reward scatter (engine.h). */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int pe_engine_plan(const pe_seq *seqs, int nseqs, int64_t budget, int **first, int *nbatches, pe_err *e)
+{
+    *first = NULL;
+    *nbatches = 0;
+    if (budget <= 0)
+        return pe_fail(e, PE_EUSAGE, "token_budget must be positive, got %lld", (long long)budget);
+    /* At most one batch per sequence: nseqs+1 boundaries is always enough. */
+    int *f = pe_malloc((size_t)(nseqs + 1) * sizeof *f, e);
+    if (!f)
+        return e->code;
+    int nb = 0;
+    int64_t used = 0;
+    for (int i = 0; i < nseqs; i++) {
+        if (seqs[i].ntok < 0) {
+            free(f);
+            return pe_fail(e, PE_EGENERIC, "sequence %d has a negative length", i);
+        }
+        /* Open a new batch unless this one is empty or the sequence fits. */
+        if (i == 0 || (used > 0 && used + seqs[i].ntok > budget)) {
+            f[nb++] = i;
+            used = 0;
+        }
+        used += seqs[i].ntok;
+    }
+    f[nb] = nseqs;
+    *first = f;
+    *nbatches = nb;
+    return PE_OK;
+}
+
+int pe_engine_pack(const pe_seq *seqs, int first, int count, pe_packed *out, pe_err *e)
+{
+    memset(out, 0, sizeof *out);
+    int64_t ntok = 0, nread = 0;
+    for (int i = first; i < first + count; i++) {
+        ntok += seqs[i].ntok;
+        nread += seqs[i].nread;
+    }
+    out->tokens = pe_malloc((size_t)ntok * sizeof *out->tokens, e);
+    out->seq_start = pe_malloc((size_t)(count + 1) * sizeof *out->seq_start, e);
+    out->readout = pe_malloc((size_t)nread * sizeof *out->readout, e);
+    out->read_seq = pe_malloc((size_t)nread * sizeof *out->read_seq, e);
+    out->read_step = pe_malloc((size_t)nread * sizeof *out->read_step, e);
+    if (!out->tokens || !out->seq_start || !out->readout || !out->read_seq || !out->read_step) {
+        pe_packed_free(out);
+        return e->code;
+    }
+    int64_t at = 0, k = 0;
+    for (int j = 0; j < count; j++) {
+        const pe_seq *s = &seqs[first + j];
+        out->seq_start[j] = at;
+        if (s->ntok)
+            memcpy(out->tokens + at, s->tokens, (size_t)s->ntok * sizeof *s->tokens);
+        for (int64_t r = 0; r < s->nread; r++, k++) {
+            if (s->readout[r] < 0 || s->readout[r] >= s->ntok) {
+                pe_packed_free(out);
+                return pe_fail(e, PE_EGENERIC, "sequence %d (sample %d): read-out %lld at %lld is outside "
+                               "its %lld tokens", first + j, s->sample, (long long)r,
+                               (long long)s->readout[r], (long long)s->ntok);
+            }
+            out->readout[k] = at + s->readout[r];
+            out->read_seq[k] = first + j;
+            out->read_step[k] = r;
+        }
+        at += s->ntok;
+    }
+    out->seq_start[count] = at;
+    out->batch = (pe_batch){out->tokens, ntok, out->seq_start, count, out->readout, nread};
+    return PE_OK;
+}
+
+void pe_packed_free(pe_packed *p)
+{
+    free(p->tokens);
+    free(p->seq_start);
+    free(p->readout);
+    free(p->read_seq);
+    free(p->read_step);
+    memset(p, 0, sizeof *p);
+}
+
+int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t budget, float *const *rewards,
+                    pe_engine_stats *stats, pe_err *e)
+{
+    pe_engine_stats st = {0};
+    /* A sequence without read-outs (all cut away) needs no forward pass. */
+    pe_seq *live = pe_malloc((size_t)(nseqs ? nseqs : 1) * sizeof *live, e);
+    int *orig = pe_malloc((size_t)(nseqs ? nseqs : 1) * sizeof *orig, e);
+    if (!live || !orig) {
+        free(live);
+        free(orig);
+        return e->code;
+    }
+    int nlive = 0;
+    for (int i = 0; i < nseqs; i++)
+        if (seqs[i].nread > 0) {
+            orig[nlive] = i;
+            live[nlive++] = seqs[i];
+        }
+    int *first = NULL, nb = 0;
+    int rc = pe_engine_plan(live, nlive, budget, &first, &nb, e);
+    float *buf = NULL;
+    for (int bi = 0; !rc && bi < nb; bi++) {
+        pe_packed p;
+        if ((rc = pe_engine_pack(live, first[bi], first[bi + 1] - first[bi], &p, e)))
+            break;
+        float *nbuf = pe_realloc(buf, (size_t)p.batch.nread * sizeof *buf, e);
+        if (!nbuf) {
+            pe_packed_free(&p);
+            rc = e->code;
+            break;
+        }
+        buf = nbuf;
+        rc = b->score(b, &p.batch, buf, e);
+        for (int64_t k = 0; !rc && k < p.batch.nread; k++)
+            rewards[orig[p.read_seq[k]]][p.read_step[k]] = buf[k];
+        if (!rc) {
+            st.tokens += p.batch.ntok;
+            st.readouts += p.batch.nread;
+            st.nbatches++;
+            if (p.batch.ntok > st.max_batch_tokens)
+                st.max_batch_tokens = p.batch.ntok;
+        }
+        pe_packed_free(&p);
+    }
+    free(buf);
+    free(first);
+    free(live);
+    free(orig);
+    if (stats)
+        *stats = st;
+    return rc;
+}
+
+int pe_engine_head(const pe_family *f, const pe_encoder *enc, pe_head_spec *head, pe_err *e)
+{
+    memset(head, 0, sizeof *head);
+    head->tok_a = head->tok_b = -1;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = PE_OK;
+    switch (f->id) {
+    case PE_FAM_QWEN_PRM:
+        head->kind = PE_HEAD_QWEN_PRM;
+        break;
+    case PE_FAM_SKYWORK:
+        head->kind = PE_HEAD_VALUE_SIGMOID;
+        break;
+    case PE_FAM_MATH_SHEPHERD:
+        /* candidate_tokens = encode("+ -")[1:]: the ids after BOS. */
+        head->kind = PE_HEAD_LM_TWO_TOKENS;
+        rc = enc->encode(enc->ctx, "+ -", 3, &ids, &n, e);
+        if (!rc && n != 2)
+            rc = pe_fail(e, PE_EINPUT, "family math-shepherd: the tokenizer encodes \"+ -\" to %zu tokens, "
+                         "expected 2 (\"+\" and \"-\")", n);
+        if (!rc) {
+            head->tok_a = ids[0];
+            head->tok_b = ids[1];
+        }
+        break;
+    case PE_FAM_RLHFLOW:
+        head->kind = PE_HEAD_LM_FULL_SOFTMAX;
+        rc = enc->encode(enc->ctx, "+", 1, &ids, &n, e);
+        if (!rc && n != 1)
+            rc = pe_fail(e, PE_EINPUT, "family rlhflow: the tokenizer encodes \"+\" to %zu tokens, expected 1", n);
+        if (!rc)
+            head->tok_a = ids[0];
+        break;
+    default:
+        rc = pe_fail(e, PE_EGENERIC, "family %d has no head", (int)f->id);
+    }
+    free(ids);
+    return rc;
+}

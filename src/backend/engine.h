@@ -1,0 +1,63 @@
+/* The batching engine between the families and a backend: packs tokenized
+ * sequences end to end (no padding) into batches of at most token_budget
+ * tokens, runs the backend, and puts every reward back at (sequence, step).
+ * Pure logic apart from the backend call; see docs/families.md. */
+#ifndef PE_ENGINE_H
+#define PE_ENGINE_H
+
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "../core/family.h"
+#include "backend.h"
+
+/* One tokenized sequence (a sample's prompt after the cut). */
+typedef struct pe_seq {
+    const int32_t *tokens;   /* (ntok) */
+    int64_t ntok;
+    const int64_t *readout;  /* (nread) indices into tokens, ascending */
+    int64_t nread;
+    int sample;              /* the caller's id for it (e.g. index into the dataset) */
+} pe_seq;
+
+/* Greedy in the given order (keeps the problems of a shard together, so the
+ * order of the results never depends on the budget): a batch is closed when
+ * the next sequence would push it past token_budget. A sequence longer than
+ * the budget goes alone in its own batch. Batch b holds sequences
+ * first[b] .. first[b+1]-1; *first has nbatches+1 entries (malloc'ed). */
+int pe_engine_plan(const pe_seq *seqs, int nseqs, int64_t token_budget, int **first, int *nbatches,
+                   pe_err *e);
+
+/* A packed batch and the map from each of its read-outs back to the input. */
+typedef struct pe_packed {
+    pe_batch batch;          /* views into the arrays below */
+    int32_t *tokens;         /* (ntok) */
+    int64_t *seq_start;      /* (nseq+1) */
+    int64_t *readout;        /* (nread) indices into tokens */
+    int *read_seq;           /* (nread) index into the seqs array */
+    int64_t *read_step;      /* (nread) index of the read-out within its sequence */
+} pe_packed;
+
+/* Packs seqs[first .. first+count-1]. Checks every read-out lies inside its sequence. */
+int pe_engine_pack(const pe_seq *seqs, int first, int count, pe_packed *out, pe_err *e);
+void pe_packed_free(pe_packed *p);
+
+typedef struct pe_engine_stats {
+    int64_t tokens;          /* tokens run through the backend */
+    int64_t readouts;
+    int nbatches;
+    int64_t max_batch_tokens;
+} pe_engine_stats;
+
+/* Scores every sequence: rewards[i] (nread of seqs[i] floats, caller-owned)
+ * receives the reward of each read-out of seqs[i], in order. Sequences
+ * without read-outs are not run. stats may be NULL. */
+int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t token_budget,
+                    float *const *rewards, pe_engine_stats *stats, pe_err *e);
+
+/* The head the backend applies at each read-out, token ids looked up the way
+ * the reference does: math-shepherd encode("+ -") without BOS (648, 387 on
+ * Mistral's vocabulary), rlhflow encode("+") (10 on Llama-3's). */
+int pe_engine_head(const pe_family *f, const pe_encoder *enc, pe_head_spec *head, pe_err *e);
+
+#endif

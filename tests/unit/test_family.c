@@ -1,0 +1,351 @@
+/* PRM families: the prompts of a hand-made sample for every family against
+ * hand-written strings (what the reference renders), strip_prefix, the read-out
+ * rules and the 2048-style cut on a toy tokenizer, label rules, and the
+ * family/checkpoint check. Token ids from the real tokenizers are compared
+ * with the JS oracle in tests/pending/test_family_tokens.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/family.h"
+
+/* ---- a toy tokenizer: added tokens first, then a few words, then bytes ---- */
+static const char *const toy_added[] = {"<|im_start|>", "<|im_end|>", "<extra_0>", "<|start_header_id|>",
+                                        "<|end_header_id|>", "<|eot_id|>", "<|begin_of_text|>", NULL};
+enum { TOY_ADDED = 1000, TOY_KI = 500, TOY_WORD = 600 };
+static const char *const toy_words[] = {"assistant", "\n\n", "user", "system", NULL};
+static int toy_no_extra; /* 1: the toy lacks "<extra_0>" (error path) */
+
+static int32_t toy_token_id(const void *ctx, const char *tok)
+{
+    (void)ctx;
+    for (int i = 0; toy_added[i]; i++)
+        if (!strcmp(toy_added[i], tok))
+            return (toy_no_extra && i == 2) ? -1 : TOY_ADDED + i;
+    return -1;
+}
+
+static int toy_encode(const void *ctx, const char *text, size_t len, int32_t **ids, size_t *nids, pe_err *e)
+{
+    (void)ctx;
+    int32_t *out = pe_malloc((len + 1) * sizeof *out, e);
+    if (!out)
+        return e->code;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t best = 0;
+        int32_t id = -1;
+        for (int k = 0; toy_added[k]; k++) {
+            size_t l = strlen(toy_added[k]);
+            if (!(toy_no_extra && k == 2) && l <= len - i && !memcmp(text + i, toy_added[k], l) && l > best)
+                best = l, id = TOY_ADDED + k;
+        }
+        for (int k = 0; !best && toy_words[k]; k++) {
+            size_t l = strlen(toy_words[k]);
+            if (l <= len - i && !memcmp(text + i, toy_words[k], l))
+                best = l, id = TOY_WORD + k;
+        }
+        if (!best && len - i >= 4 && !memcmp(text + i, "ки", 4))
+            best = 4, id = TOY_KI;
+        if (!best)
+            best = 1, id = (unsigned char)text[i];
+        out[n++] = id;
+        i += best;
+    }
+    *ids = out;
+    *nids = n;
+    return PE_OK;
+}
+
+static pe_encoder toy = {NULL, toy_encode, toy_token_id, 1};
+
+/* ---- the hand-made sample ---- */
+static const char *Q = "What is 1+1?";
+static char *STEPS[] = {"Step 1. Add one and one.", "  2. We get 2.  ", "So the answer is 2."};
+
+static char *render(pe_family_id id, const pe_family_opts *o, const char *bos, pe_segments *segs)
+{
+    pe_err e = {0};
+    int rc = pe_family_segments(pe_family_get(id), o, Q, 3, STEPS, segs, &e);
+    CHECK_INT(rc, 0);
+    return rc ? NULL : pe_segments_render(segs, bos, &e);
+}
+
+static void test_strip_prefix(void)
+{
+    static const char *cases[][2] = {
+        {"Step 1. foo", "foo"},
+        {"step 12.bar", "bar"},
+        {"STEP 3.  x", "x"},
+        {"  4. y ", "y"},
+        {"Step 1: foo", "Step 1: foo"},  /* a colon is not the reference's prefix */
+        {"1.5 is half", "5 is half"},    /* the reference's regex eats "1." here too */
+        {"Step1.x", "x"},
+        {"3) z", "3) z"},
+        {"\xc2\xa0Step 2.\xe3\x80\x80w", "w"},          /* NBSP and ideographic space */
+        {"Step \xd9\xa3. arabic digit", "arabic digit"}, /* U+0663 is \d in Python */
+        {"Step 1.", ""},
+        {"", ""},
+        {"Steps 1. no", "Steps 1. no"},
+        {"\x1c a \xc2\x85", "a"}, /* str.strip() removes U+001C and U+0085 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pe_err e = {0};
+        char *r = pe_strip_prefix(cases[i][0], &e);
+        CHECK_STR(r, cases[i][1]);
+        free(r);
+    }
+    CHECK(pe_py_isspace(0x3000) && pe_py_isspace(0x1f) && !pe_py_isspace(0x200b) && !pe_py_isspace('a'));
+}
+
+static void test_segments(void)
+{
+    pe_family_opts o;
+    pe_family_opts_default(&o);
+    pe_segments s;
+
+    char *r = render(PE_FAM_QWEN_PRM, &o, "", &s);
+    CHECK_STR(r, "<|im_start|>system\nPlease reason step by step, and put your final answer within "
+                 "\x08oxed{}.<|im_end|>\n<|im_start|>user\nWhat is 1+1?<|im_end|>\n<|im_start|>assistant\n"
+                 "Add one and one.<extra_0>We get 2.<extra_0>So the answer is 2.<extra_0><|im_end|>\n");
+    CHECK_INT(s.nexpected, 3);
+    free(r);
+    pe_segments_free(&s);
+    o.qwen_backspace_quirk = 0;
+    r = render(PE_FAM_QWEN_PRM, &o, "", &s);
+    CHECK(r && strstr(r, "within \\boxed{}.<|im_end|>") != NULL);
+    free(r);
+    pe_segments_free(&s);
+    pe_family_opts_default(&o);
+
+    r = render(PE_FAM_MATH_SHEPHERD, &o, "<s>", &s);
+    CHECK_STR(r, "<s>What is 1+1? Step 1. Add one and one. ки\nStep 2: 2. We get 2. ки\n"
+                 "Step 3: So the answer is 2. ки\n");
+    CHECK_INT(s.nexpected, 3);
+    CHECK_INT(s.seg[0].kind, PE_SEG_BOS);
+    free(r);
+    pe_segments_free(&s);
+
+    r = render(PE_FAM_RLHFLOW, &o, "<|begin_of_text|>", &s);
+    CHECK_STR(r, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                 "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+                 "<|start_header_id|>user<|end_header_id|>\n\nWhat is 1+1? Add one and one.<|eot_id|>"
+                 "<|start_header_id|>assistant<|end_header_id|>\n\n+<|eot_id|>"
+                 "<|start_header_id|>user<|end_header_id|>\n\nWe get 2.<|eot_id|>"
+                 "<|start_header_id|>assistant<|end_header_id|>\n\n+<|eot_id|>"
+                 "<|start_header_id|>user<|end_header_id|>\n\nSo the answer is 2.<|eot_id|>"
+                 "<|start_header_id|>assistant<|end_header_id|>\n\n+<|eot_id|>");
+    CHECK_INT(s.nexpected, 3);
+    free(r);
+    pe_segments_free(&s);
+    o.rlhflow_system_block = 0;
+    r = render(PE_FAM_RLHFLOW, &o, "<|begin_of_text|>", &s);
+    CHECK(r && !strncmp(r, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nWhat is", 65));
+    free(r);
+    pe_segments_free(&s);
+    pe_family_opts_default(&o);
+
+    r = render(PE_FAM_SKYWORK, &o, "<|endoftext|>", &s);
+    CHECK_STR(r, "<|endoftext|>What is 1+1?\nStep 1: Add one and one. ки\nStep 2: We get 2. ки\n"
+                 "Step 3: So the answer is 2. ки\nки");
+    /* BOS, question, then 3 x (piece, step token) and the trailing "\n" piece + step token. */
+    CHECK_INT(s.n, 2 + 2 * 4);
+    CHECK_INT(s.nexpected, 4);
+    CHECK_STR(s.seg[2].text, "Step 1: Add one and one. ");
+    CHECK_INT(s.seg[2].separate, 1);
+    CHECK_INT(s.seg[3].kind, PE_SEG_LAST_ID);
+    CHECK_STR(s.seg[8].text, "\n");
+    free(r);
+    pe_segments_free(&s);
+
+    /* A step whose text contains the tag splits into one more piece, as
+     * response.split("ки") does in the reference. */
+    char *odd[] = {"a ки b"};
+    pe_err e = {0};
+    CHECK_INT(pe_family_segments(pe_family_get(PE_FAM_SKYWORK), &o, "q", 1, odd, &s, &e), 0);
+    CHECK_INT(s.nexpected, 3);
+    pe_segments_free(&s);
+}
+
+static pe_prompt_tokens encode(pe_family_id id, const pe_family_opts *o)
+{
+    pe_segments s;
+    pe_prompt_tokens p;
+    pe_err e = {0};
+    memset(&p, 0, sizeof p);
+    CHECK_INT(pe_family_segments(pe_family_get(id), o, Q, 3, STEPS, &s, &e), 0);
+    int rc = pe_family_encode(pe_family_get(id), o, &s, &toy, &p, &e);
+    if (rc)
+        fprintf(stderr, "encode: %s\n", e.msg);
+    CHECK_INT(rc, 0);
+    pe_segments_free(&s);
+    return p;
+}
+
+static void test_tokens(void)
+{
+    pe_family_opts o;
+    pe_family_opts_default(&o);
+
+    pe_prompt_tokens p = encode(PE_FAM_QWEN_PRM, &o);
+    CHECK_INT(p.nread, 3);
+    CHECK_INT(p.nread_full, 3);
+    CHECK_INT(p.truncated, 0);
+    for (int64_t k = 0; k < p.nread; k++)
+        CHECK_INT(p.ids[p.readout[k]], TOY_ADDED + 2);
+    CHECK_INT(p.ids[0], TOY_ADDED + 0);
+    CHECK_INT(p.ids[p.n - 1], '\n');
+    /* Cut just before the third <extra_0>: two labels survive. */
+    int64_t third = p.readout[2];
+    pe_prompt_tokens_free(&p);
+    o.max_tokens = (int)third;
+    p = encode(PE_FAM_QWEN_PRM, &o);
+    CHECK_INT(p.n, third);
+    CHECK_INT(p.truncated, 1);
+    CHECK_INT(p.nread, 2);
+    CHECK_INT(p.nread_full, 3);
+    pe_prompt_tokens_free(&p);
+    o.max_tokens = (int)third + 1;
+    p = encode(PE_FAM_QWEN_PRM, &o);
+    CHECK_INT(p.nread, 3);
+    pe_prompt_tokens_free(&p);
+    pe_family_opts_default(&o);
+
+    p = encode(PE_FAM_MATH_SHEPHERD, &o);
+    CHECK_INT(p.ids[0], 1); /* the toy's BOS */
+    CHECK_INT(p.nread, 3);
+    for (int64_t k = 0; k < p.nread; k++) {
+        CHECK_INT(p.ids[p.readout[k]], TOY_KI);
+        CHECK_INT(p.ids[p.readout[k] + 1], '\n');
+    }
+    pe_prompt_tokens_free(&p);
+
+    p = encode(PE_FAM_RLHFLOW, &o);
+    CHECK_INT(p.nread, 3);
+    for (int64_t k = 0; k < p.nread; k++) {
+        CHECK_INT(p.ids[p.readout[k] - 3], TOY_ADDED + 3); /* <|start_header_id|> */
+        CHECK_INT(p.ids[p.readout[k] - 2], TOY_WORD + 0);  /* assistant */
+        CHECK_INT(p.ids[p.readout[k]], TOY_WORD + 1);      /* "\n\n" */
+        CHECK_INT(p.ids[p.readout[k] + 1], '+');
+    }
+    /* The reference finds the whole 6-token pattern in the cut ids: a cut that
+     * keeps the third "\n\n" and "+" but drops <|eot_id|> loses that label. */
+    int64_t r3 = p.readout[2], rd[3] = {p.readout[0], p.readout[1], p.readout[2]};
+    CHECK_INT(p.n, r3 + 3);
+    pe_prompt_tokens_free(&p);
+    o.max_tokens = (int)(r3 + 2);
+    p = encode(PE_FAM_RLHFLOW, &o);
+    CHECK_INT(p.nread, 2);
+    CHECK_INT(p.nread, pe_readouts_kept(rd, 3, r3 + 2, 2));
+    pe_prompt_tokens_free(&p);
+    CHECK_INT(pe_readouts_kept(rd, 3, r3 + 3, 2), 3);
+    CHECK_INT(pe_readouts_kept(rd, 3, 0, 2), 3);  /* no cut */
+    CHECK_INT(pe_readouts_kept(rd, 3, rd[0], 0), 0);
+    pe_family_opts_default(&o);
+
+    p = encode(PE_FAM_SKYWORK, &o);
+    CHECK_INT(p.nread, 4);
+    CHECK_INT(p.ids[0], 1);
+    for (int64_t k = 0; k < p.nread; k++)
+        CHECK_INT(p.ids[p.readout[k]], TOY_KI);
+    CHECK_INT(p.readout[3], p.n - 1); /* the trailing "\n" piece's step token ends the input */
+    CHECK_INT(p.ids[p.n - 2], '\n');
+    int64_t last = p.readout[3];
+    pe_prompt_tokens_free(&p);
+    o.max_tokens = (int)last; /* cuts the extra (fourth) reward only */
+    p = encode(PE_FAM_SKYWORK, &o);
+    CHECK_INT(p.nread, 3);
+    CHECK_INT(p.nread_full, 4);
+    pe_prompt_tokens_free(&p);
+    pe_family_opts_default(&o);
+    o.bos_id = 7; /* config.json's bos_token_id wins over the tokenizer's */
+    p = encode(PE_FAM_SKYWORK, &o);
+    CHECK_INT(p.ids[0], 7);
+    pe_prompt_tokens_free(&p);
+}
+
+static void test_token_errors(void)
+{
+    pe_family_opts o;
+    pe_family_opts_default(&o);
+    pe_segments s;
+    pe_prompt_tokens p;
+    pe_err e = {0};
+    CHECK_INT(pe_family_segments(pe_family_get(PE_FAM_QWEN_PRM), &o, Q, 3, STEPS, &s, &e), 0);
+    toy_no_extra = 1;
+    CHECK_INT(pe_family_encode(pe_family_get(PE_FAM_QWEN_PRM), &o, &s, &toy, &p, &e), PE_EINPUT);
+    CHECK(strstr(e.msg, "<extra_0>") && strstr(e.msg, "qwen-prm"));
+    toy_no_extra = 0;
+    pe_segments_free(&s);
+
+    pe_encoder nobos = toy;
+    nobos.bos_id = -1;
+    pe_err_clear(&e);
+    CHECK_INT(pe_family_segments(pe_family_get(PE_FAM_SKYWORK), &o, Q, 3, STEPS, &s, &e), 0);
+    CHECK_INT(pe_family_encode(pe_family_get(PE_FAM_SKYWORK), &o, &s, &nobos, &p, &e), PE_EINPUT);
+    CHECK(strstr(e.msg, "BOS") != NULL);
+    pe_segments_free(&s);
+}
+
+static void test_labels(void)
+{
+    pe_family_opts o;
+    pe_family_opts_default(&o);
+    uint8_t l[4];
+    const float q[4] = {0.9f, 0.5f, 0.51f, 0.1f};
+    pe_family_labels(pe_family_get(PE_FAM_QWEN_PRM), &o, NAN, q, 4, l);
+    CHECK(l[0] == 1 && l[1] == 0 && l[2] == 1 && l[3] == 0);
+    pe_family_labels(pe_family_get(PE_FAM_MATH_SHEPHERD), &o, 0.2, q, 4, l);
+    CHECK(l[0] == 1 && l[1] == 1 && l[2] == 1 && l[3] == 0);
+
+    /* Skywork, current rule: d = 0.3, -0.04, -0.06, +0.3 against -0.05. */
+    const float sk[4] = {0.3f, 0.26f, 0.2f, 0.5f};
+    pe_family_labels(pe_family_get(PE_FAM_SKYWORK), &o, NAN, sk, 4, l);
+    CHECK(l[0] == 1 && l[1] == 1 && l[2] == 0 && l[3] == 1);
+    const float sk2[2] = {-0.06f, -0.07f}; /* r_1 alone decides the first label */
+    pe_family_labels(pe_family_get(PE_FAM_SKYWORK), &o, NAN, sk2, 2, l);
+    CHECK(l[0] == 0 && l[1] == 1);
+    CHECK(pe_family_threshold(pe_family_get(PE_FAM_SKYWORK), &o) == -0.05);
+    o.label_rule = PE_LABEL_ORIGINAL;
+    pe_family_labels(pe_family_get(PE_FAM_SKYWORK), &o, NAN, sk, 4, l);
+    CHECK(l[0] == 0 && l[1] == 0 && l[2] == 0 && l[3] == 0);
+    CHECK(pe_family_threshold(pe_family_get(PE_FAM_SKYWORK), &o) == 0.5);
+}
+
+static void test_resolve(void)
+{
+    const pe_family *f;
+    pe_err e = {0};
+    CHECK_INT(pe_family_resolve("Qwen2ForProcessRewardModel", "auto", &f, &e), 0);
+    CHECK_STR(f->name, "qwen-prm");
+    CHECK_INT(pe_family_resolve("MistralForCausalLM", NULL, &f, &e), 0);
+    CHECK_STR(f->name, "math-shepherd");
+    CHECK_INT(pe_family_resolve("LlamaForCausalLM", "", &f, &e), 0);
+    CHECK_STR(f->name, "rlhflow");
+    CHECK_INT(pe_family_resolve("Qwen2ForCausalLM", "skywork", &f, &e), 0);
+    CHECK_STR(f->name, "skywork");
+    CHECK_INT(pe_family_resolve("LlamaForCausalLM", "math-shepherd", &f, &e), 0);
+
+    CHECK_INT(pe_family_resolve("LlamaForCausalLM", "qwen-prm", &f, &e), PE_EUSAGE);
+    CHECK(f == NULL && strstr(e.msg, "LlamaForCausalLM") && strstr(e.msg, "Qwen2ForProcessRewardModel"));
+    pe_err_clear(&e);
+    CHECK_INT(pe_family_resolve("Qwen2ForCausalLM", "auto", &f, &e), PE_EUSAGE);
+    CHECK(strstr(e.msg, "Qwen2ForCausalLM") != NULL);
+    pe_err_clear(&e);
+    CHECK_INT(pe_family_resolve("Qwen2ForProcessRewardModel", "shepherd", &f, &e), PE_EUSAGE);
+    CHECK(strstr(e.msg, "unknown family \"shepherd\"") && strstr(e.msg, "math-shepherd"));
+    CHECK(pe_family_by_name("rlhflow") == pe_family_get(PE_FAM_RLHFLOW));
+    CHECK(pe_family_by_name("nope") == NULL);
+}
+
+int main(void)
+{
+    test_strip_prefix();
+    test_segments();
+    test_tokens();
+    test_token_errors();
+    test_labels();
+    test_resolve();
+    return pe_check_done();
+}
