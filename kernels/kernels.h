@@ -1,4 +1,4 @@
-/* C-callable launch wrappers for the CUDA kernels in kernels/*.cu.
+/* C-callable launch wrappers for the CUDA kernels in kernels/ (one .cu per operation family).
  *
  * Conventions (shared with the plain-C references in src/backend/cuda_ref.h):
  * - bf16 values travel as their raw 16 bits (pe_bf16) so C code can hold them.
