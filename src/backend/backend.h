@@ -50,6 +50,17 @@ int pe_backend_cpu_create(pe_backend *b, const pe_model *m, const pe_head_spec *
 /* Returns PE_ERESOURCE with a clear message when built without CUDA or when no GPU is present. */
 int pe_backend_cuda_create(pe_backend *b, const pe_model *m, const pe_head_spec *head,
                            int device, pe_err *e);
+/* Sets *ndevices to the number of usable CUDA devices and returns it. 0 when
+ * built without CUDA, when the driver is missing or too old (cudaGetDeviceCount
+ * fails: "CUDA driver version is insufficient"), or when no device is present;
+ * then why (whylen bytes, may be NULL) says which. */
 int pe_backend_cuda_available(int *ndevices, char *why, int whylen);
+
+/* Rank -> GPU (src/backend/local_rank.c). The node-local rank from the
+ * launcher's environment (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID,
+ * MPI_LOCALRANKID, MV2_COMM_WORLD_LOCAL_RANK, PMI_LOCAL_RANK), -1 when none is
+ * set; and the device a local rank uses: local_rank % ndevices (0 for -1). */
+int pe_node_local_rank_env(void);
+int pe_device_for_local_rank(int local_rank, int ndevices);
 
 #endif

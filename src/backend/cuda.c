@@ -1,0 +1,666 @@
+/* The CUDA backend, host side: weights converted to bf16 and uploaded once,
+ * activation memory planned from cudaMemGetInfo, and the whole forward pass
+ * of a packed batch run on the GPU (the kernels/ folder for everything but the dense
+ * products, which go to cuBLASLt). Only the read-out rows reach the final
+ * norm and the head. Every CUDA, cuBLASLt and launch result is checked and
+ * reported through pe_err with file and line (cuda_check.h); nothing exits.
+ * Without the CUDA toolkit the two entry points say "built without CUDA". */
+#include "backend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef PE_HAVE_CUDA
+
+int pe_backend_cuda_create(pe_backend *b, const pe_model *m, const pe_head_spec *head, int device,
+                           pe_err *e)
+{
+    (void)b, (void)m, (void)head;
+    return pe_fail(e, PE_ERESOURCE,
+                   "CUDA backend requested for device %d, but prmeval was built without CUDA "
+                   "(no nvcc found at configure time, or PRMEVAL_CUDA=OFF)", device);
+}
+
+int pe_backend_cuda_available(int *ndevices, char *why, int whylen)
+{
+    *ndevices = 0;
+    if (why && whylen > 0)
+        snprintf(why, (size_t)whylen, "built without CUDA");
+    return 0;
+}
+
+#else
+
+#include <stdlib.h>
+
+#include <cuda_runtime_api.h>
+
+#include "../../kernels/kernels.h"
+#include "cuda_check.h"
+#include "cuda_gemm.h"
+#include "cuda_ref.h"
+
+#define PE_MIB (1024.0 * 1024.0)
+#define PE_LSE_CHUNK 64                     /* read-out rows per full-vocabulary logits block */
+#define PE_WORKSPACE_BYTES ((size_t)32 << 20) /* cuBLASLt workspace */
+#define PE_RESERVE_BYTES ((size_t)512 << 20)  /* left free: CUDA context growth, cuBLASLt internals */
+
+typedef struct cuda_layer {
+    pe_bf16 *in_norm;   /* (H) */
+    pe_bf16 *wqkv;      /* (NH*D + 2*NKV*D, H): q, k, v projections stacked: one GEMM */
+    pe_bf16 *bqkv;      /* (NH*D + 2*NKV*D) or NULL (only Qwen2 has biases) */
+    pe_bf16 *wo;        /* (H, NH*D) */
+    pe_bf16 *post_norm; /* (H) */
+    pe_bf16 *wgu;       /* (2F, H): gate then up, stacked: one GEMM */
+    pe_bf16 *wdown;     /* (H, F) */
+} cuda_layer;
+
+typedef struct cuda_state {
+    int device;
+    cudaStream_t stream;
+    pe_gemm gemm;
+    pe_config cfg;
+    pe_head_spec head;
+    int H, NH, NKV, D, F, V, L, QKV, window;
+    float eps;
+    size_t weight_bytes;
+
+    /* weights (device) */
+    pe_bf16 *embed;        /* (V, H) */
+    cuda_layer *layers;    /* L, host array of device pointers */
+    pe_bf16 *final_norm;   /* (H) */
+    pe_bf16 *score0_w, *score0_b, *score2_w, *score2_b;   /* qwen-prm: (H,H), (H), (2,H), (2) */
+    pe_bf16 *vhead_w, *vhead_b;                           /* value head: (H), (1) */
+    pe_bf16 *lm_rows;      /* two-token families: rows tok_a, tok_b of the LM head (2, H) */
+    pe_bf16 *lm_full;      /* full softmax: (V, H); may alias embed when tied */
+    float *inv_freq;       /* (D/2) */
+
+    /* activations (device), sized for cap_tok tokens, cap_tiles tiles and cap_read read-outs */
+    int64_t cap_tok, cap_tiles, cap_read;
+    float *h;              /* (ntok, H) residual stream, fp32 */
+    pe_bf16 *xn;           /* (ntok, H) normalised input of a GEMM */
+    float *qkv32;          /* (ntok, QKV) projections before bias/RoPE, fp32 */
+    pe_bf16 *qkv;          /* (ntok, QKV) attention input */
+    pe_bf16 *att;          /* (ntok, NH*D) */
+    pe_bf16 *gu;           /* (ntok, 2F) */
+    pe_bf16 *act;          /* (ntok, F) */
+    int32_t *tokens, *pos; /* (ntok) */
+    int64_t *tiles;        /* (cap_tiles, 3) */
+    int64_t *rows;         /* (nread) */
+    float *hr;             /* (nread, H) gathered residual rows */
+    pe_bf16 *xr;           /* (nread, H) final-normed rows */
+    float *head32;         /* (nread, H) qwen-prm score.0 output */
+    pe_bf16 *head16;       /* (nread, H) after bias + ReLU */
+    float *logits;         /* (PE_LSE_CHUNK, V) full softmax only */
+    float *rewards;        /* (nread) */
+
+    /* host scratch for one batch */
+    int32_t *h_pos;
+    int64_t *h_tiles;
+    int64_t h_cap_tok, h_cap_tiles;
+} cuda_state;
+
+/* ---- weights ---------------------------------------------------------------- */
+
+static size_t numel(const pe_tensor *t)
+{
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= (size_t)t->shape[i];
+    return n;
+}
+
+/* Validates a tensor against the shape config.json implies (d1 = 0: 1-D). */
+static int check_shape(const pe_model *m, const pe_tensor *t, const char *name, int64_t d0,
+                       int64_t d1, pe_err *e)
+{
+    int want_ndim = d1 ? 2 : 1;
+    if (!t->data)
+        return pe_fail(e, PE_EINPUT, "%s: tensor %s is missing", m->dir, name);
+    if (t->ndim != want_ndim || t->shape[0] != d0 || (d1 && t->shape[1] != d1))
+        return pe_fail(e, PE_EINPUT, "%s: tensor %s has shape [%lld%s%lld], expected [%lld%s%lld]",
+                       m->dir, name, (long long)t->shape[0], t->ndim > 1 ? ", " : "",
+                       t->ndim > 1 ? (long long)t->shape[1] : 0LL, (long long)d0,
+                       d1 ? ", " : "", (long long)d1);
+    size_t es = t->dtype == PE_DT_F32 ? 4 : 2;
+    if (t->nbytes < numel(t) * es)
+        return pe_fail(e, PE_EINPUT, "%s: tensor %s holds %zu bytes, its shape needs %zu",
+                       m->dir, name, t->nbytes, numel(t) * es);
+    return PE_OK;
+}
+
+/* Converts n elements starting at element `first` of t to bf16. The mmap'ed
+ * data may be unaligned, hence memcpy per element. */
+static void tensor_to_bf16(const pe_tensor *t, size_t first, size_t n, pe_bf16 *dst)
+{
+    const unsigned char *p = t->data;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = first + i;
+        if (t->dtype == PE_DT_BF16) {
+            memcpy(&dst[i], p + 2 * k, 2);
+        } else if (t->dtype == PE_DT_F16) {
+            uint16_t h;
+            memcpy(&h, p + 2 * k, 2);
+            dst[i] = pe_bf16_from_f32(pe_f32_from_f16(h));
+        } else {
+            float f;
+            memcpy(&f, p + 4 * k, 4);
+            dst[i] = pe_bf16_from_f32(f);
+        }
+    }
+}
+
+static int dev_alloc(cuda_state *s, void **p, size_t bytes, const char *what, pe_err *e)
+{
+    cudaError_t r = cudaMalloc(p, bytes ? bytes : 1);
+    if (r == cudaSuccess)
+        return PE_OK;
+    *p = NULL;
+    cudaGetLastError();   /* out-of-memory is not sticky: clear it so later checks are not confused */
+    size_t fr = 0, tot = 0;
+    cudaMemGetInfo(&fr, &tot);
+    return pe_fail(e, PE_ERESOURCE,
+                   "%s:%d: device %d: cannot allocate %.1f MiB for %s (%.1f MiB free of %.1f MiB; "
+                   "model weights so far %.1f MiB): %s", __FILE__, __LINE__, s->device,
+                   bytes / PE_MIB, what, fr / PE_MIB, tot / PE_MIB, s->weight_bytes / PE_MIB,
+                   cudaGetErrorString(r));
+}
+
+/* Uploads `count` tensors stacked row-wise into one device array of bf16. */
+static int upload(cuda_state *s, pe_bf16 **dst, const pe_tensor *const *parts, int count,
+                  const char *what, pe_err *e)
+{
+    size_t total = 0;
+    for (int i = 0; i < count; i++)
+        total += numel(parts[i]);
+    if (dev_alloc(s, (void **)dst, total * sizeof(pe_bf16), what, e))
+        return e->code;
+    s->weight_bytes += total * sizeof(pe_bf16);
+    /* Convert through a bounded host buffer: a 7B layer's FFN is ~130M elements. */
+    size_t chunk = (size_t)1 << 22;
+    pe_bf16 *buf = pe_malloc(chunk * sizeof *buf, e);
+    if (!buf)
+        return e->code;
+    size_t off = 0;
+    int rc = PE_OK;
+    for (int i = 0; i < count && !rc; i++) {
+        size_t n = numel(parts[i]);
+        for (size_t k = 0; k < n && !rc; k += chunk) {
+            size_t c = n - k < chunk ? n - k : chunk;
+            tensor_to_bf16(parts[i], k, c, buf);
+            rc = CUDA_CHECK(cudaMemcpy(*dst + off + k, buf, c * sizeof *buf, cudaMemcpyHostToDevice), e);
+        }
+        off += n;
+    }
+    free(buf);
+    return rc;
+}
+
+static int upload1(cuda_state *s, pe_bf16 **dst, const pe_tensor *t, const char *what, pe_err *e)
+{
+    const pe_tensor *parts[1] = {t};
+    return upload(s, dst, parts, 1, what, e);
+}
+
+static int upload_weights(cuda_state *s, const pe_model *m, pe_err *e)
+{
+    const pe_weights *w = &m->w;
+    int H = s->H, QD = s->NH * s->D, KD = s->NKV * s->D, F = s->F;
+    char name[160];
+    if (check_shape(m, &w->embed, "model.embed_tokens.weight", s->V, H, e) ||
+        upload1(s, &s->embed, &w->embed, "model.embed_tokens.weight", e))
+        return e->code;
+    s->layers = pe_calloc((size_t)s->L, sizeof *s->layers, e);
+    if (!s->layers)
+        return e->code;
+    for (int l = 0; l < s->L; l++) {
+        const pe_layer_weights *lw = &w->layers[l];
+        cuda_layer *cl = &s->layers[l];
+#define LNAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
+        if (check_shape(m, &lw->in_norm, LNAME("input_layernorm.weight"), H, 0, e) ||
+            upload1(s, &cl->in_norm, &lw->in_norm, name, e) ||
+            check_shape(m, &lw->wq, LNAME("self_attn.q_proj.weight"), QD, H, e) ||
+            check_shape(m, &lw->wk, LNAME("self_attn.k_proj.weight"), KD, H, e) ||
+            check_shape(m, &lw->wv, LNAME("self_attn.v_proj.weight"), KD, H, e))
+            return e->code;
+        const pe_tensor *qkv[3] = {&lw->wq, &lw->wk, &lw->wv};
+        if (upload(s, &cl->wqkv, qkv, 3, LNAME("self_attn.{q,k,v}_proj.weight"), e))
+            return e->code;
+        if (s->cfg.attn_bias) {
+            if (check_shape(m, &lw->bq, LNAME("self_attn.q_proj.bias"), QD, 0, e) ||
+                check_shape(m, &lw->bk, LNAME("self_attn.k_proj.bias"), KD, 0, e) ||
+                check_shape(m, &lw->bv, LNAME("self_attn.v_proj.bias"), KD, 0, e))
+                return e->code;
+            const pe_tensor *b[3] = {&lw->bq, &lw->bk, &lw->bv};
+            if (upload(s, &cl->bqkv, b, 3, LNAME("self_attn.{q,k,v}_proj.bias"), e))
+                return e->code;
+        }
+        if (check_shape(m, &lw->wo, LNAME("self_attn.o_proj.weight"), H, QD, e) ||
+            upload1(s, &cl->wo, &lw->wo, name, e) ||
+            check_shape(m, &lw->post_norm, LNAME("post_attention_layernorm.weight"), H, 0, e) ||
+            upload1(s, &cl->post_norm, &lw->post_norm, name, e) ||
+            check_shape(m, &lw->w_gate, LNAME("mlp.gate_proj.weight"), F, H, e) ||
+            check_shape(m, &lw->w_up, LNAME("mlp.up_proj.weight"), F, H, e))
+            return e->code;
+        const pe_tensor *gu[2] = {&lw->w_gate, &lw->w_up};
+        if (upload(s, &cl->wgu, gu, 2, LNAME("mlp.{gate,up}_proj.weight"), e) ||
+            check_shape(m, &lw->w_down, LNAME("mlp.down_proj.weight"), H, F, e) ||
+            upload1(s, &cl->wdown, &lw->w_down, name, e))
+            return e->code;
+#undef LNAME
+    }
+    if (check_shape(m, &w->final_norm, "model.norm.weight", H, 0, e) ||
+        upload1(s, &s->final_norm, &w->final_norm, "model.norm.weight", e))
+        return e->code;
+
+    /* The head: only the rows the family reads. */
+    const pe_tensor *lm = w->lm_head.data ? &w->lm_head : (s->cfg.tie_word_embeddings ? &w->embed : NULL);
+    switch (s->head.kind) {
+    case PE_HEAD_QWEN_PRM:
+        if (check_shape(m, &w->score0_w, "score.0.weight", H, H, e) ||
+            check_shape(m, &w->score0_b, "score.0.bias", H, 0, e) ||
+            check_shape(m, &w->score2_w, "score.2.weight", 2, H, e) ||
+            check_shape(m, &w->score2_b, "score.2.bias", 2, 0, e) ||
+            upload1(s, &s->score0_w, &w->score0_w, "score.0.weight", e) ||
+            upload1(s, &s->score0_b, &w->score0_b, "score.0.bias", e) ||
+            upload1(s, &s->score2_w, &w->score2_w, "score.2.weight", e) ||
+            upload1(s, &s->score2_b, &w->score2_b, "score.2.bias", e))
+            return e->code;
+        break;
+    case PE_HEAD_VALUE_SIGMOID:
+        if (!w->vhead_w.data)
+            return pe_fail(e, PE_EINPUT, "%s: tensor v_head.summary.weight is missing", m->dir);
+        if (numel(&w->vhead_w) != (size_t)H)
+            return pe_fail(e, PE_EINPUT, "%s: tensor v_head.summary.weight has %zu elements, expected %d",
+                           m->dir, numel(&w->vhead_w), H);
+        if (upload1(s, &s->vhead_w, &w->vhead_w, "v_head.summary.weight", e))
+            return e->code;
+        if (w->vhead_b.data && (numel(&w->vhead_b) != 1 ||
+                                upload1(s, &s->vhead_b, &w->vhead_b, "v_head.summary.bias", e)))
+            return pe_fail(e, PE_EINPUT, "%s: tensor v_head.summary.bias: expected 1 element", m->dir);
+        break;
+    case PE_HEAD_LM_TWO_TOKENS:
+    case PE_HEAD_LM_FULL_SOFTMAX:
+        if (!lm)
+            return pe_fail(e, PE_EINPUT, "%s: tensor lm_head.weight is missing and embeddings are not tied",
+                           m->dir);
+        if (check_shape(m, lm, "lm_head.weight", s->V, H, e))
+            return e->code;
+        if (s->head.tok_a < 0 || s->head.tok_a >= s->V ||
+            (s->head.kind == PE_HEAD_LM_TWO_TOKENS && (s->head.tok_b < 0 || s->head.tok_b >= s->V)))
+            return pe_fail(e, PE_EINPUT, "%s: read-out token ids %d/%d outside the vocabulary of %d",
+                           m->dir, s->head.tok_a, s->head.tok_b, s->V);
+        if (s->head.kind == PE_HEAD_LM_TWO_TOKENS) {
+            /* 2 rows instead of V: 0.5 GB saved on a Mistral-7B LM head. */
+            if (dev_alloc(s, (void **)&s->lm_rows, 2 * (size_t)H * sizeof(pe_bf16), "lm_head rows", e))
+                return e->code;
+            s->weight_bytes += 2 * (size_t)H * sizeof(pe_bf16);
+            pe_bf16 *buf = pe_malloc(2 * (size_t)H * sizeof *buf, e);
+            if (!buf)
+                return e->code;
+            tensor_to_bf16(lm, (size_t)s->head.tok_a * H, (size_t)H, buf);
+            tensor_to_bf16(lm, (size_t)s->head.tok_b * H, (size_t)H, buf + H);
+            int rc = CUDA_CHECK(cudaMemcpy(s->lm_rows, buf, 2 * (size_t)H * sizeof *buf, cudaMemcpyHostToDevice), e);
+            free(buf);
+            if (rc)
+                return rc;
+        } else if (lm == &w->embed) {
+            s->lm_full = s->embed;   /* tied: no second copy */
+        } else if (upload1(s, &s->lm_full, lm, "lm_head.weight", e)) {
+            return e->code;
+        }
+        break;
+    default:
+        return pe_fail(e, PE_EUSAGE, "unknown head kind %d", (int)s->head.kind);
+    }
+
+    float *inv = pe_malloc((size_t)s->D / 2 * sizeof *inv, e);
+    if (!inv)
+        return e->code;
+    const pe_config *c = &s->cfg;
+    pe_rope_inv_freq(inv, s->D, c->rope_theta, c->rope_llama3, c->rope_factor, c->rope_low_freq_factor,
+                     c->rope_high_freq_factor, c->rope_original_max_pos);
+    int rc = dev_alloc(s, (void **)&s->inv_freq, (size_t)s->D / 2 * sizeof *inv, "RoPE table", e);
+    if (!rc)
+        rc = CUDA_CHECK(cudaMemcpy(s->inv_freq, inv, (size_t)s->D / 2 * sizeof *inv, cudaMemcpyHostToDevice), e);
+    free(inv);
+    return rc;
+}
+
+/* ---- activations -------------------------------------------------------------- */
+
+static size_t bytes_per_token(const cuda_state *s)
+{
+    return (size_t)s->H * (4 + 2) + (size_t)s->QKV * (4 + 2) + (size_t)s->NH * s->D * 2 +
+           (size_t)s->F * (4 + 2) + 4 + 4;
+}
+
+static size_t bytes_per_readout(const cuda_state *s)
+{
+    return 8 + (size_t)s->H * (4 + 2 + 4 + 2) + 4;
+}
+
+static void free_activations(cuda_state *s)
+{
+    void *p[] = {s->h, s->xn, s->qkv32, s->qkv, s->att, s->gu, s->act, s->tokens, s->pos,
+                 s->tiles, s->rows, s->hr, s->xr, s->head32, s->head16, s->logits, s->rewards};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        if (p[i])
+            cudaFree(p[i]);
+    s->h = s->qkv32 = s->hr = s->head32 = s->logits = s->rewards = NULL;
+    s->xn = s->qkv = s->att = s->gu = s->act = s->xr = s->head16 = NULL;
+    s->tokens = s->pos = NULL;
+    s->tiles = s->rows = NULL;
+    s->cap_tok = s->cap_tiles = s->cap_read = 0;
+}
+
+/* Grows the activation buffers to hold a batch; says clearly when it cannot. */
+static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t nread, pe_err *e)
+{
+    if (ntok <= s->cap_tok && ntiles <= s->cap_tiles && nread <= s->cap_read)
+        return PE_OK;
+    int64_t nt = ntok > s->cap_tok ? ntok : s->cap_tok;
+    int64_t ti = ntiles > s->cap_tiles ? ntiles : s->cap_tiles;
+    int64_t nr = nread > s->cap_read ? nread : s->cap_read;
+    free_activations(s);
+    size_t need = (size_t)nt * bytes_per_token(s) + (size_t)ti * 24 + (size_t)nr * bytes_per_readout(s) +
+                  (s->lm_full ? (size_t)PE_LSE_CHUNK * s->V * 4 : 0);
+    size_t fr = 0, tot = 0;
+    if (CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
+        return e->code;
+    if (need + PE_RESERVE_BYTES > fr)
+        return pe_fail(e, PE_ERESOURCE,
+                       "device %d: a batch of %lld tokens (%lld read-outs) needs %.1f MiB of activations, "
+                       "but only %.1f MiB of %.1f MiB are free after the %.1f MiB of weights "
+                       "(%.0f MiB kept in reserve); lower the token budget to at most %lld tokens",
+                       s->device, (long long)ntok, (long long)nread, need / PE_MIB, fr / PE_MIB,
+                       tot / PE_MIB, s->weight_bytes / PE_MIB, PE_RESERVE_BYTES / PE_MIB,
+                       (long long)(fr > PE_RESERVE_BYTES ? (fr - PE_RESERVE_BYTES) / (bytes_per_token(s) + 24 + bytes_per_readout(s)) : 0));
+    size_t H = (size_t)s->H, T = (size_t)nt, R = (size_t)nr;
+    if (dev_alloc(s, (void **)&s->h, T * H * 4, "residual stream", e) ||
+        dev_alloc(s, (void **)&s->xn, T * H * 2, "normed activations", e) ||
+        dev_alloc(s, (void **)&s->qkv32, T * s->QKV * 4, "q/k/v (fp32)", e) ||
+        dev_alloc(s, (void **)&s->qkv, T * s->QKV * 2, "q/k/v (bf16)", e) ||
+        dev_alloc(s, (void **)&s->att, T * s->NH * s->D * 2, "attention output", e) ||
+        dev_alloc(s, (void **)&s->gu, T * 2 * s->F * 2, "gate/up", e) ||
+        dev_alloc(s, (void **)&s->act, T * s->F * 2, "SwiGLU output", e) ||
+        dev_alloc(s, (void **)&s->tokens, T * 4, "token ids", e) ||
+        dev_alloc(s, (void **)&s->pos, T * 4, "positions", e) ||
+        dev_alloc(s, (void **)&s->tiles, (size_t)ti * 24, "attention tiles", e) ||
+        dev_alloc(s, (void **)&s->rows, R * 8, "read-out rows", e) ||
+        dev_alloc(s, (void **)&s->hr, R * H * 4, "read-out hidden rows", e) ||
+        dev_alloc(s, (void **)&s->xr, R * H * 2, "read-out normed rows", e) ||
+        dev_alloc(s, (void **)&s->head32, R * H * 4, "head activations", e) ||
+        dev_alloc(s, (void **)&s->head16, R * H * 2, "head activations (bf16)", e) ||
+        dev_alloc(s, (void **)&s->rewards, R * 4, "rewards", e) ||
+        (s->lm_full && dev_alloc(s, (void **)&s->logits, (size_t)PE_LSE_CHUNK * s->V * 4, "logits block", e))) {
+        free_activations(s);
+        return e->code;
+    }
+    s->cap_tok = nt, s->cap_tiles = ti, s->cap_read = nr;
+    return PE_OK;
+}
+
+/* ---- the forward pass ---------------------------------------------------------- */
+
+static int validate_batch(const cuda_state *s, const pe_batch *bt, pe_err *e)
+{
+    if (bt->ntok <= 0 || bt->nseq <= 0 || bt->nread < 0)
+        return pe_fail(e, PE_EINPUT, "cuda backend: empty batch (ntok %lld, nseq %d, nread %lld)",
+                       (long long)bt->ntok, bt->nseq, (long long)bt->nread);
+    if (bt->seq_start[0] != 0 || bt->seq_start[bt->nseq] != bt->ntok)
+        return pe_fail(e, PE_EINPUT, "cuda backend: seq_start must run from 0 to ntok %lld",
+                       (long long)bt->ntok);
+    for (int i = 0; i < bt->nseq; i++)
+        if (bt->seq_start[i + 1] < bt->seq_start[i])
+            return pe_fail(e, PE_EINPUT, "cuda backend: seq_start decreases at sequence %d", i);
+    for (int64_t t = 0; t < bt->ntok; t++)
+        if (bt->tokens[t] < 0 || bt->tokens[t] >= s->V)
+            return pe_fail(e, PE_EINPUT, "cuda backend: token %lld has id %d outside the vocabulary of %d",
+                           (long long)t, bt->tokens[t], s->V);
+    for (int64_t i = 0; i < bt->nread; i++)
+        if (bt->readout[i] < 0 || bt->readout[i] >= bt->ntok)
+            return pe_fail(e, PE_EINPUT, "cuda backend: read-out %lld points at token %lld of %lld",
+                           (long long)i, (long long)bt->readout[i], (long long)bt->ntok);
+    return PE_OK;
+}
+
+static int host_scratch(cuda_state *s, int64_t ntok, int64_t ntiles, pe_err *e)
+{
+    if (ntok > s->h_cap_tok) {
+        int32_t *p = pe_realloc(s->h_pos, (size_t)ntok * sizeof *p, e);
+        if (!p)
+            return e->code;
+        s->h_pos = p, s->h_cap_tok = ntok;
+    }
+    if (ntiles > s->h_cap_tiles) {
+        int64_t *p = pe_realloc(s->h_tiles, (size_t)ntiles * 3 * sizeof *p, e);
+        if (!p)
+            return e->code;
+        s->h_tiles = p, s->h_cap_tiles = ntiles;
+    }
+    return PE_OK;
+}
+
+static int head_forward(cuda_state *s, int64_t nread, pe_err *e)
+{
+    cudaStream_t st = s->stream;
+    int H = s->H;
+    switch (s->head.kind) {
+    case PE_HEAD_QWEN_PRM:
+        /* score.0 (Linear H->H) + ReLU, then score.2's two rows; class 1 is "good". */
+        if (pe_gemm_bf16(&s->gemm, s->head32, 1, 0, s->xr, s->score0_w, nread, H, H, st, e) ||
+            KERNEL_CHECK(pe_k_bias_relu_bf16(s->head16, s->head32, s->score0_b, nread, H, st), e) ||
+            KERNEL_CHECK(pe_k_head_pair(s->rewards, s->head16, s->score2_w + H, s->score2_w,
+                                        s->score2_b + 1, s->score2_b, nread, H, st), e))
+            return e->code;
+        return PE_OK;
+    case PE_HEAD_LM_TWO_TOKENS:
+        return KERNEL_CHECK(pe_k_head_pair(s->rewards, s->xr, s->lm_rows, s->lm_rows + H, NULL, NULL,
+                                           nread, H, st), e);
+    case PE_HEAD_VALUE_SIGMOID:
+        return KERNEL_CHECK(pe_k_head_value(s->rewards, s->xr, s->vhead_w, s->vhead_b, nread, H, st), e);
+    case PE_HEAD_LM_FULL_SOFTMAX:
+        /* Full-vocabulary logits only at the read-out rows, a block at a time. */
+        for (int64_t r0 = 0; r0 < nread; r0 += PE_LSE_CHUNK) {
+            int64_t n = nread - r0 < PE_LSE_CHUNK ? nread - r0 : PE_LSE_CHUNK;
+            if (pe_gemm_bf16(&s->gemm, s->logits, 1, 0, s->xr + (size_t)r0 * H, s->lm_full, n, s->V, H, st, e) ||
+                KERNEL_CHECK(pe_k_lse_pick(s->rewards + r0, s->logits, n, s->V, s->head.tok_a, st), e))
+                return e->code;
+        }
+        return PE_OK;
+    }
+    return pe_fail(e, PE_EUSAGE, "unknown head kind %d", (int)s->head.kind);
+}
+
+/* One decoder layer on the packed batch, in place on the residual stream s->h. */
+static int layer_forward(cuda_state *s, const cuda_layer *cl, int64_t ntok, int64_t ntiles, pe_err *e)
+{
+    cudaStream_t st = s->stream;
+    int H = s->H, QD = s->NH * s->D;
+    /* attention block: h += o_proj(attn(rope(qkv(norm(h))))); the residual add
+     * is the GEMM's beta = 1 */
+    if (KERNEL_CHECK(pe_k_rmsnorm(s->xn, s->h, cl->in_norm, ntok, H, s->eps, st), e) ||
+        pe_gemm_bf16(&s->gemm, s->qkv32, 1, 0, s->xn, cl->wqkv, ntok, s->QKV, H, st, e) ||
+        (cl->bqkv && KERNEL_CHECK(pe_k_bias_add(s->qkv32, cl->bqkv, ntok, s->QKV, st), e)) ||
+        KERNEL_CHECK(pe_k_rope(s->qkv32, ntok, s->QKV, s->NH, s->D, s->pos, s->inv_freq, st), e) ||
+        KERNEL_CHECK(pe_k_rope(s->qkv32 + QD, ntok, s->QKV, s->NKV, s->D, s->pos, s->inv_freq, st), e) ||
+        KERNEL_CHECK(pe_k_cast_bf16(s->qkv, s->qkv32, (size_t)ntok * s->QKV, st), e) ||
+        KERNEL_CHECK(pe_k_attention(s->att, s->qkv, s->QKV, s->tiles, ntiles, s->NH, s->NKV, s->D,
+                                    s->window, st), e) ||
+        pe_gemm_bf16(&s->gemm, s->h, 1, 1, s->att, cl->wo, ntok, H, QD, st, e))
+        return e->code;
+    /* MLP block: h += down(silu(gate(norm(h))) * up(norm(h))) */
+    if (KERNEL_CHECK(pe_k_rmsnorm(s->xn, s->h, cl->post_norm, ntok, H, s->eps, st), e) ||
+        pe_gemm_bf16(&s->gemm, s->gu, 0, 0, s->xn, cl->wgu, ntok, 2 * (int64_t)s->F, H, st, e) ||
+        KERNEL_CHECK(pe_k_swiglu(s->act, s->gu, ntok, s->F, st), e) ||
+        pe_gemm_bf16(&s->gemm, s->h, 1, 1, s->act, cl->wdown, ntok, H, s->F, st, e))
+        return e->code;
+    return PE_OK;
+}
+
+static int cuda_score(pe_backend *b, const pe_batch *bt, float *rewards, pe_err *e)
+{
+    cuda_state *s = b->impl;
+    if (validate_batch(s, bt, e))
+        return e->code;
+    int64_t ntok = bt->ntok, nread = bt->nread;
+    int64_t ntiles = pe_attn_tiles(bt->seq_start, bt->nseq, NULL);
+    if (CUDA_CHECK(cudaSetDevice(s->device), e) || host_scratch(s, ntok, ntiles, e) ||
+        ensure_capacity(s, ntok, ntiles, nread > 0 ? nread : 1, e))
+        return e->code;
+    pe_attn_tiles(bt->seq_start, bt->nseq, s->h_tiles);
+    for (int i = 0; i < bt->nseq; i++)
+        for (int64_t t = bt->seq_start[i]; t < bt->seq_start[i + 1]; t++)
+            s->h_pos[t] = (int32_t)(t - bt->seq_start[i]);
+
+    cudaStream_t st = s->stream;
+    int H = s->H;
+    if (CUDA_CHECK(cudaMemcpyAsync(s->tokens, bt->tokens, (size_t)ntok * 4, cudaMemcpyHostToDevice, st), e) ||
+        CUDA_CHECK(cudaMemcpyAsync(s->pos, s->h_pos, (size_t)ntok * 4, cudaMemcpyHostToDevice, st), e) ||
+        CUDA_CHECK(cudaMemcpyAsync(s->tiles, s->h_tiles, (size_t)ntiles * 24, cudaMemcpyHostToDevice, st), e) ||
+        (nread > 0 && CUDA_CHECK(cudaMemcpyAsync(s->rows, bt->readout, (size_t)nread * 8,
+                                                 cudaMemcpyHostToDevice, st), e)) ||
+        KERNEL_CHECK(pe_k_embed_f32(s->h, s->embed, s->tokens, ntok, H, st), e))
+        return e->code;
+
+    for (int l = 0; l < s->L; l++)
+        if (layer_forward(s, &s->layers[l], ntok, ntiles, e)) {
+            pe_err_prefix(e, "layer %d: ", l);
+            return e->code;
+        }
+    if (nread == 0)
+        return CUDA_CHECK(cudaStreamSynchronize(st), e);
+    if (KERNEL_CHECK(pe_k_gather_rows(s->hr, s->h, s->rows, nread, H, st), e) ||
+        KERNEL_CHECK(pe_k_rmsnorm(s->xr, s->hr, s->final_norm, nread, H, s->eps, st), e) ||
+        head_forward(s, nread, e) ||
+        CUDA_CHECK(cudaMemcpyAsync(rewards, s->rewards, (size_t)nread * 4, cudaMemcpyDeviceToHost, st), e) ||
+        CUDA_CHECK(cudaStreamSynchronize(st), e))
+        return e->code;
+    return PE_OK;
+}
+
+static void cuda_destroy(pe_backend *b)
+{
+    cuda_state *s = b ? b->impl : NULL;
+    if (!s)
+        return;
+    cudaSetDevice(s->device);
+    free_activations(s);
+    if (s->layers) {
+        for (int l = 0; l < s->L; l++) {
+            cuda_layer *cl = &s->layers[l];
+            void *p[] = {cl->in_norm, cl->wqkv, cl->bqkv, cl->wo, cl->post_norm, cl->wgu, cl->wdown};
+            for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+                if (p[i])
+                    cudaFree(p[i]);
+        }
+        free(s->layers);
+    }
+    void *p[] = {s->final_norm, s->score0_w, s->score0_b, s->score2_w, s->score2_b, s->vhead_w,
+                 s->vhead_b, s->lm_rows, s->lm_full != s->embed ? s->lm_full : NULL, s->embed,
+                 s->inv_freq};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        if (p[i])
+            cudaFree(p[i]);
+    pe_gemm_free(&s->gemm);
+    if (s->stream)
+        cudaStreamDestroy(s->stream);
+    free(s->h_pos);
+    free(s->h_tiles);
+    free(s);
+    b->impl = NULL;
+}
+
+int pe_backend_cuda_available(int *ndevices, char *why, int whylen)
+{
+    int n = 0;
+    cudaError_t r = cudaGetDeviceCount(&n);
+    if (r != cudaSuccess || n <= 0) {
+        if (why && whylen > 0) {
+            if (r != cudaSuccess)
+                snprintf(why, (size_t)whylen, "cudaGetDeviceCount: %s", cudaGetErrorString(r));
+            else
+                snprintf(why, (size_t)whylen, "no CUDA device present");
+        }
+        cudaGetLastError();
+        *ndevices = 0;
+        return 0;
+    }
+    if (why && whylen > 0)
+        why[0] = '\0';
+    *ndevices = n;
+    return n;
+}
+
+int pe_backend_cuda_create(pe_backend *b, const pe_model *m, const pe_head_spec *head, int device,
+                           pe_err *e)
+{
+    char why[256];
+    int ndev = 0;
+    memset(b, 0, sizeof *b);
+    if (!pe_backend_cuda_available(&ndev, why, sizeof why))
+        return pe_fail(e, PE_ERESOURCE, "CUDA backend: no usable GPU (%s)", why);
+    if (device < 0 || device >= ndev)
+        return pe_fail(e, PE_EUSAGE, "CUDA backend: device %d requested, this node has %d", device, ndev);
+    const pe_config *c = &m->cfg;
+    if (c->hidden_size <= 0 || c->num_heads <= 0 || c->num_kv_heads <= 0 || c->num_heads % c->num_kv_heads ||
+        c->head_dim <= 0 || c->intermediate_size <= 0 || c->vocab_size <= 0 || c->num_layers <= 0)
+        return pe_fail(e, PE_EINPUT, "%s/config.json: sizes are not a valid decoder", m->dir);
+    if (c->head_dim % 16 != 0 || c->head_dim > PE_ATTN_MAX_D)
+        return pe_fail(e, PE_EINPUT,
+                       "%s/config.json: head_dim %d: the CUDA attention kernel takes multiples of 16 up to %d",
+                       m->dir, c->head_dim, PE_ATTN_MAX_D);
+    if (c->hidden_size % 8 != 0 || c->intermediate_size % 8 != 0)
+        return pe_fail(e, PE_EINPUT, "%s/config.json: hidden_size %d and intermediate_size %d must be "
+                       "multiples of 8 for the bf16 tensor-core GEMMs", m->dir, c->hidden_size,
+                       c->intermediate_size);
+
+    cuda_state *s = pe_calloc(1, sizeof *s, e);
+    if (!s)
+        return e->code;
+    b->impl = s;
+    b->name = "cuda";
+    b->score = cuda_score;
+    b->destroy = cuda_destroy;
+    s->device = device;
+    s->cfg = *c;
+    s->head = *head;
+    s->H = c->hidden_size, s->NH = c->num_heads, s->NKV = c->num_kv_heads, s->D = c->head_dim;
+    s->F = c->intermediate_size, s->V = c->vocab_size, s->L = c->num_layers;
+    s->QKV = (s->NH + 2 * s->NKV) * s->D;
+    s->eps = (float)c->rms_norm_eps;
+    /* Only Mistral applies its window; Qwen2 configs carry one that is switched off. */
+    s->window = c->arch == PE_ARCH_MISTRAL ? c->sliding_window : 0;
+
+    struct cudaDeviceProp prop;
+    if (CUDA_CHECK(cudaSetDevice(device), e) || CUDA_CHECK(cudaGetDeviceProperties(&prop, device), e) ||
+        CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), e) ||
+        pe_gemm_init(&s->gemm, PE_WORKSPACE_BYTES, e))
+        goto fail;
+    if (prop.major < 8) {
+        pe_fail(e, PE_ERESOURCE, "CUDA backend: %s (device %d) is compute capability %d.%d; "
+                "the bf16 kernels need 8.0 or newer", prop.name, device, prop.major, prop.minor);
+        goto fail;
+    }
+    if (upload_weights(s, m, e)) {
+        pe_err_prefix(e, "uploading weights to %s (device %d): ", prop.name, device);
+        goto fail;
+    }
+    size_t fr = 0, tot = 0;
+    if (CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
+        goto fail;
+    size_t room = fr > PE_RESERVE_BYTES ? fr - PE_RESERVE_BYTES : 0;
+    char name[96];
+    snprintf(name, sizeof name, "%.95s", prop.name);
+    snprintf(b->device, sizeof b->device,
+             "%s (device %d, sm_%d%d, %.1f GiB weights, room for about %lld tokens per batch)",
+             name, device, prop.major, prop.minor, s->weight_bytes / (PE_MIB * 1024.0),
+             (long long)(room / (bytes_per_token(s) + 24 + bytes_per_readout(s))));
+    return PE_OK;
+fail:
+    cuda_destroy(b);
+    return e->code;
+}
+
+#endif

@@ -1,0 +1,259 @@
+#include "cuda_ref.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PE_REF_MAX_D 512
+
+pe_bf16 pe_bf16_from_f32(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
+        return (pe_bf16)((u >> 16) | 0x0040u);   /* keep NaN a (quiet) NaN */
+    /* Round to nearest even: add 0x7fff plus the lowest kept bit, then cut. */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (pe_bf16)(u >> 16);
+}
+
+float pe_f32_from_bf16(pe_bf16 b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+float pe_round_bf16(float x) { return pe_f32_from_bf16(pe_bf16_from_f32(x)); }
+
+float pe_f32_from_f16(uint16_t h)
+{
+    int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    float v;
+    if (exp == 0)
+        v = ldexpf((float)man, -24);                 /* subnormal */
+    else if (exp == 31)
+        v = man ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(man | 0x400), exp - 25);
+    return sign ? -v : v;
+}
+
+void pe_rope_inv_freq(float *inv_freq, int D, double theta, int llama3, double factor,
+                      double low_freq_factor, double high_freq_factor, int original_max_pos)
+{
+    const double two_pi = 6.283185307179586;
+    for (int i = 0; i < D / 2; i++) {
+        double f = pow(theta, -2.0 * i / D);
+        if (llama3) {
+            /* Hugging Face _compute_llama3_parameters: long wavelengths are
+             * slowed by `factor`, short ones kept, the band between blended. */
+            double low_wavelen = original_max_pos / low_freq_factor;
+            double high_wavelen = original_max_pos / high_freq_factor;
+            double wavelen = two_pi / f;
+            if (wavelen > low_wavelen) {
+                f = f / factor;
+            } else if (wavelen >= high_wavelen) {
+                double s = (original_max_pos / wavelen - low_freq_factor) /
+                           (high_freq_factor - low_freq_factor);
+                f = (1.0 - s) * f / factor + s * f;
+            }
+        }
+        inv_freq[i] = (float)f;
+    }
+}
+
+int64_t pe_attn_tiles(const int64_t *seq_start, int nseq, int64_t *tiles)
+{
+    const int64_t bq = 64;   /* PE_ATTN_BQ in kernels/kernels.h */
+    int64_t n = 0;
+    for (int s = 0; s < nseq; s++)
+        for (int64_t q0 = seq_start[s]; q0 < seq_start[s + 1]; q0 += bq) {
+            if (tiles) {
+                tiles[3 * n] = q0;
+                tiles[3 * n + 1] = seq_start[s];
+                tiles[3 * n + 2] = seq_start[s + 1];
+            }
+            n++;
+        }
+    return n;
+}
+
+void pe_ref_embed_f32(float *out, const pe_bf16 *table, const int32_t *tokens, int64_t ntok, int H)
+{
+    for (int64_t t = 0; t < ntok; t++)
+        for (int c = 0; c < H; c++)
+            out[(size_t)t * H + c] = pe_f32_from_bf16(table[(size_t)tokens[t] * H + c]);
+}
+
+void pe_ref_embed_bf16(pe_bf16 *out, const pe_bf16 *table, const int32_t *tokens, int64_t ntok, int H)
+{
+    for (int64_t t = 0; t < ntok; t++)
+        memcpy(out + (size_t)t * H, table + (size_t)tokens[t] * H, (size_t)H * sizeof *out);
+}
+
+void pe_ref_rmsnorm(pe_bf16 *out, const float *x, const pe_bf16 *w, int64_t nrow, int H, float eps)
+{
+    for (int64_t r = 0; r < nrow; r++) {
+        const float *xr = x + (size_t)r * H;
+        double ss = 0.0;
+        for (int c = 0; c < H; c++)
+            ss += (double)xr[c] * xr[c];
+        float inv = (float)(1.0 / sqrt(ss / H + eps));
+        for (int c = 0; c < H; c++)
+            out[(size_t)r * H + c] = pe_bf16_from_f32(pe_round_bf16(xr[c] * inv) * pe_f32_from_bf16(w[c]));
+    }
+}
+
+void pe_ref_rope(float *x, int64_t ntok, int64_t ld, int nheads, int D, const int32_t *pos,
+                 const float *inv_freq)
+{
+    int half = D / 2;
+    for (int64_t t = 0; t < ntok; t++)
+        for (int h = 0; h < nheads; h++) {
+            float *v = x + (size_t)t * ld + (size_t)h * D;
+            for (int j = 0; j < half; j++) {
+                float ang = (float)pos[t] * inv_freq[j];   /* fp32 product, as torch forms it */
+                double c = cos(ang), s = sin(ang);
+                double a = v[j], b = v[j + half];
+                v[j] = (float)(a * c - b * s);
+                v[j + half] = (float)(b * c + a * s);
+            }
+        }
+}
+
+void pe_ref_bias_add(float *x, const pe_bf16 *bias, int64_t nrow, int C)
+{
+    for (int64_t r = 0; r < nrow; r++)
+        for (int c = 0; c < C; c++)
+            x[(size_t)r * C + c] += pe_f32_from_bf16(bias[c]);
+}
+
+void pe_ref_bias_relu_bf16(pe_bf16 *out, const float *x, const pe_bf16 *bias, int64_t nrow, int C)
+{
+    for (int64_t r = 0; r < nrow; r++)
+        for (int c = 0; c < C; c++) {
+            float v = x[(size_t)r * C + c] + (bias ? pe_f32_from_bf16(bias[c]) : 0.0f);
+            out[(size_t)r * C + c] = pe_bf16_from_f32(v > 0.0f ? v : 0.0f);
+        }
+}
+
+void pe_ref_cast_bf16(pe_bf16 *out, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = pe_bf16_from_f32(x[i]);
+}
+
+void pe_ref_residual_add(float *h, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h[i] += x[i];
+}
+
+void pe_ref_swiglu(pe_bf16 *out, const pe_bf16 *gu, int64_t ntok, int F)
+{
+    for (int64_t t = 0; t < ntok; t++)
+        for (int f = 0; f < F; f++) {
+            double g = pe_f32_from_bf16(gu[(size_t)t * 2 * F + f]);
+            double u = pe_f32_from_bf16(gu[(size_t)t * 2 * F + F + f]);
+            out[(size_t)t * F + f] = pe_bf16_from_f32((float)(g / (1.0 + exp(-g)) * u));
+        }
+}
+
+void pe_ref_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *seq_start,
+                      int nseq, int NH, int NKV, int D, int window)
+{
+    if (D > PE_REF_MAX_D)
+        return;   /* documented precondition; the kernel itself stops at 128 */
+    double scale = 1.0 / sqrt((double)D);
+    int group = NH / NKV;
+    for (int s = 0; s < nseq; s++)
+        for (int64_t qi = seq_start[s]; qi < seq_start[s + 1]; qi++)
+            for (int h = 0; h < NH; h++) {
+                const pe_bf16 *q = qkv + (size_t)qi * ld + (size_t)h * D;
+                size_t kcol = (size_t)NH * D + (size_t)(h / group) * D;
+                size_t vcol = (size_t)(NH + NKV) * D + (size_t)(h / group) * D;
+                int64_t k_lo = seq_start[s];
+                if (window > 0 && qi - window + 1 > k_lo)
+                    k_lo = qi - window + 1;
+                double m = -INFINITY, l = 0.0, acc[PE_REF_MAX_D];
+                for (int c = 0; c < D; c++)
+                    acc[c] = 0.0;
+                for (int64_t kj = k_lo; kj <= qi; kj++) {
+                    double dot = 0.0;
+                    for (int c = 0; c < D; c++)
+                        dot += (double)pe_f32_from_bf16(q[c]) *
+                               pe_f32_from_bf16(qkv[(size_t)kj * ld + kcol + c]);
+                    dot *= scale;
+                    /* Running max keeps exp() in range, like the kernel's online softmax. */
+                    double m_new = dot > m ? dot : m;
+                    double alpha = exp(m - m_new), p = exp(dot - m_new);
+                    for (int c = 0; c < D; c++)
+                        acc[c] = acc[c] * alpha + p * pe_f32_from_bf16(qkv[(size_t)kj * ld + vcol + c]);
+                    l = l * alpha + p;
+                    m = m_new;
+                }
+                for (int c = 0; c < D; c++)
+                    out[(size_t)qi * NH * D + (size_t)h * D + c] = pe_bf16_from_f32((float)(acc[c] / l));
+            }
+}
+
+void pe_ref_gather_rows(float *out, const float *h, const int64_t *rows, int64_t nrow, int H)
+{
+    for (int64_t i = 0; i < nrow; i++)
+        memcpy(out + (size_t)i * H, h + (size_t)rows[i] * H, (size_t)H * sizeof *out);
+}
+
+static double pe_ref_dot_bf16(const pe_bf16 *x, const pe_bf16 *w, int H)
+{
+    double s = 0.0;
+    for (int c = 0; c < H; c++)
+        s += (double)pe_f32_from_bf16(x[c]) * pe_f32_from_bf16(w[c]);
+    return s;
+}
+
+void pe_ref_head_pair(float *reward, const pe_bf16 *x, const pe_bf16 *wa, const pe_bf16 *wb,
+                      const pe_bf16 *ba, const pe_bf16 *bb, int64_t nrow, int H)
+{
+    for (int64_t r = 0; r < nrow; r++) {
+        double za = pe_ref_dot_bf16(x + (size_t)r * H, wa, H) + (ba ? pe_f32_from_bf16(*ba) : 0.0);
+        double zb = pe_ref_dot_bf16(x + (size_t)r * H, wb, H) + (bb ? pe_f32_from_bf16(*bb) : 0.0);
+        reward[r] = (float)(1.0 / (1.0 + exp(zb - za)));
+    }
+}
+
+void pe_ref_head_value(float *reward, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b,
+                       int64_t nrow, int H)
+{
+    for (int64_t r = 0; r < nrow; r++) {
+        double z = pe_ref_dot_bf16(x + (size_t)r * H, w, H) + (b ? pe_f32_from_bf16(*b) : 0.0);
+        reward[r] = (float)(1.0 / (1.0 + exp(-z)));
+    }
+}
+
+void pe_ref_lse_pick(float *reward, const float *logits, int64_t nrow, int V, int tok)
+{
+    for (int64_t r = 0; r < nrow; r++) {
+        const float *z = logits + (size_t)r * V;
+        double m = -INFINITY, s = 0.0;
+        for (int c = 0; c < V; c++)
+            if (z[c] > m)
+                m = z[c];
+        for (int c = 0; c < V; c++)
+            s += exp(z[c] - m);
+        reward[r] = (float)(exp(z[tok] - m) / s);
+    }
+}
+
+void pe_ref_matmul_bf16(float *out, const pe_bf16 *x, const pe_bf16 *w, int64_t M, int64_t N,
+                        int64_t K)
+{
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                s += (double)pe_f32_from_bf16(x[(size_t)i * K + k]) *
+                     pe_f32_from_bf16(w[(size_t)j * K + k]);
+            out[(size_t)i * N + j] = (float)s;
+        }
+}

@@ -1,0 +1,203 @@
+/* The plain-C references of the CUDA kernels (src/backend/cuda_ref.c) on
+ * hand-worked cases. They are the oracle of the GPU harness, so they are
+ * checked here in every build, GPU or not. Expected values were worked out
+ * by hand (bf16 roundings: mantissa * 128, rounded to nearest even). */
+#include <math.h>
+#include <stdint.h>
+
+#include "backend/cuda_ref.h"
+#include "check.h"
+
+#define CHECK_NEAR(a, b, tol) CHECK(fabs((double)(a) - (double)(b)) <= (tol))
+
+static pe_bf16 B(float x) { return pe_bf16_from_f32(x); }
+
+static void test_formats(void)
+{
+    CHECK_INT(pe_bf16_from_f32(1.0f), 0x3f80);
+    CHECK_INT(pe_bf16_from_f32(-2.0f), 0xc000);
+    /* 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even 1.0 */
+    CHECK_INT(pe_bf16_from_f32(1.0f + 0x1p-8f), 0x3f80);
+    /* 1 + 3 * 2^-8 lies halfway between 0x3f81 and 0x3f82: even is 0x3f82 */
+    CHECK_INT(pe_bf16_from_f32(1.0f + 3 * 0x1p-8f), 0x3f82);
+    /* just above the halfway point rounds up */
+    CHECK_INT(pe_bf16_from_f32(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
+    CHECK(isnan(pe_f32_from_bf16(pe_bf16_from_f32(NAN))));
+    CHECK(isinf(pe_f32_from_bf16(pe_bf16_from_f32(INFINITY))));
+    CHECK(pe_f32_from_bf16(0x4049) == 3.140625f);   /* pi in bf16 */
+    CHECK(pe_f32_from_f16(0x3c00) == 1.0f);
+    CHECK(pe_f32_from_f16(0xc000) == -2.0f);
+    CHECK(pe_f32_from_f16(0x0001) == 0x1p-24f);      /* smallest subnormal */
+    CHECK(pe_f32_from_f16(0x7bff) == 65504.0f);      /* largest finite */
+    CHECK(isinf(pe_f32_from_f16(0x7c00)));
+    CHECK(isnan(pe_f32_from_f16(0x7e00)));
+}
+
+static void test_rope_tables(void)
+{
+    float f[2];
+    pe_rope_inv_freq(f, 4, 10000.0, 0, 0, 0, 0, 0);
+    CHECK(f[0] == 1.0f);
+    CHECK_NEAR(f[1], 0.01, 1e-9);
+    /* llama3 scaling (factor 8, low 1, high 4, original 8192): choose theta so
+     * that pair 1 has wavelength 4096, inside the blended band: s = (8192/4096 - 1)/3
+     * = 1/3 and inv_freq -> (2/3) f/8 + f/3 = 5f/12. Pair 0 (wavelength 2 pi) is kept. */
+    double two_pi = 6.283185307179586, fb = two_pi / 4096;
+    pe_rope_inv_freq(f, 4, 1.0 / (fb * fb), 1, 8.0, 1.0, 4.0, 8192);
+    CHECK(f[0] == 1.0f);
+    CHECK_NEAR(f[1] / fb, 5.0 / 12.0, 1e-6);
+    /* wavelength 16384 > 8192: slowed by the factor 8 */
+    fb = two_pi / 16384;
+    pe_rope_inv_freq(f, 4, 1.0 / (fb * fb), 1, 8.0, 1.0, 4.0, 8192);
+    CHECK_NEAR(f[1] / fb, 1.0 / 8.0, 1e-6);
+    /* wavelength 1024 < 2048: unchanged */
+    fb = two_pi / 1024;
+    pe_rope_inv_freq(f, 4, 1.0 / (fb * fb), 1, 8.0, 1.0, 4.0, 8192);
+    CHECK_NEAR(f[1] / fb, 1.0, 1e-6);
+
+    int64_t starts[] = {0, 70, 75, 75, 139}, tiles[5 * 3];
+    CHECK_INT(pe_attn_tiles(starts, 4, NULL), 4);   /* 2 tiles, 1, none for the empty one, 1 */
+    CHECK_INT(pe_attn_tiles(starts, 4, tiles), 4);
+    CHECK_INT(tiles[3], 64);
+    CHECK_INT(tiles[4], 0);
+    CHECK_INT(tiles[5], 70);
+    CHECK_INT(tiles[6], 70);
+    CHECK_INT(tiles[9], 75);
+    CHECK_INT(tiles[11], 139);
+}
+
+static void test_norm_rope(void)
+{
+    /* x = [3, 4]: mean square 12.5, x / sqrt(12.5) = [0.8485, 1.1314] -> bf16
+     * [0.84765625, 1.1328125], times w = [1, 2] -> [0.84765625, 2.265625] */
+    float x[2] = {3, 4};
+    pe_bf16 w[2] = {B(1), B(2)}, out[2];
+    pe_ref_rmsnorm(out, x, w, 1, 2, 0.0f);
+    CHECK(pe_f32_from_bf16(out[0]) == 0.84765625f);
+    CHECK(pe_f32_from_bf16(out[1]) == 2.265625f);
+
+    /* D = 4, inv_freq [1, 0.01], position 1: (x0, x2) turn by 1 rad, (x1, x3) by 0.01 rad.
+     * cos 1 = 0.5403023, sin 1 = 0.8414710: x0' = 1 cos1 - 3 sin1 = -1.9841106,
+     * x2' = 3 cos1 + 1 sin1 = 2.4623779; x1' = 2 cos.01 - 4 sin.01 = 1.9599007,
+     * x3' = 4 cos.01 + 2 sin.01 = 4.0197997. Row 1 (position 0) is unchanged.
+     * ld = 6 leaves 2 columns after the head untouched. */
+    float inv[2] = {1.0f, 0.01f};
+    float v[12] = {1, 2, 3, 4, 7, 7, 5, 6, 7, 8, 9, 9};
+    int32_t pos[2] = {1, 0};
+    pe_ref_rope(v, 2, 6, 1, 4, pos, inv);
+    CHECK_NEAR(v[0], -1.9841106, 1e-6);
+    CHECK_NEAR(v[1], 1.9599007, 1e-6);
+    CHECK_NEAR(v[2], 2.4623779, 1e-6);
+    CHECK_NEAR(v[3], 4.0197997, 1e-6);
+    CHECK(v[4] == 7 && v[5] == 7);
+    CHECK(v[6] == 5 && v[7] == 6 && v[8] == 7 && v[9] == 8);
+}
+
+static void test_attention(void)
+{
+    /* Two packed sequences: tokens 0-1 and token 2. NH = 2, NKV = 1, D = 2,
+     * row = q0 (2) | q1 (2) | k (2) | v (2).
+     * Token 0 sees only itself: both heads output v0 = [1, 0].
+     * Token 1, head 0: q = [1, 0], k0 = [0, 0], k1 = [1, 0]: scores 0 and 1/sqrt2,
+     * weights 1/(1+e^0.7071) = 0.3302385 and 0.6697615; v1 = [0, 2]
+     * -> [0.3302385, 1.3395231] -> bf16 [0.330078125, 1.3359375].
+     * Token 1, head 1: q = [0, 0]: equal weights -> [0.5, 1].
+     * Token 2 starts a new sequence: it must not see tokens 0-1: output v2 = [3, -1]. */
+    float rows[3][8] = {
+        {5, 5, -4, 4, 0, 0, 1, 0},
+        {1, 0, 0, 0, 1, 0, 0, 2},
+        {1, 1, 1, 1, 9, 9, 3, -1},
+    };
+    pe_bf16 qkv[24], out[12];
+    for (int i = 0; i < 24; i++)
+        qkv[i] = B(rows[i / 8][i % 8]);
+    int64_t starts[3] = {0, 2, 3};
+    pe_ref_attention(out, qkv, 8, starts, 2, 2, 1, 2, 0);
+    float o[12];
+    for (int i = 0; i < 12; i++)
+        o[i] = pe_f32_from_bf16(out[i]);
+    CHECK(o[0] == 1 && o[1] == 0 && o[2] == 1 && o[3] == 0);
+    CHECK(o[4] == 0.330078125f);
+    CHECK(o[5] == 1.3359375f);
+    CHECK(o[6] == 0.5f && o[7] == 1.0f);
+    CHECK(o[8] == 3 && o[9] == -1 && o[10] == 3 && o[11] == -1);
+
+    /* Sliding window 1: every token sees only itself, so token 1 outputs v1. */
+    pe_ref_attention(out, qkv, 8, starts, 2, 2, 1, 2, 1);
+    CHECK(pe_f32_from_bf16(out[4]) == 0.0f && pe_f32_from_bf16(out[5]) == 2.0f);
+}
+
+static void test_elementwise(void)
+{
+    /* silu(1) * 2 = 0.7310586 * 2 = 1.4621172 -> bf16 1.4609375; silu(0) * 5 = 0 */
+    pe_bf16 gu[4] = {B(1), B(0), B(2), B(5)}, out[2];
+    pe_ref_swiglu(out, gu, 1, 2);
+    CHECK(pe_f32_from_bf16(out[0]) == 1.4609375f);
+    CHECK(pe_f32_from_bf16(out[1]) == 0.0f);
+
+    float x[4] = {1, -3, 0.5f, 2};
+    pe_bf16 bias[2] = {B(0.5f), B(1)}, r[4];
+    pe_ref_bias_relu_bf16(r, x, bias, 2, 2);
+    CHECK(pe_f32_from_bf16(r[0]) == 1.5f && pe_f32_from_bf16(r[1]) == 0.0f);
+    CHECK(pe_f32_from_bf16(r[2]) == 1.0f && pe_f32_from_bf16(r[3]) == 3.0f);
+    pe_ref_bias_add(x, bias, 2, 2);
+    CHECK(x[0] == 1.5f && x[1] == -2.0f && x[2] == 1.0f && x[3] == 3.0f);
+    float h[2] = {1, 2}, d[2] = {0.25f, -4};
+    pe_ref_residual_add(h, d, 2);
+    CHECK(h[0] == 1.25f && h[1] == -2.0f);
+    float c[2] = {1.0f + 3 * 0x1p-8f, -0.1f};
+    pe_bf16 cb[2];
+    pe_ref_cast_bf16(cb, c, 2);
+    CHECK_INT(cb[0], 0x3f82);
+    CHECK_INT(cb[1], 0xbdcd);   /* -0.1: 0xbdcccccd rounds up to 0xbdcd */
+
+    pe_bf16 table[6] = {B(1), B(2), B(3), B(4), B(5), B(6)}, eb[4];
+    int32_t tok[2] = {2, 0};
+    float ef[4];
+    pe_ref_embed_f32(ef, table, tok, 2, 2);
+    CHECK(ef[0] == 5 && ef[1] == 6 && ef[2] == 1 && ef[3] == 2);
+    pe_ref_embed_bf16(eb, table, tok, 2, 2);
+    CHECK(eb[0] == table[4] && eb[3] == table[1]);
+}
+
+static void test_heads(void)
+{
+    /* x = [1, 2], wa = [1, 0], wb = [0, 1], ba = 0.5: za = 1.5, zb = 2:
+     * softmax(za, zb)[0] = sigmoid(-0.5) = 0.3775407 */
+    pe_bf16 x[2] = {B(1), B(2)}, wa[2] = {B(1), B(0)}, wb[2] = {B(0), B(1)}, ba = B(0.5f);
+    float r[1];
+    pe_ref_head_pair(r, x, wa, wb, &ba, NULL, 1, 2);
+    CHECK_NEAR(r[0], 0.3775407, 1e-6);
+    /* value head: w = [0.5, -0.25], b = 0.125: z = 0.125, sigmoid = 0.5312094 */
+    pe_bf16 w[2] = {B(0.5f), B(-0.25f)}, b = B(0.125f);
+    pe_ref_head_value(r, x, w, &b, 1, 2);
+    CHECK_NEAR(r[0], 0.5312094, 1e-6);
+    /* logits [1, 2, 3], token 2: e^3 / (e + e^2 + e^3) = 0.6652410; a second row
+     * with a huge offset must give the same (the max is subtracted first). */
+    float z[6] = {1, 2, 3, 1001, 1002, 1003}, p[2];
+    pe_ref_lse_pick(p, z, 2, 3, 2);
+    CHECK_NEAR(p[0], 0.6652410, 1e-6);
+    CHECK_NEAR(p[1], 0.6652410, 1e-6);
+
+    float hs[6] = {1, 2, 3, 4, 5, 6}, g[4];
+    int64_t rows[2] = {2, 0};
+    pe_ref_gather_rows(g, hs, rows, 2, 2);
+    CHECK(g[0] == 5 && g[1] == 6 && g[2] == 1 && g[3] == 2);
+
+    /* [1 2; 3 4] times [5 6; 7 8]^T = [17 23; 39 53] */
+    pe_bf16 a[4] = {B(1), B(2), B(3), B(4)}, m[4] = {B(5), B(6), B(7), B(8)};
+    float mm[4];
+    pe_ref_matmul_bf16(mm, a, m, 2, 2, 2);
+    CHECK(mm[0] == 17 && mm[1] == 23 && mm[2] == 39 && mm[3] == 53);
+}
+
+int main(void)
+{
+    test_formats();
+    test_rope_tables();
+    test_norm_rope();
+    test_attention();
+    test_elementwise();
+    test_heads();
+    return pe_check_done();
+}
