@@ -288,9 +288,12 @@ def bench(args):
     matmuls, torch.set_num_threads(N). Prints one JSON line."""
     torch.set_num_threads(args.threads)
     cfg = qwen05b_config()
+    t0 = time.perf_counter()
     w = synth_weights(cfg, args.seed, 24, dtype=torch.float32)
-    rng = np.random.default_rng(args.seed)
-    tokens = [int(t) for t in rng.integers(0, cfg["vocab_size"], size=args.seqs * args.len)]
+    t_synth = time.perf_counter() - t0
+    # the token rule of bench/bench_cpu_forward.c
+    tokens = [mix64_int(args.seed + (i + 1) * GAMMA) % cfg["vocab_size"]
+              for i in range(args.seqs * args.len)]
     seq_start = [i * args.len for i in range(args.seqs + 1)]
     readout = [s - 1 for s in seq_start[1:]]
     with torch.inference_mode():
@@ -301,7 +304,8 @@ def bench(args):
             r = score(cfg, w, tokens, seq_start, readout, "qwen_prm", 0, 1, torch.float32)
             best = min(best, time.perf_counter() - t0)
     print(json.dumps(dict(tokens=len(tokens), seconds=best, tokens_per_s=len(tokens) / best,
-                          threads=args.threads, rewards=[float(x) for x in r])))
+                          threads=args.threads, synth_seconds=t_synth,
+                          torch=torch.__version__, rewards=[float(x) for x in r])))
 
 
 def main():
