@@ -1,7 +1,8 @@
 /* The fp32 CPU backend: the reference forward pass of the Qwen2, Llama and
  * Mistral backbones (Hugging Face semantics) and the four PRM read-out heads.
  * Weights are converted to fp32 once at creation (the embedding stays in its
- * stored dtype and is gathered row by row); work buffers grow with the batch. */
+ * stored dtype and is gathered row by row); work buffers grow with the batch.
+ * A backend holds its buffers: score() calls on one backend must not overlap. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ typedef struct cpu_model {
     float *vhead_w, *vhead_b;   /* (H), (1) */
     /* work buffers, sized for cap_tok tokens / cap_len longest sequence / cap_read read-outs */
     int64_t cap_tok, cap_len, cap_read;
+    int cap_threads;
     float *x, *xn, *qkv, *att, *gu, *act, *cos_t, *sin_t, *scratch; /* see ensure_buffers */
     int32_t *pos;
     float *hr, *hh, *logits;
@@ -234,10 +236,15 @@ static int ensure_buffers(cpu_model *m, int64_t ntok, int64_t max_len, int64_t n
             return e->code;
         m->cap_tok = ntok;
     }
-    if (max_len > m->cap_len) {
-        if (grow(&m->scratch, (size_t)omp_get_max_threads() * (size_t)max_len, e))
+    /* Attention scores: one longest-sequence row per thread; the thread count
+     * may have been raised (omp_set_num_threads) since the last batch. */
+    int nthreads = omp_get_max_threads();
+    if (max_len > m->cap_len || nthreads > m->cap_threads) {
+        if (max_len < m->cap_len) max_len = m->cap_len;
+        if (grow(&m->scratch, (size_t)nthreads * (size_t)max_len, e))
             return e->code;
         m->cap_len = max_len;
+        m->cap_threads = nthreads;
     }
     if (nread > m->cap_read) {
         if (grow(&m->hr, (size_t)nread * H, e) || grow(&m->hh, (size_t)nread * H, e))
