@@ -1,0 +1,61 @@
+/* The operations of the fp32 CPU forward pass, one plain function each, with
+ * every dimension passed explicitly (llm.c style). Activations are row-major
+ * (ntok, C) arrays of packed tokens: sequences laid end to end, no padding.
+ * Matrix products go to OpenBLAS; the rest is OpenMP across rows or heads.
+ * Products of dimensions are computed in size_t: ntok * C overflows int at
+ * realistic sizes (2048 tokens x 37888 for Qwen-7B's fused gate/up). */
+#ifndef PE_CPU_OPS_H
+#define PE_CPU_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../io/model.h"
+
+/* out (ntok, H) = table[tokens[t]] with the table in its stored dtype
+ * (rows may be unaligned). Gathering
+ * from the stored table avoids an fp32 copy of the whole vocabulary. */
+void pe_embed_forward(float *out, const int32_t *tokens, const void *table, pe_dtype dtype,
+                      int64_t ntok, int H);
+
+/* Hugging Face RMSNorm in fp32: out = w * (x * rsqrt(mean(x^2) + eps)), per row.
+ * out may alias x. */
+void pe_rmsnorm_forward(float *out, const float *x, const float *w, int64_t ntok, int H, float eps);
+
+/* RoPE inverse frequencies, D/2 of them: theta^(-2i/D); with llama3 != 0 the
+ * Llama-3.1 "llama3" scaling is applied (factor, low/high frequency factors,
+ * original context length). */
+void pe_rope_inv_freq(float *inv_freq, int D, double theta, int llama3, double factor,
+                      double low_freq_factor, double high_freq_factor, int original_max_pos);
+
+/* cos/sin tables (ntok, D/2) for the per-token positions pos (which restart
+ * at 0 in each packed sequence). Computed once per batch, used by every layer. */
+void pe_rope_table(float *cos_t, float *sin_t, const int32_t *pos, const float *inv_freq,
+                   int64_t ntok, int D);
+
+/* Rotates nheads heads of D values in place in Hugging Face's rotate_half
+ * layout: element j pairs with j + D/2. Row t starts at x + t*stride. */
+void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t ntok,
+                     size_t stride, int nheads, int D);
+
+/* out (ntok, OC) = x (ntok, C) @ w^T + b, with w stored (OC, C) row-major as
+ * Hugging Face's Linear; b may be NULL. accumulate != 0 adds to out instead
+ * (that is how the residual add is done: the projection lands on the stream). */
+void pe_matmul_forward(float *out, const float *x, const float *w, const float *b,
+                       int64_t ntok, int C, int OC, int accumulate);
+
+/* Grouped-query causal attention over packed sequences.
+ * qkv rows (stride qkv_stride) hold q (NH*D), then k (NKV*D), then v (NKV*D);
+ * out (ntok, NH*D). Query head h reads kv head h / (NH/NKV). Scores are
+ * scaled by D^-0.5, softmax in fp32. A query at position p sees the keys of
+ * its own sequence at positions p-window+1 .. p (window 0 = unlimited), which
+ * is Mistral's sliding window as Hugging Face masks it.
+ * scratch: omp_get_max_threads() * max sequence length floats. */
+void pe_attention_forward(float *out, const float *qkv, size_t qkv_stride,
+                          const int64_t *seq_start, int nseq, int NH, int NKV, int D,
+                          int window, float *scratch, int64_t max_len);
+
+/* out (ntok, F) = silu(gu[:, :F]) * gu[:, F:], gu (ntok, 2F) holding gate then up. */
+void pe_swiglu_forward(float *out, const float *gu, int64_t ntok, int F);
+
+#endif
