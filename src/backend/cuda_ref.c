@@ -39,30 +39,6 @@ float pe_f32_from_f16(uint16_t h)
     return sign ? -v : v;
 }
 
-void pe_rope_inv_freq(float *inv_freq, int D, double theta, int llama3, double factor,
-                      double low_freq_factor, double high_freq_factor, int original_max_pos)
-{
-    const double two_pi = 6.283185307179586;
-    for (int i = 0; i < D / 2; i++) {
-        double f = pow(theta, -2.0 * i / D);
-        if (llama3) {
-            /* Hugging Face _compute_llama3_parameters: long wavelengths are
-             * slowed by `factor`, short ones kept, the band between blended. */
-            double low_wavelen = original_max_pos / low_freq_factor;
-            double high_wavelen = original_max_pos / high_freq_factor;
-            double wavelen = two_pi / f;
-            if (wavelen > low_wavelen) {
-                f = f / factor;
-            } else if (wavelen >= high_wavelen) {
-                double s = (original_max_pos / wavelen - low_freq_factor) /
-                           (high_freq_factor - low_freq_factor);
-                f = (1.0 - s) * f / factor + s * f;
-            }
-        }
-        inv_freq[i] = (float)f;
-    }
-}
-
 int64_t pe_attn_tiles(const int64_t *seq_start, int nseq, int64_t *tiles)
 {
     const int64_t bq = 64;   /* PE_ATTN_BQ in kernels/kernels.h */

@@ -8,6 +8,7 @@
 #ifndef PE_CUDA_REF_H
 #define PE_CUDA_REF_H
 
+#include "cpu_ops.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,10 +21,8 @@ float pe_f32_from_f16(uint16_t h);        /* IEEE half, subnormals and inf inclu
 float pe_round_bf16(float x);             /* pe_f32_from_bf16(pe_bf16_from_f32(x)) */
 
 /* --- host tables --- */
-/* inv_freq[i] = theta^(-2i/D), i < D/2, then Llama-3.1 "llama3" scaling when
- * llama3 != 0 (factor, low/high frequency factors, original context length). */
-void pe_rope_inv_freq(float *inv_freq, int D, double theta, int llama3, double factor,
-                      double low_freq_factor, double high_freq_factor, int original_max_pos);
+/* pe_rope_inv_freq (inverse frequencies with llama3 scaling) is shared with
+ * the CPU backend: see cpu_ops.h. */
 /* Attention query tiles of PE_ATTN_BQ (64) rows, cut per sequence: writes
  * triples (q0, seq_begin, seq_end) to tiles (when not NULL) and returns the
  * count. seq_start has nseq + 1 prefix sums. */
