@@ -115,6 +115,12 @@ cJSON *pe_jsonl_parse_object(const pe_jsonl *j, int64_t k, const char *path, cha
     cJSON *o = cJSON_ParseWithLengthOpts(s, j->len[k] + 1, &end, 1);
     if (!o) {
         size_t col = end && end >= s ? (size_t)(end - s) + 1 : 1;
+        const char *at = end && end >= s ? end : s;
+        if (!strncmp(at, "NaN", 3) || !strncmp(at, "Infinity", 8) || !strncmp(at, "-Infinity", 9)) {
+            snprintf(msg, msgsize, "%s:%d:%zu: NaN and Infinity are not JSON numbers (scores must be finite)",
+                     path, j->lineno[k], col);
+            return NULL;
+        }
         snprintf(msg, msgsize, "%s:%d:%zu: malformed JSON (or nested deeper than %d levels)", path,
                  j->lineno[k], col, CJSON_NESTING_LIMIT);
         return NULL;

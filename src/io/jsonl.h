@@ -13,7 +13,7 @@
 
 /* A line longer than this is not a PRMBench record or a prediction: refuse it
  * before cJSON spends memory on it. */
-#define PE_JSONL_MAX_LINE ((size_t)64 << 20)
+#define PE_JSONL_MAX_LINE ((size_t)16 << 20)
 /* Files above this size are refused (the full benchmark is 21 MB). */
 #define PE_JSONL_MAX_FILE ((size_t)4 << 30)
 
