@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
+#include <omp.h>
 
 #include "../core/strmap.h"
 #include "jsonl.h"
@@ -54,12 +55,10 @@ static void record_free(record *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Detaches the string from the tree so cJSON_Delete leaves it to us. */
+/* The tree lives in a per-thread arena (jsonl.h): what is kept is copied. */
 static char *take_string(cJSON *item)
 {
-    char *s = item->valuestring;
-    item->valuestring = NULL;
-    return s;
+    return strdup(item->valuestring);
 }
 
 static char *fmt_msg(const char *fmt, const char *path, int line, const char *field)
@@ -69,6 +68,7 @@ static char *fmt_msg(const char *fmt, const char *path, int line, const char *fi
     return strdup(buf);
 }
 
+/* Checks a string field; copies it into *out unless out is NULL. */
 static int get_string(cJSON *o, const char *field, char **out, const char *path, int line, char **msg)
 {
     cJSON *it = cJSON_GetObjectItemCaseSensitive(o, field);
@@ -80,10 +80,14 @@ static int get_string(cJSON *o, const char *field, char **out, const char *path,
         *msg = fmt_msg("%s:%d: field \"%s\" must be a string", path, line, field);
         return -1;
     }
-    *out = take_string(it);
+    if (out && !(*out = take_string(it))) {
+        *msg = fmt_msg("%s:%d: out of memory reading \"%s\"", path, line, field);
+        return -1;
+    }
     return 0;
 }
 
+/* Checks an array of strings and sets *n; copies the strings into *out unless out is NULL. */
 static int get_steps(cJSON *o, const char *field, char ***out, int *n, const char *path, int line, char **msg)
 {
     cJSON *a = cJSON_GetObjectItemCaseSensitive(o, field);
@@ -100,8 +104,8 @@ static int get_steps(cJSON *o, const char *field, char ***out, int *n, const cha
         *msg = fmt_msg("%s:%d: field \"%s\" has more steps than the 100000 allowed", path, line, field);
         return -1;
     }
-    char **s = calloc(cnt ? (size_t)cnt : 1, sizeof *s);
-    if (!s) {
+    char **s = out ? calloc(cnt ? (size_t)cnt : 1, sizeof *s) : NULL;
+    if (out && !s) {
         *msg = fmt_msg("%s:%d: out of memory reading \"%s\"", path, line, field);
         return -1;
     }
@@ -112,9 +116,14 @@ static int get_steps(cJSON *o, const char *field, char ***out, int *n, const cha
             *msg = fmt_msg("%s:%d: field \"%s\" must be an array of strings", path, line, field);
             return -1;
         }
-        s[i] = take_string(it);
+        if (s && !(s[i] = take_string(it))) {
+            free_strs(s, i);
+            *msg = fmt_msg("%s:%d: out of memory reading \"%s\"", path, line, field);
+            return -1;
+        }
     }
-    *out = s;
+    if (out)
+        *out = s;
     *n = cnt;
     return 0;
 }
@@ -179,22 +188,15 @@ static void parse_record(cJSON *o, record *r, const char *path, int line, int no
         r->msg = fmt_msg("%s:%d: field \"%s\" is empty", path, line, "idx");
         return;
     }
-    if (get_string(o, "modified_question", &r->mq, path, line, &r->msg) != 0 ||
-        get_steps(o, "modified_process", &r->ms, &r->mn, path, line, &r->msg) != 0 ||
+    /* Without text only the step counts are kept: nothing is copied. */
+    if (get_string(o, "modified_question", no_text ? NULL : &r->mq, path, line, &r->msg) != 0 ||
+        get_steps(o, "modified_process", no_text ? NULL : &r->ms, &r->mn, path, line, &r->msg) != 0 ||
         get_error_steps(o, r, path, line) != 0)
         return;
     if (r->cls == PE_CLS_REDUNDENCY &&
-        (get_string(o, "original_question", &r->oq, path, line, &r->msg) != 0 ||
-         get_steps(o, "original_process", &r->os, &r->on, path, line, &r->msg) != 0))
+        (get_string(o, "original_question", no_text ? NULL : &r->oq, path, line, &r->msg) != 0 ||
+         get_steps(o, "original_process", no_text ? NULL : &r->os, &r->on, path, line, &r->msg) != 0))
         return;
-    if (no_text) {
-        free(r->mq);
-        free_strs(r->ms, r->mn);
-        free(r->oq);
-        free_strs(r->os, r->on);
-        r->mq = r->oq = NULL;
-        r->ms = r->os = NULL;
-    }
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -396,19 +398,30 @@ int pe_dataset_load_ex(const char *path, int flags, pe_dataset *d, pe_err *e)
             rec_line[first[f] + k] = files[f].lineno[k];
         }
     }
-    /* Lines are independent: parse them in parallel, report in order. */
-#pragma omp parallel for schedule(dynamic, 32)
+    /* Lines are independent: parse them in parallel (one cJSON arena per
+     * thread), report in order. */
+    int nthreads = omp_get_max_threads();
+    pe_arena *arenas = pe_calloc((size_t)nthreads, sizeof *arenas, e);
+    if (!arenas) {
+        free(first);
+        rc = PE_ERESOURCE;
+        goto done;
+    }
+#pragma omp parallel for schedule(dynamic, 32) num_threads(nthreads)
     for (int64_t k = 0; k < nrec; k++) {
         int f = rec_file[k];
         char msg[1024];
-        cJSON *o = pe_jsonl_parse_object(&files[f], k - first[f], d->files[f], msg, sizeof msg);
+        cJSON *o = pe_jsonl_parse_in(&files[f], k - first[f], d->files[f], &arenas[omp_get_thread_num()], msg,
+                                     sizeof msg);
         if (!o) {
             recs[k].msg = strdup(msg);
             continue;
         }
         parse_record(o, &recs[k], d->files[f], rec_line[k], flags & PE_DATA_NO_TEXT);
-        cJSON_Delete(o);
     }
+    for (int t = 0; t < nthreads; t++)
+        pe_arena_free(&arenas[t]);
+    free(arenas);
     free(first);
     for (int64_t k = 0; k < nrec; k++) {
         if (recs[k].msg) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <omp.h>
 
 #include "../core/strmap.h"
 #include "jsonl.h"
@@ -179,19 +180,26 @@ int pe_predictions_load(const char *path, int format, pe_predictions *P, pe_err 
     }
     P->format = format;
     const fmt_fields *F = format == PE_FMT_NATIVE ? &fmt_native : &fmt_reference;
-#pragma omp parallel for schedule(dynamic, 64)
+    int nthreads = omp_get_max_threads();
+    pe_arena *arenas = pe_calloc((size_t)nthreads, sizeof *arenas, e);
+    if (!arenas) {
+        rc = PE_ERESOURCE;
+        goto done;
+    }
+    /* one cJSON arena per thread (jsonl.h): the trees are never deleted one by one */
+#pragma omp parallel for schedule(dynamic, 64) num_threads(nthreads)
     for (int64_t k = 0; k < j.nlines; k++) {
         char msg[1024];
-        cJSON *o = pe_jsonl_parse_object(&j, k, path, msg, sizeof msg);
-        if (o && parse_pred(o, F, &P->p[k], path, j.lineno[k], msg, sizeof msg) == 0) {
-            cJSON_Delete(o);
+        cJSON *o = pe_jsonl_parse_in(&j, k, path, &arenas[omp_get_thread_num()], msg, sizeof msg);
+        if (o && parse_pred(o, F, &P->p[k], path, j.lineno[k], msg, sizeof msg) == 0)
             continue;
-        }
-        cJSON_Delete(o);
         msgs[k] = strdup(msg);
         if (!msgs[k])
             msgs[k] = (char *)"";  /* still marks the line as bad */
     }
+    for (int t = 0; t < nthreads; t++)
+        pe_arena_free(&arenas[t]);
+    free(arenas);
     for (int64_t k = 0; k < j.nlines; k++)
         if (msgs[k]) {
             rc = msgs[k][0] ? pe_fail(e, PE_EINPUT, "%s", msgs[k])

@@ -57,7 +57,12 @@ with open(t + "/huge_line.jsonl", "w") as f:
 with open(t + "/huge_list.jsonl", "w") as f:
     f.write('{"idx": "a", "scores": {"step_level_validity_labels": [true]}}\n')
     f.write(json.dumps({"idx": "b", "scores": {"step_level_validity_scores": [0.5] * 100001}}) + "\n")
+# a file of exactly one page that ends inside a string: the parser must not read past the map
+with open(t + "/page_end.jsonl", "w") as f:
+    head = '{"idx": "a", "scores": {"step_level_validity_labels": [true]}}\n{"idx": "'
+    f.write(head + "x" * (4096 - len(head)))
 PY
+expect page_end "page_end\.jsonl:2:" --data "$good_data" --predictions "$PRMEVAL_TMP/page_end.jsonl"
 expect huge_line "huge_line\.jsonl:2: line of" --data "$good_data" --predictions "$PRMEVAL_TMP/huge_line.jsonl"
 expect huge_list "huge_list\.jsonl:2: .*more than the 100000" --data "$good_data" --predictions "$PRMEVAL_TMP/huge_list.jsonl"
 
