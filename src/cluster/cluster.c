@@ -189,6 +189,28 @@ static void root_free(root_part *r)
     free(r->scores);
 }
 
+/* A single rank already holds everything in canonical order: root takes the
+ * local arrays over instead of copying 6 MB of results twice. */
+static int take_local(const pe_dataset *d, local_part *l, root_part *r, pe_err *e)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r->counts, l->counts, sizeof r->counts);
+    if (l->n != d->nsamples)
+        return pe_fail(e, PE_EGENERIC, "one rank holds %d of %d samples", l->n, d->nsamples);
+    if (!(r->step_offset = pe_malloc(((size_t)d->nsamples + 1) * sizeof *r->step_offset, e)))
+        return PE_ERESOURCE;
+    r->res = l->res;
+    r->labels = l->labels;
+    r->scores = l->scores;
+    l->res = NULL;
+    l->labels = NULL;
+    l->scores = NULL;
+    r->step_offset[0] = 0;
+    for (int i = 0; i < d->nsamples; i++)
+        r->step_offset[i + 1] = r->step_offset[i] + r->res[i].nlabels;
+    return PE_OK;
+}
+
 /* Reduce the counts and gather results and steps to root. Collective. */
 static int gather_to_root(const pe_world *w, const pe_dataset *d, const local_part *l, root_part *r, pe_err *e)
 {
@@ -402,7 +424,7 @@ int pe_cluster_evaluate(const pe_world *w, const pe_eval_request *q, pe_metrics 
         rc = evaluate_local(w, q, &l, e);
     rc = pe_world_agree(w, rc, e);
     if (rc == PE_OK)
-        rc = gather_to_root(w, q->data, &l, &r, e);
+        rc = w->mpi ? gather_to_root(w, q->data, &l, &r, e) : take_local(q->data, &l, &r, e);
     if (rc == PE_OK && w->rank == 0) {
         pe_metrics m;
         rc = root_outputs(w, q, &r, hosts, &m, e);
