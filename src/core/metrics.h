@@ -25,7 +25,7 @@ typedef enum {
 } pe_pred_status;
 
 /* Integer tallies: everything the metric needs except similarity. Each
- * `*_ones`/`*_n` pair is one of the reference's 0/1 lists (sum and length). */
+ * `*_ones`, `*_n` pair is one of the reference's 0/1 lists (sum and length). */
 typedef struct pe_counts {
     int64_t tp, fp, tn, fn;
     int64_t corr_ones, corr_n;   /* correct_step_acc list */
@@ -73,8 +73,25 @@ typedef struct pe_metrics {
     double threshold;                 /* labels = score > threshold where labels came from scores */
 } pe_metrics;
 
-/* Counts for one sample from its labels (1 = step valid). labels may be NULL when m == 0. */
+/* One sample's prediction as the evaluation flow takes it, whatever produced
+ * it (a predictions file, or a model in `prmeval run`). */
+typedef struct pe_sample_pred {
+    int32_t status;          /* pe_pred_status */
+    int32_t m;               /* labels the metric uses (0 unless status is PE_PRED_OK) */
+    int64_t pred_order;      /* position of the prediction in its input (see pe_sample_result) */
+    const uint8_t *labels;   /* (m) 1 = step valid, after the class's label rule */
+    const double *scores;    /* (m) raw step scores, NaN where none; NULL = none at all */
+} pe_sample_pred;
+
+/* Counts for one sample from its labels (1 = step valid). labels may be NULL when m == 0.
+ * Sets status = PE_PRED_OK and pred_order = -1: the caller sets pred_order
+ * (the prediction's position in its input; similarity is summed in that order). */
 void pe_sample_evaluate(const pe_sample *s, const uint8_t *labels, int32_t m, pe_sample_result *r);
+
+/* The result of a sample that is not evaluated (status PE_PRED_MISSING or
+ * PE_PRED_INVALID): no metric counts, only samples/missing/invalid and the
+ * error-position distribution (a property of the data). */
+void pe_sample_skip(const pe_sample *s, int status, pe_sample_result *r);
 
 /* Adds b into a (integer fields only). */
 void pe_counts_add(pe_counts *a, const pe_counts *b);
