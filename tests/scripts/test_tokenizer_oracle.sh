@@ -1,4 +1,3 @@
-#!/usr/bin/env bash
 # labels: nosan
 # Token ids of prmeval tokenize == the Hugging Face tokenizers' JavaScript port
 # (@lenml/tokenizers) on every distinct question and step of PRMBench (all
