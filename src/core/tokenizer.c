@@ -693,6 +693,7 @@ void pe_tokenizer_free(pe_tokenizer *t)
         pcre2_code_free(t->pretoks[i].re);
         free(t->pretoks[i].replacement);
     }
+    free(t->pretoks);
     for (int i = 0; i < t->nadded; i++)
         free(t->added[i].content);
     free(t->added);
