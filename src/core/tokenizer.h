@@ -11,7 +11,10 @@
 
 typedef struct pe_tokenizer pe_tokenizer;
 
-/* Reads tokenizer.json (a file, or a folder that contains one). */
+/* Reads tokenizer.json (a file, or a folder that contains one). Unsupported
+ * component types are errors naming the file and JSON path (docs/tokenizer.md).
+ * A tokenizer holds scratch memory and a word cache that encoding updates, so
+ * one pe_tokenizer must not be used by two threads at once. */
 pe_tokenizer *pe_tokenizer_load(const char *path, pe_err *e);
 void pe_tokenizer_free(pe_tokenizer *t);
 
@@ -26,6 +29,7 @@ int32_t pe_tokenizer_token_id(const pe_tokenizer *t, const char *token);
 /* Token string for an id (vocabulary form, e.g. "Ġthe"); NULL if out of range. */
 const char *pe_tokenizer_id_token(const pe_tokenizer *t, int32_t id);
 int32_t pe_tokenizer_vocab_size(const pe_tokenizer *t); /* 1 + largest id */
-int32_t pe_tokenizer_bos_id(const pe_tokenizer *t);     /* -1 if none */
+/* First token the post-processor puts before the text (BOS), -1 if none. */
+int32_t pe_tokenizer_bos_id(const pe_tokenizer *t);
 
 #endif

@@ -289,11 +289,14 @@ static int add_sample(pe_dataset *d, int *cap, pe_strmap *problems, char *key, c
     d->nsamples++;  /* from here on pe_dataset_free releases what the sample owns */
     if (!(s->idx = pe_strdup(idx, e)))
         return PE_ERESOURCE;
-    int p = pe_strmap_put(problems, s->idx, d->nproblems, e);
-    if (p < 0)
-        return PE_ERESOURCE;
-    if (p == d->nproblems)
+    size_t idx_len = strlen(s->idx);
+    int p = pe_strmap_get(problems, s->idx, idx_len);
+    if (p < 0) {
+        p = d->nproblems;
+        if (pe_strmap_put(problems, s->idx, idx_len, p, e) != PE_OK)
+            return PE_ERESOURCE;
         d->nproblems++;
+    }
     s->problem = p;
     return PE_OK;
 }
@@ -317,12 +320,12 @@ static int assemble(pe_dataset *d, record *recs, const int *rec_file, const int 
                 rc = PE_ERESOURCE;
                 break;
             }
-            if (pe_strmap_get(&keys, key) < 0) {
+            if (pe_strmap_get(&keys, key, strlen(key)) < 0) {
                 rc = add_sample(d, &cap, &problems, key, r->idx, PE_CLS_CORRECT, r->oq, r->os, r->on, NULL, 0,
                                 rec_file[k], rec_line[k], e);
                 r->oq = NULL;
                 r->os = NULL;
-                if (rc == PE_OK && pe_strmap_put(&keys, key, d->nsamples - 1, e) < 0)
+                if (rc == PE_OK && pe_strmap_put(&keys, key, strlen(key), d->nsamples - 1, e) != PE_OK)
                     rc = PE_ERESOURCE;
             } else {
                 free(key);
@@ -335,13 +338,13 @@ static int assemble(pe_dataset *d, record *recs, const int *rec_file, const int 
             rc = PE_ERESOURCE;
             break;
         }
-        if (pe_strmap_get(&keys, key) < 0) {
+        if (pe_strmap_get(&keys, key, strlen(key)) < 0) {
             rc = add_sample(d, &cap, &problems, key, r->idx, r->cls, r->mq, r->ms, r->mn, r->err, r->nerr,
                             rec_file[k], rec_line[k], e);
             r->mq = NULL;
             r->ms = NULL;
             r->err = NULL;
-            if (rc == PE_OK && pe_strmap_put(&keys, key, d->nsamples - 1, e) < 0)
+            if (rc == PE_OK && pe_strmap_put(&keys, key, strlen(key), d->nsamples - 1, e) != PE_OK)
                 rc = PE_ERESOURCE;
         } else {
             free(key);

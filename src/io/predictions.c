@@ -253,11 +253,11 @@ int pe_predictions_match(const pe_dataset *d, const pe_predictions *P, double th
     int rc = which && out->preds ? PE_OK : PE_ERESOURCE;
     for (int i = 0; rc == PE_OK && i < d->nsamples; i++) {
         which[i] = -1;
-        if (pe_strmap_put(&keys, d->samples[i].key, i, e) < 0)
+        if (pe_strmap_put(&keys, d->samples[i].key, strlen(d->samples[i].key), i, e) != PE_OK)
             rc = PE_ERESOURCE;
     }
     for (int64_t k = 0; rc == PE_OK && k < P->n; k++) {
-        int i = pe_strmap_get(&keys, P->p[k].key);
+        int i = pe_strmap_get(&keys, P->p[k].key, strlen(P->p[k].key));
         if (i < 0) {
             rep->unknown++;
             add_example(rep->unknown_ex, rep->unknown, P->p[k].key);
