@@ -11,7 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/journal_hash.h"
+#include "core/sha256.h"
+
+void pe_journal_sha256(const void *data, size_t n, uint8_t out[32])
+{
+    pe_sha256 h;
+    pe_sha256_init(&h);
+    pe_sha256_update(&h, data, n);
+    pe_sha256_final(&h, out);
+}
 
 static const uint8_t MAGIC[8] = {'P', 'E', 'J', 'R', 'N', 'L', '\r', '\n'};
 enum { HEAD_FIXED = 16, SHA_LEN = 32 };  /* magic + version + hash length; checksum */

@@ -65,4 +65,7 @@ int pe_journal_list(const char *dir, uint64_t **shards, size_t *n, pe_err *e);
  * Returns PE_OK, or PE_EUSAGE when it does not fit. */
 int pe_journal_path(const char *dir, uint64_t shard, char *buf, size_t size, pe_err *e);
 
+/* The journal's checksum: SHA-256 of the n bytes at data (src/core/sha256.h). */
+void pe_journal_sha256(const void *data, size_t n, uint8_t out[32]);
+
 #endif

@@ -14,7 +14,6 @@
 
 #include "check.h"
 #include "io/journal.h"
-#include "io/journal_hash.h"
 
 static const char *HASH_A = "3f1c2a9b0e7d6c5b4a3928170615f4e3d2c1b0a99887766554433221100ffeed";
 static const char *HASH_B = "3f1c2a9b0e7d6c5b4a3928170615f4e3d2c1b0a99887766554433221100ffeee";
