@@ -5,13 +5,12 @@
 #ifndef PE_CPU_WEIGHTS_H
 #define PE_CPU_WEIGHTS_H
 
+#include "core/half.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../io/model.h"
 
-float pe_cpu_bf16_to_f32(uint16_t h);
-float pe_cpu_f16_to_f32(uint16_t h);
 
 /* Bytes per element of a stored dtype. */
 size_t pe_cpu_dtype_size(pe_dtype dt);

@@ -5,39 +5,7 @@
 
 #define PE_REF_MAX_D 512
 
-pe_bf16 pe_bf16_from_f32(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
-        return (pe_bf16)((u >> 16) | 0x0040u);   /* keep NaN a (quiet) NaN */
-    /* Round to nearest even: add 0x7fff plus the lowest kept bit, then cut. */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (pe_bf16)(u >> 16);
-}
-
-float pe_f32_from_bf16(pe_bf16 b)
-{
-    uint32_t u = (uint32_t)b << 16;
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
 float pe_round_bf16(float x) { return pe_f32_from_bf16(pe_bf16_from_f32(x)); }
-
-float pe_f32_from_f16(uint16_t h)
-{
-    int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float v;
-    if (exp == 0)
-        v = ldexpf((float)man, -24);                 /* subnormal */
-    else if (exp == 31)
-        v = man ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(man | 0x400), exp - 25);
-    return sign ? -v : v;
-}
 
 int64_t pe_attn_tiles(const int64_t *seq_start, int nseq, int64_t *tiles)
 {

@@ -9,15 +9,14 @@
 #define PE_CUDA_REF_H
 
 #include "cpu_ops.h"
+#include "core/half.h"
 #include <stddef.h>
 #include <stdint.h>
 
 typedef uint16_t pe_bf16;   /* raw bf16 bits; same typedef as kernels/kernels.h */
 
 /* --- number formats --- */
-pe_bf16 pe_bf16_from_f32(float x);        /* round to nearest even, NaN stays NaN */
-float pe_f32_from_bf16(pe_bf16 b);
-float pe_f32_from_f16(uint16_t h);        /* IEEE half, subnormals and inf included */
+/* pe_bf16_from_f32, pe_f32_from_bf16, pe_f32_from_f16: src/core/half.h */
 float pe_round_bf16(float x);             /* pe_f32_from_bf16(pe_bf16_from_f32(x)) */
 
 /* --- host tables --- */

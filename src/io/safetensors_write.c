@@ -8,48 +8,6 @@
 
 #include "safetensors.h"
 
-uint16_t pe_f32_to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40);  /* nan stays a (quiet) nan */
-    u += 0x7fffu + ((u >> 16) & 1);          /* round half to even */
-    return (uint16_t)(u >> 16);
-}
-
-uint16_t pe_f32_to_f16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
-    uint32_t a = u & 0x7fffffffu;
-    if (a > 0x7f800000u)
-        return sign | 0x7e00;                 /* nan */
-    if (a >= 0x477ff000u)
-        return sign | 0x7c00;                 /* rounds to >= 65520: inf */
-    int exp = (int)(a >> 23) - 127;
-    uint32_t man = (a & 0x7fffff) | 0x800000; /* with the implicit bit */
-    if (exp >= -14) {
-        /* Normal half: keep 10 of 23 mantissa bits, round half to even;
-         * a carry into the exponent is what the bit layout wants. */
-        uint32_t h = ((uint32_t)(exp + 15) << 10) | ((man >> 13) & 0x3ff);
-        uint32_t rest = man & 0x1fff;
-        if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
-            h++;
-        return sign | (uint16_t)h;
-    }
-    if (exp < -25)
-        return sign;                          /* below half the smallest subnormal */
-    /* Subnormal half: value = m * 2^-24, m = man * 2^(exp+1) (man has 23 fraction bits). */
-    int shift = -exp - 1;                     /* 14..24: bits of man to drop beyond 2^-24 units */
-    uint32_t m = man >> shift;
-    uint32_t rest = man & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rest > half || (rest == half && (m & 1)))
-        m++;
-    return sign | (uint16_t)m;
-}
-
 int st_writer_add(st_writer *w, const char *name, pe_dtype dtype, int ndim, const int64_t *shape, float *data,
                   pe_err *e)
 {
@@ -142,7 +100,7 @@ int st_writer_save(const st_writer *w, const char *path, pe_err *e)
                     b[j] = (unsigned char)(u >> (8 * j));
                 ok = fwrite(b, 1, 4, fp) == 4;
             } else {
-                uint16_t h = t->dtype == PE_DT_BF16 ? pe_f32_to_bf16(t->data[k]) : pe_f32_to_f16(t->data[k]);
+                uint16_t h = t->dtype == PE_DT_BF16 ? pe_bf16_from_f32(t->data[k]) : pe_f16_from_f32(t->data[k]);
                 b[0] = (unsigned char)h;
                 b[1] = (unsigned char)(h >> 8);
                 ok = fwrite(b, 1, 2, fp) == 2;

@@ -3,6 +3,7 @@
 #ifndef PE_SAFETENSORS_WRITE_H
 #define PE_SAFETENSORS_WRITE_H
 
+#include "core/half.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,7 +32,5 @@ int st_writer_save(const st_writer *w, const char *path, pe_err *e);
 void st_writer_free(st_writer *w);
 
 /* Round-to-nearest-even conversions (the ones PyTorch's .to() uses). */
-uint16_t pe_f32_to_bf16(float f);
-uint16_t pe_f32_to_f16(float f);
 
 #endif

@@ -11,20 +11,20 @@
 
 static void test_dtypes(void)
 {
-    CHECK(pe_cpu_bf16_to_f32(0x3F80) == 1.0f);
-    CHECK(pe_cpu_bf16_to_f32(0xC000) == -2.0f);
-    CHECK(pe_cpu_bf16_to_f32(0x3E20) == 0.15625f);
-    CHECK(pe_cpu_f16_to_f32(0x3C00) == 1.0f);
-    CHECK(pe_cpu_f16_to_f32(0xC000) == -2.0f);
-    CHECK(pe_cpu_f16_to_f32(0x3555) == 0.333251953125f);                /* (1 + 0x155/1024) / 4 */
-    CHECK(pe_cpu_f16_to_f32(0x7BFF) == 65504.0f);                      /* largest half */
-    CHECK(pe_cpu_f16_to_f32(0x0400) == ldexpf(1.0f, -14));             /* smallest normal */
-    CHECK(pe_cpu_f16_to_f32(0x0001) == ldexpf(1.0f, -24));             /* smallest subnormal */
-    CHECK(pe_cpu_f16_to_f32(0x03FF) == ldexpf(1023.0f, -24));          /* largest subnormal */
-    CHECK(pe_cpu_f16_to_f32(0x8200) == -ldexpf(1.0f, -15));
-    CHECK(isinf(pe_cpu_f16_to_f32(0xFC00)) && pe_cpu_f16_to_f32(0xFC00) < 0);
-    CHECK(isnan(pe_cpu_f16_to_f32(0x7E00)));
-    CHECK(signbit(pe_cpu_f16_to_f32(0x8000)) && pe_cpu_f16_to_f32(0x8000) == 0.0f);
+    CHECK(pe_f32_from_bf16(0x3F80) == 1.0f);
+    CHECK(pe_f32_from_bf16(0xC000) == -2.0f);
+    CHECK(pe_f32_from_bf16(0x3E20) == 0.15625f);
+    CHECK(pe_f32_from_f16(0x3C00) == 1.0f);
+    CHECK(pe_f32_from_f16(0xC000) == -2.0f);
+    CHECK(pe_f32_from_f16(0x3555) == 0.333251953125f);                /* (1 + 0x155/1024) / 4 */
+    CHECK(pe_f32_from_f16(0x7BFF) == 65504.0f);                      /* largest half */
+    CHECK(pe_f32_from_f16(0x0400) == ldexpf(1.0f, -14));             /* smallest normal */
+    CHECK(pe_f32_from_f16(0x0001) == ldexpf(1.0f, -24));             /* smallest subnormal */
+    CHECK(pe_f32_from_f16(0x03FF) == ldexpf(1023.0f, -24));          /* largest subnormal */
+    CHECK(pe_f32_from_f16(0x8200) == -ldexpf(1.0f, -15));
+    CHECK(isinf(pe_f32_from_f16(0xFC00)) && pe_f32_from_f16(0xFC00) < 0);
+    CHECK(isnan(pe_f32_from_f16(0x7E00)));
+    CHECK(signbit(pe_f32_from_f16(0x8000)) && pe_f32_from_f16(0x8000) == 0.0f);
 
     /* Unaligned source: start one byte into the buffer. */
     unsigned char buf[9];

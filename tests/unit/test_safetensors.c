@@ -160,7 +160,7 @@ static void test_half_conversions(void)
         float out;
         pe_tensor_to_f32(&t, &out, 1);
         CHECK(memcmp(&out, &f16[i].f, 4) == 0);
-        CHECK_INT(pe_f32_to_f16(f16[i].f), f16[i].h);
+        CHECK_INT(pe_f16_from_f32(f16[i].f), f16[i].h);
     }
     uint16_t inf = 0x7c00, ninf = 0xfc00, nan = 0x7e00;
     float out[3];
@@ -176,22 +176,22 @@ static void test_half_conversions(void)
         float f;
         t.data = &x;
         pe_tensor_to_f32(&t, &f, 1);
-        uint16_t y = pe_f32_to_f16(f);
+        uint16_t y = pe_f16_from_f32(f);
         if (isnan(f) ? !((y & 0x7c00) == 0x7c00 && (y & 0x3ff)) : y != x)
             bad++;
     }
     CHECK_INT(bad, 0);
     /* Ties round to even: 1 + 2^-11 is halfway between 1 and 1 + 2^-10. */
-    CHECK_INT(pe_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);
-    CHECK_INT(pe_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);
-    CHECK_INT(pe_f32_to_f16(65520.0f), 0x7c00);
-    CHECK_INT(pe_f32_to_f16(0x1p-25f), 0x0000);          /* half the smallest subnormal: ties to 0 */
-    CHECK_INT(pe_f32_to_f16(0x1.8p-25f), 0x0001);
+    CHECK_INT(pe_f16_from_f32(1.0f + 0x1p-11f), 0x3c00);
+    CHECK_INT(pe_f16_from_f32(1.0f + 3 * 0x1p-11f), 0x3c02);
+    CHECK_INT(pe_f16_from_f32(65520.0f), 0x7c00);
+    CHECK_INT(pe_f16_from_f32(0x1p-25f), 0x0000);          /* half the smallest subnormal: ties to 0 */
+    CHECK_INT(pe_f16_from_f32(0x1.8p-25f), 0x0001);
     /* bfloat16: the top half, rounded to nearest even. */
-    CHECK_INT(pe_f32_to_bf16(1.0f), 0x3f80);
-    CHECK_INT(pe_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);   /* tie -> even */
-    CHECK_INT(pe_f32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);
-    CHECK_INT(pe_f32_to_bf16(-3.0f), 0xc040);
+    CHECK_INT(pe_bf16_from_f32(1.0f), 0x3f80);
+    CHECK_INT(pe_bf16_from_f32(1.0f + 0x1p-8f), 0x3f80);   /* tie -> even */
+    CHECK_INT(pe_bf16_from_f32(1.0f + 3 * 0x1p-8f), 0x3f82);
+    CHECK_INT(pe_bf16_from_f32(-3.0f), 0xc040);
     uint16_t b = 0xc040;
     t.dtype = PE_DT_BF16;
     t.data = &b;

@@ -1,0 +1,82 @@
+/* fp32 <-> bf16 / IEEE half conversions, shared by the checkpoint reader and
+ * writer and the backends. Bit manipulation through memcpy: no aliasing games. */
+#include "half.h"
+
+#include <string.h>
+
+/* bf16 is the top half of an fp32: every value, inf and nan included, widens exactly. */
+float pe_f32_from_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* IEEE half: 1 sign, 5 exponent (bias 15), 10 mantissa bits. */
+float pe_f32_from_f16(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0x1f) {
+        u = sign | 0x7f800000u | (man << 13);          /* inf, nan (payload kept) */
+    } else if (exp != 0) {
+        u = sign | ((exp + 112) << 23) | (man << 13);  /* normal: rebias 15 -> 127 */
+    } else if (man == 0) {
+        u = sign;                                      /* signed zero */
+    } else {
+        /* Subnormal: value = man * 2^-24; normalise the mantissa. */
+        int e = -1;
+        do {
+            man <<= 1;
+            e++;
+        } while (!(man & 0x400));
+        u = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+uint16_t pe_bf16_from_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);  /* nan stays a (quiet) nan */
+    u += 0x7fffu + ((u >> 16) & 1);          /* round half to even */
+    return (uint16_t)(u >> 16);
+}
+
+uint16_t pe_f16_from_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u)
+        return sign | 0x7e00;                 /* nan */
+    if (a >= 0x477ff000u)
+        return sign | 0x7c00;                 /* rounds to >= 65520: inf */
+    int exp = (int)(a >> 23) - 127;
+    uint32_t man = (a & 0x7fffff) | 0x800000; /* with the implicit bit */
+    if (exp >= -14) {
+        /* Normal half: keep 10 of 23 mantissa bits, round half to even;
+         * a carry into the exponent is what the bit layout wants. */
+        uint32_t h = ((uint32_t)(exp + 15) << 10) | ((man >> 13) & 0x3ff);
+        uint32_t rest = man & 0x1fff;
+        if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+            h++;
+        return sign | (uint16_t)h;
+    }
+    if (exp < -25)
+        return sign;                          /* below half the smallest subnormal */
+    /* Subnormal half: value = m * 2^-24, m = man * 2^(exp+1) (man has 23 fraction bits). */
+    int shift = -exp - 1;                     /* 14..24: bits of man to drop beyond 2^-24 units */
+    uint32_t m = man >> shift;
+    uint32_t rest = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (m & 1)))
+        m++;
+    return sign | (uint16_t)m;
+}
+
