@@ -70,16 +70,16 @@ int pe_sweep_parse(const char *text, pe_sweep *s, pe_err *e)
     s->decimals = d1 < 0 || d2 < 0 || d3 < 0 ? -1 : d1 > d2 ? (d1 > d3 ? d1 : d3) : (d2 > d3 ? d2 : d3);
     if (s->decimals > 17)
         s->decimals = -1;
-    /* rounding can push the last value above B only by less than half a
-     * unit of the last decimal; B itself bounds the list */
-    while (s->count > 1 && pe_sweep_value(s, s->count - 1) > s->b)
-        s->count--;
     return PE_OK;
 }
 
 double pe_sweep_value(const pe_sweep *s, int i)
 {
     double v = s->a + (double)i * s->step;
+    /* the count's tolerance lets the last value exceed B by a rounding
+     * error (0.1 + 2*0.1 = 0.30000000000000004): it is B */
+    if (v > s->b)
+        v = s->b;
     if (s->decimals < 0)
         return v;
     char buf[64];

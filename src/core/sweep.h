@@ -24,7 +24,8 @@ int pe_sweep_parse(const char *text, pe_sweep *s, pe_err *e);
  * places written in A, B and STEP, so "0.3:0.7:0.2" gives exactly the doubles
  * of 0.3, 0.5 and 0.7, the values `--threshold 0.7` reads; without the
  * rounding the last would be 0.7000000000000001 and label differently from
- * `eval --threshold 0.7` for a score of 0.7. */
+ * `eval --threshold 0.7` for a score of 0.7. A value above B by a rounding
+ * error is B. */
 double pe_sweep_value(const pe_sweep *s, int i);
 
 #endif
