@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# labels: mpi
 # prmeval rescore against prmeval eval as the oracle: seeded random scores
 # (tests/oracle/make_scored_predictions.py: scores, given labels, redundancy
 # labels, validity false, missing samples) evaluated at 0.3, 0.5 and 0.7;
@@ -98,6 +99,19 @@ PY
 # a rescored file rescores again
 "$PRMEVAL" rescore own.h5 --threshold 0.7 --json r.json --quiet 2>/dev/null
 cmp <(metrics r.json) <(metrics e0.7.json)
+
+# 3b. a file written by 3 MPI ranks stores the same label sources and rescores the same
+mpirun -np 3 --oversubscribe "$PRMEVAL" eval --data "$DATA" --predictions p.jsonl --out m3.h5 --quiet 2>/dev/null
+$PY -c "
+import h5py, sys
+a, b = h5py.File('e0.5.h5'), h5py.File('m3.h5')
+assert b.attrs['nranks'] == 3
+for d in ('samples/label_source', 'samples/status', 'samples/pred_order', 'steps/score', 'steps/label'):
+    assert a[d][()].tobytes() == b[d][()].tobytes(), d
+assert set(a['samples/label_source'][()]) == {0, 1, 2}   # every source occurs in the test data
+"
+"$PRMEVAL" rescore m3.h5 --threshold 0.3 --json r.json --quiet 2>/dev/null
+cmp <(metrics r.json) <(metrics e0.3.json)
 
 # 4. label-rule ablation: Skywork's difference rule against labels computed in Python
 "$PRMEVAL" eval --data "$DATA" --predictions sky.jsonl --json sky_eval.json --quiet 2>/dev/null
