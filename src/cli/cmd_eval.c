@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cluster/cluster.h"
+#include "cluster/provenance.h"
 #include "core/err.h"
 #include "io/dataset.h"
 #include "io/predictions.h"
@@ -180,8 +181,6 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "prmeval eval: %s\n", e.msg);
         return e.code;
     }
-    char start[32];
-    pe_utc_now(start);
     eval_opts o;
     pe_dataset d;
     pe_predictions P;
@@ -190,6 +189,8 @@ int cmd_eval(int argc, char **argv)
     memset(&P, 0, sizeof P);
     memset(&S, 0, sizeof S);
     char *cfg = NULL;
+    pe_prov prov;
+    int have_prov = 0;
     int rc = parse_args(argc, argv, &o, &e);
     if (rc == PE_OK && o.help) {
         if (w.rank == 0)
@@ -218,19 +219,14 @@ int cmd_eval(int argc, char **argv)
     for (int k = 0; k < nnotes; k++)
         note_ptr[k] = notes[k];
     cfg = config_json(&o);
-    pe_provenance prov = {
-        .tool_version = PRMEVAL_VERSION,
-        .git_commit = PRMEVAL_GIT_COMMIT,
-        .command = "eval",
-        .config_json = cfg,
-        .ndata_files = d.nfiles,
-        .data_files = (const char *const *)d.files,
-        .data_sha256 = NULL,  /* filled by the HDF5 writer's provenance code when merged */
-        .predictions_path = o.predictions,
-        .predictions_sha256 = NULL,
-        .start_time = start,
-        .metric_definition = "prmbench-reference-v1",
-    };
+    /* Provenance (SHA-256 of the data and predictions files, hosts, times):
+     * collective, and every rank stops together if root cannot hash a file.
+     * `prmeval report` refuses to compare runs whose data hashes differ. */
+    rc = pe_prov_begin(&prov, MPI_COMM_WORLD, "eval", cfg, d.nfiles, (const char *const *)d.files, o.predictions,
+                       PE_METRIC_DEFINITION, &e);
+    if (rc != PE_OK)
+        goto done;
+    have_prov = 1;
     pe_eval_request q = {
         .data = &d,
         .preds = S.preds,
@@ -241,7 +237,7 @@ int cmd_eval(int argc, char **argv)
         .nnotes = nnotes,
         .json_path = o.json,
         .h5_path = o.out,
-        .prov = &prov,
+        .prov = &prov.view,
     };
     rc = pe_cluster_evaluate(&w, &q, NULL, &e);
 done:
@@ -252,6 +248,8 @@ done:
     }
     fflush(stdout);
     cJSON_free(cfg);
+    if (have_prov)
+        pe_prov_free(&prov);
     pe_pred_set_free(&S);
     pe_predictions_free(&P);
     pe_dataset_free(&d);

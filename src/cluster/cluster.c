@@ -158,6 +158,7 @@ static int evaluate_local(const pe_world *w, const pe_eval_request *q, local_par
         const pe_sample_pred *p = &q->preds[l->idx[k]];
         if (p->status == PE_PRED_OK) {
             pe_sample_evaluate(s, p->labels, p->m, &l->res[k]);
+            l->res[k].label_source = p->label_source;
             if (p->m > 0)
                 memcpy(l->labels + off, p->labels, (size_t)p->m);
             for (int32_t t = 0; t < p->m; t++)

@@ -698,15 +698,37 @@ double pe_family_threshold(const pe_family *f, const pe_family_opts *o)
     return f->default_threshold;
 }
 
+/* One step's label under the family's rule; prev is r_{i-1} (unused for i = 0
+ * or a rule without differences). Shared by the float (model) and double
+ * (stored scores, `prmeval rescore`) entry points, so the rule lives once. */
+static uint8_t label_of(int diff, int i, double prev, double cur, double threshold)
+{
+    double v = diff && i > 0 ? cur - prev : cur;
+    return v > threshold;
+}
+
+static int uses_difference(const pe_family *f, const pe_family_opts *o)
+{
+    return f->id == PE_FAM_SKYWORK && o->label_rule == PE_LABEL_CURRENT;
+}
+
 void pe_family_labels(const pe_family *f, const pe_family_opts *o, double threshold, const float *r,
                       int n, uint8_t *labels)
 {
     if (isnan(threshold))
         threshold = pe_family_threshold(f, o);
-    int diff = f->id == PE_FAM_SKYWORK && o->label_rule == PE_LABEL_CURRENT;
-    for (int i = 0; i < n; i++) {
-        /* Python: the float32 rewards become doubles (tolist), then subtract. */
-        double v = diff && i > 0 ? (double)r[i] - (double)r[i - 1] : (double)r[i];
-        labels[i] = v > threshold;
-    }
+    int diff = uses_difference(f, o);
+    /* Python: the float32 rewards become doubles (tolist), then subtract. */
+    for (int i = 0; i < n; i++)
+        labels[i] = label_of(diff, i, i > 0 ? (double)r[i - 1] : 0, (double)r[i], threshold);
+}
+
+void pe_family_labels_f64(const pe_family *f, const pe_family_opts *o, double threshold, const double *r,
+                          int n, uint8_t *labels)
+{
+    if (isnan(threshold))
+        threshold = pe_family_threshold(f, o);
+    int diff = uses_difference(f, o);
+    for (int i = 0; i < n; i++)
+        labels[i] = label_of(diff, i, i > 0 ? r[i - 1] : 0, r[i], threshold);
 }

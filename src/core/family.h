@@ -163,6 +163,10 @@ int64_t pe_readouts_kept(const int64_t *readout, int64_t nread, int64_t max_toke
  * (-0.05), differences in double as Python computes them. */
 void pe_family_labels(const pe_family *f, const pe_family_opts *o, double threshold,
                       const float *rewards, int n, uint8_t *labels);
+/* The same rule on double rewards (raw scores stored in a results file, which
+ * may come from a predictions file and need not be floats): `prmeval rescore`. */
+void pe_family_labels_f64(const pe_family *f, const pe_family_opts *o, double threshold, const double *rewards,
+                          int n, uint8_t *labels);
 double pe_family_threshold(const pe_family *f, const pe_family_opts *o);
 
 #endif

@@ -24,6 +24,16 @@ typedef enum {
     PE_PRED_INVALID = 2   /* prediction says validity: false: skipped, as the reference does */
 } pe_pred_status;
 
+/* Where a sample's labels came from. `prmeval rescore` recomputes only the
+ * labels that came from scores; given labels stay as they are, exactly as
+ * `eval` would keep them at any threshold. 0 is the default on purpose: a
+ * caller that only has scores (`prmeval run`) need not set it. */
+typedef enum {
+    PE_LABELS_FROM_SCORES = 0, /* a rule on the raw step scores (score > threshold, a family rule) */
+    PE_LABELS_GIVEN = 1,       /* validity labels given by the predictions file */
+    PE_LABELS_REDUNDANCY = 2   /* not(redundancy labels), redundency/circular */
+} pe_label_source;
+
 /* Integer tallies: everything the metric needs except similarity. Each
  * `*_ones`, `*_n` pair is one of the reference's 0/1 lists (sum and length). */
 typedef struct pe_counts {
@@ -46,7 +56,8 @@ typedef struct pe_sample_result {
     int32_t status;          /* pe_pred_status */
     int32_t nlabels;         /* m: labels the model produced (may differ from nsteps) */
     int32_t first_error_hit; /* -1 not recorded, else 0/1 */
-    int32_t pad_;
+    int32_t label_source;    /* pe_label_source (0 unless status is PE_PRED_OK); copied from the
+                                pe_sample_pred by the evaluation flow, stored for rescore */
     int64_t pred_order;      /* index of the prediction in its input; the reference sums
                                 similarity in prediction order, so root does too */
     double response_acc;    /* true labels / m; -1 when m == 0 */
@@ -81,6 +92,7 @@ typedef struct pe_sample_pred {
     int64_t pred_order;      /* position of the prediction in its input (see pe_sample_result) */
     const uint8_t *labels;   /* (m) 1 = step valid, after the class's label rule */
     const double *scores;    /* (m) raw step scores, NaN where none; NULL = none at all */
+    int32_t label_source;    /* pe_label_source: 0 (from scores) unless labels were given */
 } pe_sample_pred;
 
 /* Counts for one sample from its labels (1 = step valid). labels may be NULL when m == 0.

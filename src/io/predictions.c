@@ -306,9 +306,11 @@ int pe_predictions_match(const pe_dataset *d, const pe_predictions *P, double th
         if ((s->cls == PE_CLS_REDUNDENCY || s->cls == PE_CLS_CIRCULAR) && p->nred >= 0) {
             for (int32_t t = 0; t < m; t++)
                 L[t] = !p->red[t];
+            sp->label_source = PE_LABELS_REDUNDANCY;
             rep->from_redundancy++;
         } else if (p->nlabels >= 0) {
             memcpy(L, p->labels, (size_t)m);
+            sp->label_source = PE_LABELS_GIVEN;
         } else {
             for (int32_t t = 0; t < m; t++)
                 L[t] = p->scores[t] > threshold;

@@ -378,7 +378,7 @@ static int write_metrics(writer *w, hid_t f, const pe_metrics *m)
 /* Column buffers for /samples, gathered from the per-sample structs. */
 typedef struct sample_cols {
     const char **key, **idx;     /* (n) */
-    int8_t *cls, *status, *first_error_hit;
+    int8_t *cls, *status, *first_error_hit, *label_source;
     int32_t *problem, *nsteps, *nlabels, *src_file, *src_line;
     double *response_acc;
     int64_t *pred_order, *tp, *fp, *tn, *fn;
@@ -388,7 +388,7 @@ typedef struct sample_cols {
 
 static void free_cols(sample_cols *c)
 {
-    free(c->key); free(c->idx); free(c->cls); free(c->status); free(c->first_error_hit);
+    free(c->key); free(c->idx); free(c->cls); free(c->status); free(c->first_error_hit); free(c->label_source);
     free(c->problem); free(c->nsteps); free(c->nlabels); free(c->src_file); free(c->src_line);
     free(c->response_acc); free(c->pred_order); free(c->tp); free(c->fp); free(c->tn); free(c->fn);
     free(c->err_offset); free(c->err_steps);
@@ -403,6 +403,7 @@ static int gather_cols(const pe_eval_output *o, sample_cols *c, pe_err *e)
     c->cls = pe_calloc(n, 1, e);
     c->status = pe_calloc(n, 1, e);
     c->first_error_hit = pe_calloc(n, 1, e);
+    c->label_source = pe_calloc(n, 1, e);
     c->problem = pe_calloc(n, sizeof(int32_t), e);
     c->nsteps = pe_calloc(n, sizeof(int32_t), e);
     c->nlabels = pe_calloc(n, sizeof(int32_t), e);
@@ -430,6 +431,7 @@ static int gather_cols(const pe_eval_output *o, sample_cols *c, pe_err *e)
         c->cls[i] = (int8_t)s->cls;
         c->status[i] = (int8_t)r->status;
         c->first_error_hit[i] = (int8_t)r->first_error_hit;
+        c->label_source[i] = (int8_t)r->label_source;
         c->problem[i] = s->problem;
         c->nsteps[i] = s->nsteps;
         c->nlabels[i] = r->nlabels;
@@ -465,6 +467,7 @@ static int put_enum_dset(writer *w, hid_t g, const char *obj, const char *name, 
 }
 
 static const char *class_name_i(int c) { return pe_class_name((pe_class)c); }
+static const char *label_source_name_i(int v) { return pe_h5_label_source_name(v); }
 static const char *status_name_i(int s) { return s == PE_PRED_OK ? "ok" : s == PE_PRED_MISSING ? "missing" : "invalid"; }
 
 static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
@@ -478,7 +481,8 @@ static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
     hid_t str = rc ? -1 : pe_h5_vlen_str();
     hid_t cls_t = rc ? -1 : pe_h5_class_enum();
     hid_t st_t = rc ? -1 : pe_h5_status_enum();
-    if (rc == PE_OK && (str < 0 || cls_t < 0 || st_t < 0))
+    hid_t ls_t = rc ? -1 : pe_h5_label_source_enum();
+    if (rc == PE_OK && (str < 0 || cls_t < 0 || st_t < 0 || ls_t < 0))
         rc = h5fail(w, "/samples", "type creation");
 #define COL(name, ft, mt, len, buf) \
     rc = rc ? rc : put_dset(w, g, "/samples/" name, name, ft, mt, len, buf, NULL)
@@ -487,6 +491,8 @@ static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
     rc = rc ? rc : put_enum_dset(w, g, "/samples/class", "class", cls_t, n, c.cls, PE_NCLASSES, class_name_i);
     COL("problem", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.problem);
     rc = rc ? rc : put_enum_dset(w, g, "/samples/status", "status", st_t, n, c.status, 3, status_name_i);
+    rc = rc ? rc : put_enum_dset(w, g, "/samples/label_source", "label_source", ls_t, n, c.label_source, 3,
+                                 label_source_name_i);
     COL("nsteps", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.nsteps);
     COL("nlabels", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.nlabels);
     COL("first_error_hit", H5T_STD_I8LE, H5T_NATIVE_INT8, n, c.first_error_hit);
@@ -502,6 +508,8 @@ static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
     COL("err_offset", H5T_STD_I64LE, H5T_NATIVE_INT64, n + 1, c.err_offset);
     COL("err_steps", H5T_STD_I32LE, H5T_NATIVE_INT32, (size_t)c.err_offset[n], c.err_steps); /* only read when rc == PE_OK */
 #undef COL
+    if (ls_t >= 0)
+        H5Tclose(ls_t);
     if (st_t >= 0)
         H5Tclose(st_t);
     if (cls_t >= 0)

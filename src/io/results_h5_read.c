@@ -300,8 +300,8 @@ static int read_arrays(reader *rd, pe_results *r)
     if (len > (hsize_t)0x7fffffff)
         return rfail(rd, PE_EINPUT, "/samples/key", "%llu samples, at most 2^31-1 supported", (unsigned long long)len);
     int n = r->nsamples = (int)len;
-    hid_t cls_t = pe_h5_class_enum(), st_t = pe_h5_status_enum();
-    if (cls_t < 0 || st_t < 0)
+    hid_t cls_t = pe_h5_class_enum(), st_t = pe_h5_status_enum(), ls_t = pe_h5_label_source_enum();
+    if (cls_t < 0 || st_t < 0 || ls_t < 0)
         rfail(rd, PE_EGENERIC, "/samples", "cannot create enum types");
     if (!rd->e->code) r->key = read_strs(rd, "/samples/key", n);
     if (!rd->e->code) r->idx = read_strs(rd, "/samples/idx", n);
@@ -311,12 +311,20 @@ static int read_arrays(reader *rd, pe_results *r)
     if (!rd->e->code) r->nsteps = read_1d(rd, "/samples/nsteps", H5T_INTEGER, H5T_NATIVE_INT32, 4, n);
     if (!rd->e->code) r->nlabels = read_1d(rd, "/samples/nlabels", H5T_INTEGER, H5T_NATIVE_INT32, 4, n);
     if (!rd->e->code) r->pred_order = read_1d(rd, "/samples/pred_order", H5T_INTEGER, H5T_NATIVE_INT64, 8, n);
+    if (!rd->e->code) r->src_file = read_1d(rd, "/samples/src_file", H5T_INTEGER, H5T_NATIVE_INT32, 4, n);
+    if (!rd->e->code) r->src_line = read_1d(rd, "/samples/src_line", H5T_INTEGER, H5T_NATIVE_INT32, 4, n);
+    /* Optional: files written before it was added have no label_source
+     * (rescore refuses them, report does not need it). */
+    if (!rd->e->code && H5Lexists(rd->f, "/samples/label_source", H5P_DEFAULT) > 0)
+        r->label_source = read_1d(rd, "/samples/label_source", H5T_ENUM, ls_t, 1, n);
     if (!rd->e->code) r->step_offset = read_1d(rd, "/samples/step_offset", H5T_INTEGER, H5T_NATIVE_INT64, 8, (int64_t)n + 1);
     if (!rd->e->code) r->err_offset = read_1d(rd, "/samples/err_offset", H5T_INTEGER, H5T_NATIVE_INT64, 8, (int64_t)n + 1);
     if (cls_t >= 0)
         H5Tclose(cls_t);
     if (st_t >= 0)
         H5Tclose(st_t);
+    if (ls_t >= 0)
+        H5Tclose(ls_t);
     if (rd->e->code)
         return rd->e->code;
     if (check_offsets(rd, "/samples/step_offset", r->step_offset, n, -1) ||
@@ -377,7 +385,7 @@ void pe_results_free(pe_results *r)
     free_strs(r->key, r->nsamples);
     free_strs(r->idx, r->nsamples);
     free(r->cls); free(r->problem); free(r->status); free(r->nsteps); free(r->nlabels);
-    free(r->pred_order); free(r->step_offset); free(r->err_offset); free(r->err_steps);
+    free(r->pred_order); free(r->label_source); free(r->src_file); free(r->src_line); free(r->step_offset); free(r->err_offset); free(r->err_steps);
     free(r->step_scores); free(r->step_labels); free(r->step_is_error);
     pe_results_prov *p = &r->prov;
     free(p->schema); free(p->tool_version); free(p->git_commit); free(p->command); free(p->config_json);

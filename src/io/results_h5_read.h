@@ -40,6 +40,9 @@ typedef struct pe_results {
     int32_t *nsteps;          /* steps in the data */
     int32_t *nlabels;         /* labels the model produced */
     int64_t *pred_order;
+    int8_t *label_source;     /* pe_label_source; NULL when the file predates /samples/label_source */
+    int32_t *src_file;        /* index into prov.data_files */
+    int32_t *src_line;        /* 1-based line of the record */
     int64_t *step_offset;     /* (n+1): sample i's steps are [step_offset[i], step_offset[i+1]) */
     int64_t *err_offset;      /* (n+1): sample i's error steps are err_steps[err_offset[i] ..] */
     int32_t *err_steps;       /* (nerr_total) 0-based, file order, may be >= nsteps */

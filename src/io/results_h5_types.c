@@ -50,6 +50,24 @@ hid_t pe_h5_status_enum(void)
     return t;
 }
 
+const char *pe_h5_label_source_name(int v)
+{
+    return v == PE_LABELS_FROM_SCORES ? "scores" : v == PE_LABELS_GIVEN ? "labels" : "redundancy";
+}
+
+hid_t pe_h5_label_source_enum(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_SCHAR);
+    for (int i = 0; t >= 0 && i < 3; i++) {
+        signed char v = (signed char)i;
+        if (H5Tenum_insert(t, pe_h5_label_source_name(i), &v) < 0) {
+            H5Tclose(t);
+            return -1;
+        }
+    }
+    return t;
+}
+
 hid_t pe_h5_vlen_str(void)
 {
     hid_t t = H5Tcopy(H5T_C_S1);

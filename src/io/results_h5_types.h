@@ -26,6 +26,9 @@ extern const int pe_h5_nmetric_fields;
  * (pe_class_name), statuses "ok", "missing", "invalid". Caller closes. */
 hid_t pe_h5_class_enum(void);
 hid_t pe_h5_status_enum(void);
+/* pe_label_source: "scores", "labels", "redundancy". Caller closes. */
+hid_t pe_h5_label_source_enum(void);
+const char *pe_h5_label_source_name(int v);
 
 /* Variable-length UTF-8 string type. Caller closes. */
 hid_t pe_h5_vlen_str(void);

@@ -1,0 +1,47 @@
+#include "metrics_csv.h"
+
+#include <string.h>
+
+#include "../core/table.h"
+#include "metrics_json.h"
+
+static void field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void pe_metrics_csv_header(FILE *f, int nkeys, const char *const *key_names)
+{
+    for (int k = 0; k < nkeys; k++) {
+        field(f, key_names[k]);
+        fputc(',', f);
+    }
+    for (int col = 0; col < PE_TABLE_NCOLS; col++) {
+        field(f, pe_table_col_name(col));
+        fputc(col + 1 < PE_TABLE_NCOLS ? ',' : '\n', f);
+    }
+}
+
+void pe_metrics_csv_row(FILE *f, int nkeys, const char *const *keys, const pe_metrics *m)
+{
+    char buf[32];
+    for (int k = 0; k < nkeys; k++) {
+        field(f, keys[k]);
+        fputc(',', f);
+    }
+    for (int col = 0; col < PE_TABLE_NCOLS; col++) {
+        pe_json_double(pe_table_col_value(m, col), buf);
+        fputs(buf, f);
+        fputc(col + 1 < PE_TABLE_NCOLS ? ',' : '\n', f);
+    }
+}

@@ -1,0 +1,57 @@
+#include "textout.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void release(pe_textout *t)
+{
+    free(t->path);
+    free(t->tmp);
+    memset(t, 0, sizeof *t);
+}
+
+int pe_textout_open(pe_textout *t, const char *path, pe_err *e)
+{
+    memset(t, 0, sizeof *t);
+    size_t n = strlen(path) + 5;
+    t->path = pe_malloc(n, e);
+    t->tmp = pe_malloc(n, e);
+    if (!t->path || !t->tmp) {
+        release(t);
+        return PE_ERESOURCE;
+    }
+    memcpy(t->path, path, n - 4);
+    snprintf(t->tmp, n, "%s.tmp", path);
+    if (!(t->f = fopen(t->tmp, "w"))) {
+        int rc = pe_fail(e, PE_EIO, "%s: cannot write: %s", t->tmp, strerror(errno));
+        release(t);
+        return rc;
+    }
+    return PE_OK;
+}
+
+int pe_textout_commit(pe_textout *t, pe_err *e)
+{
+    int rc = PE_OK;
+    /* ferror catches a failed write anywhere before; fclose the final flush */
+    int bad = ferror(t->f);
+    bad |= fclose(t->f) != 0;
+    if (bad)
+        rc = pe_fail(e, PE_EIO, "%s: write failed: %s", t->tmp, strerror(errno));
+    else if (rename(t->tmp, t->path) != 0)
+        rc = pe_fail(e, PE_EIO, "%s: cannot rename to %s: %s", t->tmp, t->path, strerror(errno));
+    if (rc != PE_OK)
+        remove(t->tmp);
+    release(t);
+    return rc;
+}
+
+void pe_textout_abort(pe_textout *t)
+{
+    if (t->f) {
+        fclose(t->f);
+        remove(t->tmp);
+    }
+    release(t);
+}
