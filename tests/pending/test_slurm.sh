@@ -20,6 +20,8 @@ PY=/usr/bin/python3
 rm -rf "$TMP"
 mkdir -p "$TMP"
 export PRMEVAL_SLURM_USER="test_slurm-$$"
+# One cluster per checkout (shared with test_slurm_scripts.sh, which registers its own user).
+export PRMEVAL_SLURM_DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm-$(printf '%s' "$SRC" | cksum | cut -d' ' -f1)}"
 TIMEOUT=300
 DATA="$SRC/data/subset400.jsonl"
 
@@ -84,7 +86,7 @@ if ! bash "$SRC/tests/slurm/start_local_slurm.sh"; then
   finish
 fi
 # shellcheck disable=SC1091
-source "${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm}/env.sh"
+source "$PRMEVAL_SLURM_DIR/env.sh"
 
 wait_done() {
   local t=0
