@@ -17,6 +17,8 @@ TMP="${PRMEVAL_TMP:-/tmp/prmeval-test-slurm-scripts}"
 rm -rf "$TMP"
 mkdir -p "$TMP"
 export PRMEVAL_SLURM_USER="test_slurm_scripts-$$"
+# One cluster per checkout, so that two checkouts tested at once do not share a queue.
+export PRMEVAL_SLURM_DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm-$(printf '%s' "$SRC" | cksum | cut -d' ' -f1)}"
 STANDIN="$SRC/tests/slurm/standin_prmeval.sh"
 TIMEOUT=180  # seconds for any one job to finish
 
@@ -39,7 +41,7 @@ if ! bash "$SRC/tests/slurm/start_local_slurm.sh"; then
   exit 1
 fi
 # shellcheck disable=SC1091
-source "${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm}/env.sh"
+source "$PRMEVAL_SLURM_DIR/env.sh"
 
 job_field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 
@@ -134,6 +136,14 @@ for j in "$jobA" "$jobB" "$jobC" "$jobD" "$jobE" "$jobF" "$jobG"; do
 done
 echo "submitted: A=$jobA B=$jobB C=$jobC D=$jobD E=$jobE F=$jobF G=$jobG"
 
+# --- F first: the only job that waits for the test, holding both CPUs meanwhile
+# (anything waited for before would deadlock behind it) --------------------
+t=0
+while [ "$t" -lt "$TIMEOUT" ] && [ "$(ls "$F"/waiting-"$jobF"-p* 2>/dev/null | wc -l)" -lt 2 ]; do sleep 1; t=$((t + 1)); done
+check "F: both ranks running" test "$(ls "$F"/waiting-"$jobF"-p* 2>/dev/null | wc -l)" = 2
+scancel --batch --signal=USR1 "$jobF"
+check "F requeued after the warning" wait_requeued_and_release "$jobF"
+
 # --- A: 2-task run through srun ------------------------------------------
 check "A finished" wait_done "$jobA"
 check "A completed" test "$(job_field "$jobA" JobState)" = COMPLETED
@@ -198,11 +208,6 @@ check "E results after the requeue" test -s "$E/results/eval-$jobE.h5"
 check "E log says requeueing" grep -q "requeueing job $jobE" "$E/slurm-${jobE}.out"
 
 # --- F: warning signal -> every rank exits 75 -> requeue -------------------
-t=0
-while [ "$t" -lt "$TIMEOUT" ] && [ "$(ls "$F"/waiting-"$jobF"-p* 2>/dev/null | wc -l)" -lt 2 ]; do sleep 1; t=$((t + 1)); done
-check "F: both ranks running" test "$(ls "$F"/waiting-"$jobF"-p* 2>/dev/null | wc -l)" = 2
-scancel --batch --signal=USR1 "$jobF"
-check "F requeued after the warning" wait_requeued_and_release "$jobF"
 for r in 0 1; do
   check "F rank $r got SIGUSR1" has_line "$(record "$F" "$jobF" 0 "$r")" "signal=USR1"
 done

@@ -6,8 +6,10 @@
 # are started directly, in daemon mode, with pid files.
 #
 # Everything SLURM writes (slurm.conf, state, spool, logs, pid files) lives in
-# $PRMEVAL_SLURM_DIR (default /tmp/prmeval-slurm). Clients find the cluster
-# through SLURM_CONF: `source $PRMEVAL_SLURM_DIR/env.sh` after this script.
+# $PRMEVAL_SLURM_DIR (default /tmp/prmeval-slurm; keep it short: slurmstepd
+# puts Unix sockets there). Clients find the cluster through SLURM_CONF:
+# `source $PRMEVAL_SLURM_DIR/env.sh` after this script. The ports come from
+# the folder's name (PRMEVAL_SLURM_PORT overrides).
 #
 # Idempotent and shareable: a cluster that is already up and answering is
 # reused. Each caller registers a user token (PRMEVAL_SLURM_USER, default the
@@ -19,6 +21,9 @@ set -euo pipefail
 DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm}"
 USER_TOKEN="${PRMEVAL_SLURM_USER:-$PPID}"
 WAIT_S="${PRMEVAL_SLURM_WAIT:-60}"
+# Each folder is its own cluster on its own ports (slurmctld PORT, slurmd PORT+1),
+# so test runs of two checkouts on one machine never share a queue.
+PORT="${PRMEVAL_SLURM_PORT:-$(( 6820 + ($(printf '%s' "$DIR" | cksum | cut -d' ' -f1) % 400) * 2 ))}"
 
 die() { echo "start_local_slurm: $*" >&2; exit 1; }
 
@@ -119,8 +124,8 @@ ClusterName=prmevallocal
 SlurmctldHost=${NODE}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
-SlurmctldPort=${PRMEVAL_SLURM_PORT:-6817}
-SlurmdPort=$(( ${PRMEVAL_SLURM_PORT:-6817} + 1 ))
+SlurmctldPort=${PORT}
+SlurmdPort=$(( PORT + 1 ))
 AuthType=auth/munge
 CredType=cred/munge
 StateSaveLocation=$DIR/state
