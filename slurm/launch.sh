@@ -46,7 +46,7 @@ pe_output_args() {  # stem checkpoint_dir
   PE_EXPECT="$1.h5"
   case "$PRMEVAL_CMD" in
     eval) PE_OUT_ARGS=(--out "$1.h5" --json "$1.json") ;;
-    run)  PE_OUT_ARGS=(--set "output=$1.h5" --set "checkpoint=$2") ;;
+    run)  PE_OUT_ARGS=(--set "output=$1.h5" --set "checkpoint_dir=$2") ;;
   esac
 }
 
