@@ -13,7 +13,14 @@ static void usage(FILE *f)
                "  Reads DIR/config.json and DIR/model.safetensors (or the shards listed in\n"
                "  model.safetensors.index.json), checks every tensor against the config and\n"
                "  prints the configuration, parameter count, dtypes, tensors and heads.\n"
-               "  --quiet   print the summary only, not one line per tensor\n");
+               "  The family printed is a guess from the architecture and the heads.\n"
+               "\n"
+               "  --quiet      print the summary only, not one line per tensor\n"
+               "  -h, --help   this help\n"
+               "\n"
+               "Output on stdout; errors on stderr name the file and the tensor or key.\n"
+               "Exit codes: 0 ok, 2 usage, 3 malformed checkpoint, 4 file system (e.g. a\n"
+               "missing file), 5 out of memory.\n");
 }
 
 static void print_config(const pe_config *c)

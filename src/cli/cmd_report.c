@@ -32,7 +32,9 @@ static void report_usage(FILE *f)
             "  --force      compare anyway (a warning still says what differs)\n"
             "  --quiet      no table\n"
             "  -h, --help   this help\n"
+            "--csv=FILE works too. The CSV is written under FILE.tmp and renamed when complete.\n"
             "\n"
+            "Output: the table on stdout; warnings (--force) and errors on stderr.\n"
             "Exit codes: 0 ok, 2 usage or runs not comparable, 3 malformed input, 4 file system,\n"
             "5 out of memory.\n");
 }

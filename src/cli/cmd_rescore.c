@@ -42,8 +42,12 @@ static void rescore_usage(FILE *f)
             "  --out FILE           (one threshold only) a new results file with the new labels\n"
             "  --quiet              no table\n"
             "  -h, --help           this help\n"
+            "Values may also be written --opt=V.\n"
             "\n"
-            "Exit codes: 0 ok, 2 usage, 3 malformed input, 4 file system, 5 out of memory.\n",
+            "Output: the table on stdout; warnings (labels no threshold changes) and errors on\n"
+            "stderr. Files are written under FILE.tmp and renamed when complete.\n"
+            "Exit codes: 0 ok, 1 internal error, 2 usage, 3 malformed input, 4 file system,\n"
+            "5 out of memory.\n",
             PE_SWEEP_MAX);
 }
 

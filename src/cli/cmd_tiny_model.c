@@ -16,10 +16,28 @@ static void usage(FILE *f)
             "                          [--ffn F] [--head-dim D] [--max-pos P] [--merges M]\n"
             "  Writes DIR/config.json, model.safetensors, tokenizer.json and tokenizer_config.json:\n"
             "  a small random model in the Hugging Face layout, identical for identical options.\n"
-            "  families: qwen-prm (Qwen2 + score head), skywork (Qwen2 + v_head, tied LM head),\n"
-            "            math-shepherd (Mistral, LM head), rlhflow (Llama, llama3 rope scaling, LM head)\n"
-            "  defaults: --seed 0 --dtype f32 --layers 2 --hidden 64 --heads 4 --kv-heads 2 --ffn 128\n"
-            "            --head-dim hidden/heads --merges 320 (BPE merges learned from a built-in corpus)\n");
+            "  DIR is created if needed (its parent must exist); files already there are replaced.\n"
+            "\n"
+            "  --family F     (required) qwen-prm (Qwen2 + score head), skywork (Qwen2 + v_head,\n"
+            "                 tied LM head), math-shepherd (Mistral, LM head), rlhflow (Llama,\n"
+            "                 llama3 rope scaling, LM head)\n"
+            "  --seed S       weights' seed, 0..2^63-1 (default 0); changes only the weights\n"
+            "  --dtype T      stored dtype: f32, bf16 or f16 (default f32)\n"
+            "  --layers N     decoder layers (default 2)\n"
+            "  --hidden H     hidden size (default 64)\n"
+            "  --heads NH     attention heads (default 4)\n"
+            "  --kv-heads NKV key/value heads, must divide NH (default 2)\n"
+            "  --ffn F        MLP intermediate size (default 128)\n"
+            "  --head-dim D   per-head size, even (default H/NH, which must then be whole)\n"
+            "  --max-pos P    max_position_embeddings (default 4096 for qwen-prm and skywork,\n"
+            "                 32768 for math-shepherd, 131072 for rlhflow)\n"
+            "  --merges M     BPE merges learned from a built-in corpus, 1..4096 (default 320;\n"
+            "                 fewer when the corpus has no more repeated pairs)\n"
+            "  -h, --help     this help\n"
+            "  Sizes are integers in 1..65536.\n"
+            "\n"
+            "A line on stderr says what was written. Exit codes: 0 ok, 1 internal error,\n"
+            "2 usage, 4 file system, 5 out of memory.\n");
 }
 
 static int parse_int(const char *opt, const char *s, long long lo, long long hi, long long *out)
@@ -55,33 +73,35 @@ int cmd_tiny_model(int argc, char **argv)
             dir = a;
             continue;
         }
+        /* every option takes a value: name an unknown one before asking for it */
+        int named = !strcmp(a, "--family") || !strcmp(a, "--dtype") || !strcmp(a, "--seed") || !strcmp(a, "--merges");
+        for (int k = 0; k < 7 && !named; k++)
+            named = !strcmp(a, opts[k]);
+        if (!named) {
+            fprintf(stderr, "prmeval tiny-model: unknown option '%s'\n", a);
+            usage(stderr);
+            return PE_EUSAGE;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "prmeval tiny-model: %s needs a value\n", a);
             return PE_EUSAGE;
         }
         const char *val = argv[++i];
-        int known = 1;
+        int ok = 1;
         if (!strcmp(a, "--family"))
             family = val;
         else if (!strcmp(a, "--dtype"))
             dtype = val;
         else if (!strcmp(a, "--seed"))
-            known = parse_int(a, val, 0, 0x7fffffffffffffffLL, &seed) ? 1 : -1;
+            ok = parse_int(a, val, 0, 0x7fffffffffffffffLL, &seed);
         else if (!strcmp(a, "--merges"))
-            known = parse_int(a, val, 1, 4096, &merges) ? 1 : -1;
-        else {
-            known = 0;
+            ok = parse_int(a, val, 1, 4096, &merges);
+        else
             for (int k = 0; k < 7; k++)
                 if (!strcmp(a, opts[k]))
-                    known = parse_int(a, val, 1, 65536, &v[k]) ? 1 : -1;
-        }
-        if (known < 0)
+                    ok = parse_int(a, val, 1, 65536, &v[k]);
+        if (!ok)
             return PE_EUSAGE;
-        if (!known) {
-            fprintf(stderr, "prmeval tiny-model: unknown option '%s'\n", a);
-            usage(stderr);
-            return PE_EUSAGE;
-        }
     }
     if (!dir || !family) {
         fprintf(stderr, "prmeval tiny-model: DIR and --family are required\n");
