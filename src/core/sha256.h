@@ -19,6 +19,11 @@ void pe_sha256_init(pe_sha256 *s);
 void pe_sha256_update(pe_sha256 *s, const void *data, size_t n);
 void pe_sha256_final(pe_sha256 *s, uint8_t digest[32]);
 
+/* Chooses the compression: enable < 0 = the fastest this CPU has (the default),
+ * 0 = portable C, 1 = x86 SHA extensions where present. Returns 1 when the
+ * SHA extensions are in use. For tests and benchmarks. */
+int pe_sha256_accelerated(int enable);
+
 /* digest as 64 lower-case hex digits plus NUL */
 void pe_sha256_hex(const uint8_t digest[32], char hex[65]);
 
