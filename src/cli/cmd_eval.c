@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cluster/cluster.h"
+#include "cluster/provenance.h"
 #include "core/err.h"
 #include "io/dataset.h"
 #include "io/predictions.h"
@@ -180,9 +181,9 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "prmeval eval: %s\n", e.msg);
         return e.code;
     }
-    char start[32];
-    pe_utc_now(start);
     eval_opts o;
+    pe_prov prov;
+    int have_prov = 0;
     pe_dataset d;
     pe_predictions P;
     pe_pred_set S;
@@ -218,19 +219,12 @@ int cmd_eval(int argc, char **argv)
     for (int k = 0; k < nnotes; k++)
         note_ptr[k] = notes[k];
     cfg = config_json(&o);
-    pe_provenance prov = {
-        .tool_version = PRMEVAL_VERSION,
-        .git_commit = PRMEVAL_GIT_COMMIT,
-        .command = "eval",
-        .config_json = cfg,
-        .ndata_files = d.nfiles,
-        .data_files = (const char *const *)d.files,
-        .data_sha256 = NULL,  /* filled by the HDF5 writer's provenance code when merged */
-        .predictions_path = o.predictions,
-        .predictions_sha256 = NULL,
-        .start_time = start,
-        .metric_definition = "prmbench-reference-v1",
-    };
+    /* Collective: hosts of every rank; rank 0 hashes the data and predictions files. */
+    rc = pe_prov_begin(&prov, MPI_COMM_WORLD, "eval", cfg, d.nfiles, (const char *const *)d.files,
+                       o.predictions, PE_METRIC_DEFINITION, &e);
+    if (rc != PE_OK)
+        goto done;
+    have_prov = 1;
     pe_eval_request q = {
         .data = &d,
         .preds = S.preds,
@@ -241,7 +235,7 @@ int cmd_eval(int argc, char **argv)
         .nnotes = nnotes,
         .json_path = o.json,
         .h5_path = o.out,
-        .prov = &prov,
+        .prov = &prov.view,
     };
     rc = pe_cluster_evaluate(&w, &q, NULL, &e);
 done:
@@ -251,6 +245,8 @@ done:
             fprintf(stderr, "(prmeval eval --help for usage)\n");
     }
     fflush(stdout);
+    if (have_prov)
+        pe_prov_free(&prov);
     cJSON_free(cfg);
     pe_pred_set_free(&S);
     pe_predictions_free(&P);
