@@ -1,6 +1,8 @@
 /* The flow of `prmeval run` (run.h, docs/run.md). */
+#define _GNU_SOURCE  /* sched_getaffinity, CPU_COUNT */
 #include "run.h"
 
+#include <sched.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -107,6 +109,31 @@ static int choose_backend(run_ctx *c, pe_err *e)
             snprintf(c->backend_note, sizeof c->backend_note, "backend cpu as the job asks");
     }
     return PE_OK;
+}
+
+/* Ranks on one node share its cores: without this, 3 ranks with 2 OpenMP
+ * and 2 OpenBLAS threads each on 2 cores spin against each other and run
+ * 10x slower. A rank bound to some cores (mpirun binds with -np <= cores)
+ * uses those; an unbound one takes cores / ranks on the node. Collective.
+ * OMP_NUM_THREADS or OPENBLAS_NUM_THREADS in the environment win. */
+static int share_cores(const pe_world *w)
+{
+    int local = 1;
+    if (w->mpi) {
+        MPI_Comm node;
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, w->rank, MPI_INFO_NULL, &node);
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    if (getenv("OMP_NUM_THREADS") || getenv("OPENBLAS_NUM_THREADS"))
+        return 0;
+    cpu_set_t set;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)online;
+    int n = mine < online ? mine : (int)(online / (local > 0 ? local : 1));
+    n = n < 1 ? 1 : n;
+    pe_backend_cpu_threads(n);
+    return n;
 }
 
 static int create_backend(run_ctx *c, pe_err *e)
@@ -466,6 +493,7 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
                     (long long)sum[1], (long long)(c.nshards - sum[0]));
     }
 
+    share_cores(w);
     /* backend, only where there is a shard to run (a 7B model costs minutes to load) */
     int nrun = 0;
     for (int s = 0; s < c.nshards; s++)

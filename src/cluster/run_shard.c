@@ -4,27 +4,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "../backend/engine.h"
 #include "../io/journal.h"
 #include "run_impl.h"
 #include "signals.h"
 
 /* One JSON line per prompt for --dump-tokens (a debugging aid and the input
- * of tests/scripts/test_run_oracle.py). */
-static void dump_prompt(FILE *f, const pe_sample *s, int sample, const pe_prompt_tokens *p)
+ * of tests/scripts/test_run_oracle.py): the rendered text (BOS as its token
+ * string), the ids after the cut and the read-out positions. */
+static void dump_prompt(FILE *f, const pe_sample *s, int sample, const char *text, const pe_prompt_tokens *p)
 {
-    fprintf(f, "{\"sample\": %d, \"key\": \"%s\", \"n_full\": %lld, \"nread_full\": %lld, \"ids\": [", sample,
-            s->key, (long long)p->n_full, (long long)p->nread_full);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "sample", sample);
+    cJSON_AddStringToObject(o, "key", s->key);
+    cJSON_AddNumberToObject(o, "n_full", (double)p->n_full);
+    cJSON_AddNumberToObject(o, "nread_full", (double)p->nread_full);
+    cJSON_AddStringToObject(o, "text", text ? text : "");
+    cJSON *ids = cJSON_AddArrayToObject(o, "ids"), *ro = cJSON_AddArrayToObject(o, "readout");
     for (int64_t i = 0; i < p->n; i++)
-        fprintf(f, i ? ",%d" : "%d", p->ids[i]);
-    fprintf(f, "], \"readout\": [");
+        cJSON_AddItemToArray(ids, cJSON_CreateNumber(p->ids[i]));
     for (int64_t i = 0; i < p->nread; i++)
-        fprintf(f, i ? ",%lld" : "%lld", (long long)p->readout[i]);
-    fprintf(f, "]}\n");
+        cJSON_AddItemToArray(ro, cJSON_CreateNumber((double)p->readout[i]));
+    char *line = cJSON_PrintUnformatted(o);
+    if (line)
+        fprintf(f, "%s\n", line);
+    cJSON_free(line);
+    cJSON_Delete(o);
 }
 
 /* Prompt of one sample, with its share of the token statistics. */
-static int build_prompt(run_ctx *c, const pe_sample *s, pe_prompt_tokens *pt, pe_token_stats *st, pe_err *e)
+static int build_prompt(run_ctx *c, const pe_sample *s, pe_prompt_tokens *pt, pe_token_stats *st, char **text,
+                        pe_err *e)
 {
     pe_segments segs;
     memset(&segs, 0, sizeof segs);
@@ -45,8 +57,15 @@ static int build_prompt(run_ctx *c, const pe_sample *s, pe_prompt_tokens *pt, pe
     st->labels_lost += pt->nread_full - pt->nread;
     st->labels_lost_class[s->cls] += pt->nread_full - pt->nread;
     st->readout_mismatch += pt->nread_full != segs.nexpected;
+    if (text) {
+        int32_t bos = c->fo.bos_id >= 0 ? c->fo.bos_id : pe_tokenizer_bos_id(c->tok);
+        const char *bos_text = bos >= 0 ? pe_tokenizer_id_token(c->tok, bos) : NULL;
+        *text = pe_segments_render(&segs, bos_text ? bos_text : "", e);
+        if (!*text)
+            rc = PE_ERESOURCE;
+    }
     pe_segments_free(&segs);
-    return PE_OK;
+    return rc;
 }
 
 int pe_run_shard(run_ctx *c, int s, pe_err *e)
@@ -61,13 +80,14 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
     pe_seq *live = pe_calloc((size_t)n + 1, sizeof *live, e);
     float **rew = pe_calloc((size_t)n + 1, sizeof *rew, e);
     int *live_k = pe_calloc((size_t)n + 1, sizeof *live_k, e);
+    char **text = c->dump ? pe_calloc((size_t)n + 1, sizeof *text, e) : NULL;
     int *bfirst = NULL, nb = 0, nlive = 0;
-    if (!pt || !live || !rew || !live_k)
+    if (!pt || !live || !rew || !live_k || (c->dump && !text))
         rc = PE_ERESOURCE;
     for (int k = 0; rc == PE_OK && k < n; k++) {
         const pe_sample *smp = &c->d.samples[samples[k]];
         sp.sample[k] = samples[k];
-        rc = build_prompt(c, smp, &pt[k], &sp.tok, e);
+        rc = build_prompt(c, smp, &pt[k], &sp.tok, text ? &text[k] : NULL, e);
         if (rc == PE_OK && pt[k].nread > 0) {
             if (!(rew[k] = pe_malloc((size_t)pt[k].nread * sizeof **rew, e))) {
                 rc = PE_ERESOURCE;
@@ -128,7 +148,7 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
     }
     if (rc == PE_OK && c->dump)
         for (int k = 0; k < n; k++)
-            dump_prompt(c->dump, &c->d.samples[samples[k]], samples[k], &pt[k]);
+            dump_prompt(c->dump, &c->d.samples[samples[k]], samples[k], text[k], &pt[k]);
     if (rc == PE_OK) {
         c->shards[s] = sp;
         c->shard_state[s] = SHARD_DONE;
@@ -141,6 +161,9 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
         pe_prompt_tokens_free(&pt[k]);
     for (int k = 0; rew && k < n; k++)
         free(rew[k]);
+    for (int k = 0; text && k < n; k++)
+        free(text[k]);
+    free(text);
     free(pt);
     free(live);
     free(rew);
