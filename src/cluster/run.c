@@ -253,9 +253,12 @@ static void report_backends(run_ctx *c, int nrun)
     char line[LEN];
     char host[256] = "";
     snprintf(host, sizeof host, "%s", c->timing.host);
+    int mine = 0;
+    for (int s = 0; s < c->nshards; s++)
+        mine += c->shard_state[s] != SHARD_OTHER;
     if (nrun == 0)
-        snprintf(line, LEN, "rank %d (%s): no backend needed (every shard of this rank is journalled)",
-                 c->w->rank, host);
+        snprintf(line, LEN, "rank %d (%s): no backend needed (%s)", c->w->rank, host,
+                 mine ? "every shard of this rank is journalled" : "no shard falls to this rank");
     else
         snprintf(line, LEN, "rank %d (%s): %s, %s (%s)", c->w->rank, host, c->b.name, c->b.device, c->backend_note);
     char *all = NULL;

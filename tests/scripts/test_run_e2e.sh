@@ -14,14 +14,15 @@ rm -rf "$T"
 mkdir -p "$T"
 PY=/usr/bin/python3
 DATA="$PRMEVAL_SRC/data/subset400.jsonl"
-LIMIT=70   # two logical shards (64 problems each)
+LIMIT=66   # two logical shards (64 problems each)
+CUT=256
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 job() {  # family model out
     cat > "$T/$1.job.json" <<EOF
 {"model": "$2", "family": "$1", "data": "$DATA", "output": "$3.h5", "json": "$3.json",
- "backend": "cpu", "max_tokens": 512, "token_budget": 4096, "limit": $LIMIT, "progress_interval": 0.5}
+ "backend": "cpu", "max_tokens": $CUT, "token_budget": 4096, "limit": $LIMIT, "progress_interval": 0.5}
 EOF
 }
 
@@ -30,11 +31,11 @@ EOF
     --quiet 2>/dev/null
 
 check_h5() {  # family run.h5 dump.jsonl nranks
-    "$PY" - "$@" "$T/eval.h5" "$LIMIT" <<'EOF'
+    "$PY" - "$@" "$T/eval.h5" "$LIMIT" "$CUT" <<'EOF'
 import json, sys
 import h5py, numpy as np
-fam, run, dump, nranks, evalf, limit = sys.argv[1:7]
-nranks, limit = int(nranks), int(limit)
+fam, run, dump, nranks, evalf, limit, cut = sys.argv[1:8]
+nranks, limit, cut = int(nranks), int(limit), int(cut)
 bad = []
 with h5py.File(evalf) as e, h5py.File(run) as r:
     keep = e["samples/problem"][:] < limit
@@ -63,7 +64,7 @@ with h5py.File(evalf) as e, h5py.File(run) as r:
             bad.append(f"{p['key']}: {nl[i]} labels, {len(p['readout'])} read-outs")
             break
         # uncut prompts read one reward per step (skywork: one more, for the final "\n" piece)
-        if p["n_full"] <= 512 and nl[i] != nsteps[i] + (fam == "skywork"):
+        if p["n_full"] <= cut and nl[i] != nsteps[i] + (fam == "skywork"):
             bad.append(f"{p['key']}: {nl[i]} rewards for {nsteps[i]} steps")
             break
         if p["readout"]:
@@ -106,7 +107,7 @@ for fam in qwen-prm math-shepherd rlhflow skywork; do
     check_h5 "$fam" "$T/$fam.r1.h5" "$T/$fam.r1.tokens" 1 || fail "$fam: results of 1 rank"
     [ "$(grep -c '^backend: rank' "$T/$fam.r3.log")" = 3 ] || fail "$fam: rank 0 must print one backend line per rank"
     grep -q '^done: .* samples, .* tokens/s' "$T/$fam.r3.log" || fail "$fam: no summary line"
-    grep -q '^warning: .* step labels were lost to the 512-token cut' "$T/$fam.r1.log" ||
+    grep -q "^warning: .* step labels were lost to the $CUT-token cut" "$T/$fam.r1.log" ||
         fail "$fam: no warning about labels lost to the cut"
     echo "$fam: 1 and 3 ranks identical; $(grep -o 'PRMScore [0-9.]*' "$T/$fam.r1.log" | tail -1)"
 done
