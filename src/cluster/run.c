@@ -334,7 +334,14 @@ static int finish_run(run_ctx *c, double t_start, pe_err *e)
     /* token statistics: exact integer sums */
     pe_token_stats tot = c->tok_local;
     int64_t counts[2] = {c->timing.shards_reused, 0}, ctot[2] = {counts[0], 0};
-    pe_rank_timing *ranks = c->w->rank == 0 ? calloc((size_t)c->w->size, sizeof *ranks) : NULL;
+    pe_rank_timing *ranks = NULL;
+    if (c->w->rank == 0 && !(ranks = pe_calloc((size_t)c->w->size, sizeof *ranks, e)))
+        rc = PE_ERESOURCE;
+    /* root must not enter the gather without its buffer */
+    if ((rc = pe_world_agree(c->w, rc, e)) != PE_OK) {
+        free(preds);
+        return rc;
+    }
     if (c->w->mpi) {
         MPI_Reduce(&c->tok_local, &tot, PE_TOKEN_STATS_INT64, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
         MPI_Reduce(counts, ctot, 2, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
