@@ -47,6 +47,9 @@ struct pe_backend {
 };
 
 int pe_backend_cpu_create(pe_backend *b, const pe_model *m, const pe_head_spec *head, pe_err *e);
+/* Threads of the CPU backend from now on (OpenMP and OpenBLAS), at least 1.
+ * `prmeval run` shares a node's cores among the ranks on it (docs/run.md). */
+void pe_backend_cpu_threads(int n);
 /* Returns PE_ERESOURCE with a clear message when built without CUDA or when no GPU is present. */
 int pe_backend_cuda_create(pe_backend *b, const pe_model *m, const pe_head_spec *head,
                            int device, pe_err *e);

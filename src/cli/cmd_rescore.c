@@ -155,7 +155,7 @@ static int write_h5(const rescore_opts *o, const pe_results *r, const pe_rescore
     p.config_json = cfg;
     p.start_time = start;
     p.end_time = end;
-    pe_eval_output out = {&rs->data, rs->res, r->step_offset, r->step_scores, rs->labels, &rs->m};
+    pe_eval_output out = {&rs->data, rs->res, r->step_offset, r->step_scores, rs->labels, &rs->m, NULL};
     int rc = pe_results_h5_write(o->out, &out, &p, e);
     cJSON_free(cfg);
     return rc;

@@ -13,6 +13,7 @@
 #include "../core/shard.h"
 #include "../core/table.h"
 #include "../io/metrics_json.h"
+#include "provenance.h"
 
 /* pe_counts travels as an array of int64 (MPI_INT64_T sums are exact). */
 _Static_assert(sizeof(pe_counts) % sizeof(int64_t) == 0, "pe_counts must be a whole number of int64");
@@ -80,40 +81,6 @@ void pe_utc_now(char buf[32])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* Unique host names in rank order, comma-separated (root only; others get NULL). */
-static char *gather_hosts(const pe_world *w, pe_err *e)
-{
-    enum { HN = 256 };
-    char me[HN] = {0};
-    if (gethostname(me, HN - 1) != 0)
-        snprintf(me, HN, "unknown");
-    char *all = NULL;
-    if (w->rank == 0 && !(all = pe_calloc((size_t)w->size, HN, e)))
-        return NULL;
-    if (w->mpi)
-        MPI_Gather(me, HN, MPI_CHAR, all, HN, MPI_CHAR, 0, MPI_COMM_WORLD);
-    else
-        memcpy(all, me, HN);
-    if (w->rank != 0)
-        return NULL;
-    char *out = pe_calloc((size_t)w->size, HN + 1, e);
-    if (out) {
-        for (int r = 0; r < w->size; r++) {
-            const char *h = all + (size_t)r * HN;
-            int seen = 0;
-            for (int q = 0; q < r && !seen; q++)
-                seen = strcmp(all + (size_t)q * HN, h) == 0;
-            if (!seen) {
-                if (out[0])
-                    strcat(out, ",");
-                strcat(out, h);
-            }
-        }
-    }
-    free(all);
-    return out;
 }
 
 /* This rank's part: results and step arrays of its samples, in canonical order. */
@@ -393,18 +360,21 @@ static int root_outputs(const pe_world *w, const pe_eval_request *q, const root_
         for (int k = 0; k < nwarn; k++)
             fprintf(q->warn, "warning: %s\n", warn[k]);
     if (q->json_path)
-        rc = pe_metrics_json_write(q->json_path, m, (const char *const *)warn, nwarn, e);
+        rc = pe_metrics_json_write_run(q->json_path, m, (const char *const *)warn, nwarn, q->run, e);
     if (rc == PE_OK && q->h5_path) {
         pe_provenance prov;
         memset(&prov, 0, sizeof prov);
         if (q->prov)
             prov = *q->prov;
-        char end[32];
-        pe_utc_now(end);
+        char end[PE_ISO8601_LEN];
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        pe_iso8601_utc(&now, end);
         prov.nranks = w->size;
-        prov.hosts = hosts;
+        if (!prov.hosts)
+            prov.hosts = hosts;
         prov.end_time = end;
-        pe_eval_output o = {q->data, r->res, r->step_offset, r->scores, r->labels, m};
+        pe_eval_output o = {q->data, r->res, r->step_offset, r->scores, r->labels, m, q->run};
         rc = pe_results_h5_write(q->h5_path, &o, &prov, e);
     }
     for (int k = 0; k < nwarn; k++)
@@ -419,8 +389,12 @@ int pe_cluster_evaluate(const pe_world *w, const pe_eval_request *q, pe_metrics 
     root_part r;
     memset(&l, 0, sizeof l);
     memset(&r, 0, sizeof r);
-    char *hosts = gather_hosts(w, e);
-    int rc = w->rank == 0 && !hosts ? PE_ERESOURCE : PE_OK;
+    /* Host names: the provenance's when the caller collected them with
+     * pe_prov_begin, else gathered here (collective, same choice on every rank). */
+    char *hosts = NULL;
+    int rc = PE_OK;
+    if (!(q->prov && q->prov->hosts))
+        rc = pe_gather_hosts(MPI_COMM_WORLD, &hosts, e);
     if (rc == PE_OK)
         rc = evaluate_local(w, q, &l, e);
     rc = pe_world_agree(w, rc, e);

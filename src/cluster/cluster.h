@@ -13,6 +13,7 @@
 #include "../core/metrics.h"
 #include "../core/sample.h"
 #include "../io/results_h5.h"
+#include "../io/run_info.h"
 
 typedef struct pe_world {
     int rank, size;
@@ -41,7 +42,10 @@ typedef struct pe_eval_request {
     int nnotes;
     const char *json_path;        /* NULL = no JSON */
     const char *h5_path;          /* NULL = no HDF5 */
-    const pe_provenance *prov;    /* for the HDF5 file; nranks, hosts and end_time are filled here */
+    const pe_provenance *prov;    /* for the HDF5 file; nranks and end_time are filled here, and
+                                     hosts too when prov->hosts is NULL (pe_gather_hosts) */
+    const pe_run_info *run;       /* root: `prmeval run`'s timing and token statistics for the
+                                     HDF5 (/timing, /run) and JSON ("run"); NULL for eval */
 } pe_eval_request;
 
 /* Collective. Evaluates this rank's shards and produces root's outputs; the

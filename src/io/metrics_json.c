@@ -110,7 +110,45 @@ static cJSON *counts_obj(const pe_metric_row *r)
     return o;
 }
 
-static cJSON *build(const pe_metrics *m, const char *const *warnings, int nwarnings)
+/* The "run" section of `prmeval run`: token statistics, then timing. */
+static cJSON *run_obj(const pe_run_info *r)
+{
+    const pe_token_stats *t = &r->tok;
+    cJSON *o = cJSON_CreateObject();
+    add_int(o, "max_tokens", r->max_tokens);
+    add_int(o, "sequences", t->sequences);
+    add_int(o, "tokens", t->tokens);
+    add_int(o, "tokens_full", t->tokens_full);
+    add_int(o, "sequences_cut", t->sequences_cut);
+    add_int(o, "readouts", t->readouts);
+    add_int(o, "labels_lost", t->labels_lost);
+    cJSON *lc = cJSON_AddObjectToObject(o, "labels_lost_by_class");
+    for (int c = 0; c < PE_NCLASSES; c++)
+        add_int(lc, pe_class_name(c), t->labels_lost_class[c]);
+    add_int(o, "readout_mismatch", t->readout_mismatch);
+    add_int(o, "shards", r->shards);
+    add_int(o, "shards_reused", r->shards_reused);
+    add_num(o, "seconds", r->seconds);
+    cJSON *ranks = cJSON_AddArrayToObject(o, "ranks");
+    for (int k = 0; k < r->nranks; k++) {
+        const pe_rank_timing *rt = &r->ranks[k];
+        cJSON *x = cJSON_CreateObject();
+        add_int(x, "rank", rt->rank);
+        cJSON_AddStringToObject(x, "host", rt->host);
+        cJSON_AddStringToObject(x, "backend", rt->backend);
+        cJSON_AddStringToObject(x, "device", rt->device);
+        add_int(x, "tokens", rt->tokens);
+        add_int(x, "sequences", rt->sequences);
+        add_int(x, "shards_run", rt->shards_run);
+        add_int(x, "shards_reused", rt->shards_reused);
+        add_num(x, "seconds", rt->seconds);
+        add_num(x, "tokens_per_s", rt->tokens_per_s);
+        cJSON_AddItemToArray(ranks, x);
+    }
+    return o;
+}
+
+static cJSON *build(const pe_metrics *m, const char *const *warnings, int nwarnings, const pe_run_info *run)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *tot = cJSON_AddObjectToObject(root, "total_hallucination_results");
@@ -141,12 +179,20 @@ static cJSON *build(const pe_metrics *m, const char *const *warnings, int nwarni
     cJSON *w = cJSON_AddArrayToObject(root, "warnings");
     for (int i = 0; i < nwarnings; i++)
         cJSON_AddItemToArray(w, cJSON_CreateString(warnings[i]));
+    if (run)  /* last, so that everything before it is the same document as eval's */
+        cJSON_AddItemToObject(root, "run", run_obj(run));
     return root;
 }
 
 char *pe_metrics_json_string(const pe_metrics *m, const char *const *warnings, int nwarnings, pe_err *e)
 {
-    cJSON *root = build(m, warnings, nwarnings);
+    return pe_metrics_json_string_run(m, warnings, nwarnings, NULL, e);
+}
+
+char *pe_metrics_json_string_run(const pe_metrics *m, const char *const *warnings, int nwarnings,
+                                 const pe_run_info *run, pe_err *e)
+{
+    cJSON *root = build(m, warnings, nwarnings, run);
     char *s = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!s)
@@ -157,7 +203,13 @@ char *pe_metrics_json_string(const pe_metrics *m, const char *const *warnings, i
 int pe_metrics_json_write(const char *path, const pe_metrics *m, const char *const *warnings, int nwarnings,
                           pe_err *e)
 {
-    char *s = pe_metrics_json_string(m, warnings, nwarnings, e);
+    return pe_metrics_json_write_run(path, m, warnings, nwarnings, NULL, e);
+}
+
+int pe_metrics_json_write_run(const char *path, const pe_metrics *m, const char *const *warnings, int nwarnings,
+                              const pe_run_info *run, pe_err *e)
+{
+    char *s = pe_metrics_json_string_run(m, warnings, nwarnings, run, e);
     if (!s)
         return PE_ERESOURCE;
     size_t n = strlen(path) + 5;

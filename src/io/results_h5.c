@@ -594,6 +594,94 @@ static int write_analysis(writer *w, hid_t f, const pe_metrics *m)
     return rc;
 }
 
+/* ---- /timing and /run: `prmeval run` only ---- */
+
+/* /timing: one row per rank (timing differs from run to run; it never enters
+ * the metrics). */
+static int write_timing(writer *w, hid_t f, const pe_run_info *r)
+{
+    size_t n = r->nranks > 0 ? (size_t)r->nranks : 0;
+    int32_t *rank = pe_malloc((n + 1) * sizeof *rank, w->e);
+    int64_t *i64 = pe_malloc((n + 1) * 4 * sizeof *i64, w->e);
+    double *f64 = pe_malloc((n + 1) * 2 * sizeof *f64, w->e);
+    const char **str = pe_malloc((n + 1) * 3 * sizeof *str, w->e);
+    int rc = rank && i64 && f64 && str ? PE_OK : PE_ERESOURCE;
+    int64_t *tokens = i64, *seqs = i64 + n, *run = i64 + 2 * n, *reused = i64 + 3 * n;
+    double *secs = f64, *tps = f64 + n;
+    const char **host = str, **backend = str + n, **device = str + 2 * n;
+    for (size_t k = 0; rc == PE_OK && k < n; k++) {
+        const pe_rank_timing *t = &r->ranks[k];
+        rank[k] = t->rank;
+        tokens[k] = t->tokens;
+        seqs[k] = t->sequences;
+        run[k] = t->shards_run;
+        reused[k] = t->shards_reused;
+        secs[k] = t->seconds;
+        tps[k] = t->tokens_per_s;
+        host[k] = t->host;
+        backend[k] = t->backend;
+        device[k] = t->device;
+    }
+    hid_t g = rc ? -1 : make_group(w, f, "/timing", "timing");
+    if (rc == PE_OK && g < 0)
+        rc = PE_EIO;
+    hid_t st = rc ? -1 : pe_h5_vlen_str();
+    if (rc == PE_OK && st < 0)
+        rc = h5fail(w, "/timing", "H5Tcopy");
+#define COL(name, ft, mt, buf) rc = rc ? rc : put_dset(w, g, "/timing/" name, name, ft, mt, n, buf, NULL)
+    COL("rank", H5T_STD_I32LE, H5T_NATIVE_INT32, rank);
+    COL("host", st, st, host);
+    COL("backend", st, st, backend);
+    COL("device", st, st, device);
+    COL("tokens", H5T_STD_I64LE, H5T_NATIVE_INT64, tokens);
+    COL("sequences", H5T_STD_I64LE, H5T_NATIVE_INT64, seqs);
+    COL("shards_run", H5T_STD_I64LE, H5T_NATIVE_INT64, run);
+    COL("shards_reused", H5T_STD_I64LE, H5T_NATIVE_INT64, reused);
+    COL("seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, secs);
+    COL("tokens_per_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, tps);
+#undef COL
+    if (st >= 0)
+        H5Tclose(st);
+    if (g >= 0)
+        H5Gclose(g);
+    free(rank);
+    free(i64);
+    free(f64);
+    free(str);
+    return rc;
+}
+
+/* /run: the token statistics of all prompts (the same for an interrupted and
+ * an uninterrupted run) and the run's totals. */
+static int write_run(writer *w, hid_t f, const pe_run_info *r)
+{
+    hid_t g = make_group(w, f, "/run", "run");
+    if (g < 0)
+        return PE_EIO;
+    const char *obj = "/run";
+    const pe_token_stats *t = &r->tok;
+    const char *names[PE_NCLASSES];
+    for (int c = 0; c < PE_NCLASSES; c++)
+        names[c] = pe_class_name((pe_class)c);
+    int rc = PE_OK;
+    rc = rc ? rc : attr_i64(w, g, obj, "max_tokens", r->max_tokens);
+    rc = rc ? rc : attr_i64(w, g, obj, "sequences", t->sequences);
+    rc = rc ? rc : attr_i64(w, g, obj, "tokens", t->tokens);
+    rc = rc ? rc : attr_i64(w, g, obj, "tokens_full", t->tokens_full);
+    rc = rc ? rc : attr_i64(w, g, obj, "sequences_cut", t->sequences_cut);
+    rc = rc ? rc : attr_i64(w, g, obj, "readouts", t->readouts);
+    rc = rc ? rc : attr_i64(w, g, obj, "labels_lost", t->labels_lost);
+    rc = rc ? rc : attr_i64(w, g, obj, "readout_mismatch", t->readout_mismatch);
+    rc = rc ? rc : attr_i64(w, g, obj, "shards", r->shards);
+    rc = rc ? rc : attr_i64(w, g, obj, "shards_reused", r->shards_reused);
+    rc = rc ? rc : attr_f64(w, g, obj, "seconds", r->seconds);
+    rc = rc ? rc : put_attr(w, g, obj, "labels_lost_by_class", H5T_STD_I64LE, H5T_NATIVE_INT64, PE_NCLASSES,
+                            t->labels_lost_class);
+    rc = rc ? rc : attr_strs(w, g, obj, "classes", PE_NCLASSES, names);
+    H5Gclose(g);
+    return rc;
+}
+
 /* ---- the file ---- */
 
 /* Inconsistent inputs are the caller's bug; they are caught before a file exists. */
@@ -617,6 +705,8 @@ static int check_output(const char *path, const pe_eval_output *o, const pe_prov
         if (s->nerr < 0 || (s->nerr > 0 && !s->err_steps))
             return pe_fail(e, PE_EGENERIC, "%s: internal: sample %d has %d error steps and no array", path, i, s->nerr);
     }
+    if (o->run && o->run->nranks > 0 && !o->run->ranks)
+        return pe_fail(e, PE_EGENERIC, "%s: internal: run information without rank timing", path);
     if (o->step_offset[d->nsamples] > 0 && (!o->step_scores || !o->step_labels))
         return pe_fail(e, PE_EGENERIC, "%s: internal: %lld steps without score or label arrays", path,
                        (long long)o->step_offset[d->nsamples]);
@@ -673,6 +763,10 @@ int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_prov
     rc = rc ? rc : write_samples(&w, f, o);
     rc = rc ? rc : write_steps(&w, f, o);
     rc = rc ? rc : write_analysis(&w, f, o->metrics);
+    if (o->run) {
+        rc = rc ? rc : write_timing(&w, f, o->run);
+        rc = rc ? rc : write_run(&w, f, o->run);
+    }
     if (f >= 0 && H5Fclose(f) < 0 && rc == PE_OK)
         rc = h5fail(&w, tmp, "H5Fclose");
     rc = rc ? rc : sync_file(tmp, err);

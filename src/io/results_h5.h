@@ -8,6 +8,7 @@
 #include "../core/err.h"
 #include "../core/metrics.h"
 #include "../core/sample.h"
+#include "run_info.h"
 
 typedef struct pe_provenance {
     const char *tool_version;
@@ -34,6 +35,7 @@ typedef struct pe_eval_output {
     const double *step_scores;        /* (nsteps_total) raw scores; NaN where only labels were given */
     const uint8_t *step_labels;       /* (nsteps_total) labels the metric used, 1 = valid */
     const pe_metrics *metrics;
+    const pe_run_info *run;           /* `prmeval run` only: /timing and /run; NULL = neither */
 } pe_eval_output;
 
 int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e);

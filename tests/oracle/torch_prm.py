@@ -17,6 +17,10 @@ file needs only the config, the seed and the batch (see synth_weights).
       writes test cases (config, seed, dtype, batch, expected rewards per head)
   torch_prm.py bench --threads N [--seqs 4 --len 512]
       times the Qwen2.5-0.5B-shaped forward (see bench/bench_cpu_forward.sh)
+  load_checkpoint(folder) (a library function)
+      reads a Hugging Face folder (config.json + safetensors, struct + json +
+      numpy only) into the config and weights that score() takes; used by
+      tests/scripts/test_run_oracle.py on `prmeval tiny-model` folders
 """
 import argparse
 import json
@@ -273,6 +277,93 @@ def make_cases(size, seed):
                               dtype=dtype, bits=bits, tokens=tokens, seq_start=seq_start,
                               readout=readout, heads=heads))
     return cases
+
+
+# ---- Hugging Face checkpoint folders (e.g. `prmeval tiny-model`), read with
+# struct + json + numpy only, so that no code is shared with the C reader ----
+
+HF_LAYER_NAMES = {
+    "input_layernorm.weight": "in_norm", "self_attn.q_proj.weight": "wq",
+    "self_attn.k_proj.weight": "wk", "self_attn.v_proj.weight": "wv",
+    "self_attn.q_proj.bias": "bq", "self_attn.k_proj.bias": "bk", "self_attn.v_proj.bias": "bv",
+    "self_attn.o_proj.weight": "wo", "post_attention_layernorm.weight": "post_norm",
+    "mlp.gate_proj.weight": "w_gate", "mlp.up_proj.weight": "w_up", "mlp.down_proj.weight": "w_down",
+}
+HF_TAIL_NAMES = {
+    "model.embed_tokens.weight": "embed", "model.norm.weight": "final_norm", "lm_head.weight": "lm_head",
+    "score.0.weight": "score0_w", "score.0.bias": "score0_b", "score.2.weight": "score2_w",
+    "score.2.bias": "score2_b", "v_head.summary.weight": "vhead_w", "v_head.summary.bias": "vhead_b",
+}
+
+
+def read_safetensors(path):
+    """{name: float64 numpy array} of one .safetensors file (F32, F16, BF16)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    (hlen,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + hlen])
+    base = 8 + hlen
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = t["data_offsets"]
+        raw = data[base + b:base + e]
+        if t["dtype"] == "F32":
+            a = np.frombuffer(raw, dtype="<f4")
+        elif t["dtype"] == "F16":
+            a = np.frombuffer(raw, dtype="<f2")
+        elif t["dtype"] == "BF16":
+            a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            raise ValueError(f"{path}: {name}: dtype {t['dtype']}")
+        out[name] = a.astype(np.float64).reshape(t["shape"])
+    return out
+
+
+def load_checkpoint(folder, dtype=torch.float64):
+    """(cfg, weights) in this file's naming from a Hugging Face folder with
+    config.json and model.safetensors (or shards named in the index)."""
+    import os
+    with open(os.path.join(folder, "config.json")) as f:
+        hf = json.load(f)
+    mt = hf["model_type"]
+    arch = {"qwen2": "qwen2", "llama": "llama", "mistral": "mistral"}[mt]
+    H, NH = hf["hidden_size"], hf["num_attention_heads"]
+    rs = hf.get("rope_scaling") or {}
+    llama3 = (rs.get("rope_type") or rs.get("type")) == "llama3"
+    sw = 0
+    if mt == "mistral" and hf.get("sliding_window"):
+        sw = hf["sliding_window"]
+    elif mt == "qwen2" and hf.get("use_sliding_window") and hf.get("sliding_window"):
+        sw = hf["sliding_window"]
+    cfg = dict(arch=arch, hidden_size=H, num_layers=hf["num_hidden_layers"], num_heads=NH,
+               num_kv_heads=hf.get("num_key_value_heads", NH), head_dim=hf.get("head_dim") or H // NH,
+               intermediate_size=hf["intermediate_size"], vocab_size=hf["vocab_size"],
+               rms_norm_eps=hf.get("rms_norm_eps", 1e-6), rope_theta=float(hf.get("rope_theta", 10000.0)),
+               tie_word_embeddings=int(bool(hf.get("tie_word_embeddings", False))),
+               attn_bias=int(mt == "qwen2"), sliding_window=sw, rope_llama3=int(llama3),
+               rope_factor=float(rs.get("factor", 0.0)),
+               rope_low_freq_factor=float(rs.get("low_freq_factor", 0.0)),
+               rope_high_freq_factor=float(rs.get("high_freq_factor", 0.0)),
+               rope_original_max_pos=int(rs.get("original_max_position_embeddings", 0)))
+    index = os.path.join(folder, "model.safetensors.index.json")
+    files = (sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index)
+             else ["model.safetensors"])
+    raw = {}
+    for fn in files:
+        raw.update(read_safetensors(os.path.join(folder, fn)))
+    w = {}
+    for name, a in raw.items():
+        if name.startswith("model.layers."):
+            l, rest = name[len("model.layers."):].split(".", 1)
+            w[f"layers.{l}.{HF_LAYER_NAMES[rest]}"] = torch.from_numpy(a).to(dtype)
+        else:
+            w[HF_TAIL_NAMES[name]] = torch.from_numpy(a).to(dtype)
+    if "lm_head" not in w:
+        w["lm_head"] = w["embed"]  # tied, or unused by the PRM heads
+    return cfg, w
 
 
 def qwen05b_config():

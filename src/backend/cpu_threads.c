@@ -1,0 +1,15 @@
+/* Thread count of the CPU backend (backend.h). */
+#include "backend.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+void pe_backend_cpu_threads(int n)
+{
+    if (n < 1)
+        n = 1;
+    /* Both pools: the forward pass's OpenMP loops and OpenBLAS's own threads
+     * (Debian's default OpenBLAS is the pthreads build, which ignores OpenMP's setting). */
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}

@@ -1,0 +1,174 @@
+/* One logical shard of `prmeval run`: prompts -> packed batches -> rewards ->
+ * labels -> journal. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../backend/engine.h"
+#include "../io/journal.h"
+#include "run_impl.h"
+#include "signals.h"
+
+/* One JSON line per prompt for --dump-tokens (a debugging aid and the input
+ * of tests/scripts/test_run_oracle.py): the rendered text (BOS as its token
+ * string), the ids after the cut and the read-out positions. */
+static void dump_prompt(FILE *f, const pe_sample *s, int sample, const char *text, const pe_prompt_tokens *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "sample", sample);
+    cJSON_AddStringToObject(o, "key", s->key);
+    cJSON_AddNumberToObject(o, "n_full", (double)p->n_full);
+    cJSON_AddNumberToObject(o, "nread_full", (double)p->nread_full);
+    cJSON_AddStringToObject(o, "text", text ? text : "");
+    cJSON *ids = cJSON_AddArrayToObject(o, "ids"), *ro = cJSON_AddArrayToObject(o, "readout");
+    for (int64_t i = 0; i < p->n; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateNumber(p->ids[i]));
+    for (int64_t i = 0; i < p->nread; i++)
+        cJSON_AddItemToArray(ro, cJSON_CreateNumber((double)p->readout[i]));
+    char *line = cJSON_PrintUnformatted(o);
+    if (line)
+        fprintf(f, "%s\n", line);
+    cJSON_free(line);
+    cJSON_Delete(o);
+}
+
+/* Prompt of one sample, with its share of the token statistics. */
+static int build_prompt(run_ctx *c, const pe_sample *s, pe_prompt_tokens *pt, pe_token_stats *st, char **text,
+                        pe_err *e)
+{
+    pe_segments segs;
+    memset(&segs, 0, sizeof segs);
+    memset(pt, 0, sizeof *pt);
+    int rc = pe_family_segments(c->fam, &c->fo, s->question, s->nsteps, s->steps, &segs, e);
+    if (rc == PE_OK)
+        rc = pe_family_tokens(c->fam, &c->fo, &segs, c->tok, pt, e);
+    if (rc != PE_OK) {
+        pe_err_prefix(e, "%s:%d (sample %s): ", c->full.files[s->src_file], s->src_line, s->key);
+        pe_segments_free(&segs);
+        return rc;
+    }
+    st->sequences++;
+    st->tokens += pt->n;
+    st->tokens_full += pt->n_full;
+    st->sequences_cut += pt->truncated != 0;
+    st->readouts += pt->nread;
+    st->labels_lost += pt->nread_full - pt->nread;
+    st->labels_lost_class[s->cls] += pt->nread_full - pt->nread;
+    st->readout_mismatch += pt->nread_full != segs.nexpected;
+    if (text) {
+        int32_t bos = c->fo.bos_id >= 0 ? c->fo.bos_id : pe_tokenizer_bos_id(c->tok);
+        const char *bos_text = bos >= 0 ? pe_tokenizer_id_token(c->tok, bos) : NULL;
+        *text = pe_segments_render(&segs, bos_text ? bos_text : "", e);
+        if (!*text)
+            rc = PE_ERESOURCE;
+    }
+    pe_segments_free(&segs);
+    return rc;
+}
+
+int pe_run_shard(run_ctx *c, int s, pe_err *e)
+{
+    const int first = c->shard_first[s], n = c->shard_first[s + 1] - first;
+    const int32_t *samples = c->shard_samples + first;
+    pe_shard_preds sp;
+    int rc = pe_shard_preds_init(&sp, n, e);
+    if (rc != PE_OK)
+        return rc;
+    pe_prompt_tokens *pt = pe_calloc((size_t)n + 1, sizeof *pt, e);
+    pe_seq *live = pe_calloc((size_t)n + 1, sizeof *live, e);
+    float **rew = pe_calloc((size_t)n + 1, sizeof *rew, e);
+    int *live_k = pe_calloc((size_t)n + 1, sizeof *live_k, e);
+    char **text = c->dump ? pe_calloc((size_t)n + 1, sizeof *text, e) : NULL;
+    int *bfirst = NULL, nb = 0, nlive = 0;
+    if (!pt || !live || !rew || !live_k || (c->dump && !text))
+        rc = PE_ERESOURCE;
+    for (int k = 0; rc == PE_OK && k < n; k++) {
+        const pe_sample *smp = &c->d.samples[samples[k]];
+        sp.sample[k] = samples[k];
+        rc = build_prompt(c, smp, &pt[k], &sp.tok, text ? &text[k] : NULL, e);
+        if (rc == PE_OK && pt[k].nread > 0) {
+            if (!(rew[k] = pe_malloc((size_t)pt[k].nread * sizeof **rew, e))) {
+                rc = PE_ERESOURCE;
+                break;
+            }
+            live[nlive] = (pe_seq){pt[k].ids, pt[k].n, pt[k].readout, pt[k].nread, samples[k]};
+            live_k[nlive++] = k;
+        }
+    }
+    /* Batches never span two shards, so a shard's rewards are the same
+     * whichever rank runs it and whether or not the run was resumed. */
+    if (rc == PE_OK)
+        rc = pe_engine_plan(live, nlive, c->job->token_budget, &bfirst, &nb, e);
+    float **lrew = pe_calloc((size_t)nlive + 1, sizeof *lrew, e);
+    if (rc == PE_OK && !lrew)
+        rc = PE_ERESOURCE;
+    for (int i = 0; rc == PE_OK && i < nlive; i++)
+        lrew[i] = rew[live_k[i]];
+    if (rc == PE_OK)  /* prompts with every read-out cut away need no forward pass */
+        pe_progress_add(&c->prog, n - nlive, 0, 0);
+    for (int bi = 0; rc == PE_OK && bi < nb; bi++) {
+        if (pe_progress_tick(&c->prog, pe_signals_stop_requested())) {
+            rc = PE_RUN_STOPPED;
+            break;
+        }
+        int cnt = bfirst[bi + 1] - bfirst[bi];
+        pe_engine_stats st;
+        rc = pe_engine_score(&c->b, live + bfirst[bi], cnt, c->job->token_budget, lrew + bfirst[bi], &st, e);
+        if (rc == PE_OK) {
+            c->timing.tokens += st.tokens;
+            c->timing.sequences += cnt;
+            pe_progress_add(&c->prog, cnt, st.tokens, 0);
+        }
+    }
+    for (int k = 0; rc == PE_OK && k < n; k++) {
+        int32_t m = (int32_t)pt[k].nread;
+        sp.status[k] = PE_PRED_OK;
+        sp.m[k] = m;
+        if (m == 0)
+            continue;
+        sp.labels[k] = pe_malloc((size_t)m, e);
+        sp.scores[k] = pe_malloc((size_t)m * sizeof(double), e);
+        if (!sp.labels[k] || !sp.scores[k]) {
+            rc = PE_ERESOURCE;
+            break;
+        }
+        pe_family_labels(c->fam, &c->fo, c->threshold, rew[k], m, sp.labels[k]);
+        for (int32_t j = 0; j < m; j++)
+            sp.scores[k][j] = (double)rew[k][j];
+    }
+    if (rc == PE_OK && c->job->checkpoint_dir[0]) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        rc = pe_shard_payload_encode(&sp, &buf, &len, e);
+        if (rc == PE_OK)
+            rc = pe_journal_write(c->job->checkpoint_dir, c->job_hash, (uint64_t)s, buf, len, e);
+        free(buf);
+    }
+    if (rc == PE_OK && c->dump)
+        for (int k = 0; k < n; k++)
+            dump_prompt(c->dump, &c->d.samples[samples[k]], samples[k], text[k], &pt[k]);
+    if (rc == PE_OK) {
+        c->shards[s] = sp;
+        c->shard_state[s] = SHARD_DONE;
+        pe_token_stats_add(&c->tok_local, &sp.tok);
+        c->timing.shards_run++;
+    } else {
+        pe_shard_preds_free(&sp);
+    }
+    for (int k = 0; pt && k < n; k++)
+        pe_prompt_tokens_free(&pt[k]);
+    for (int k = 0; rew && k < n; k++)
+        free(rew[k]);
+    for (int k = 0; text && k < n; k++)
+        free(text[k]);
+    free(text);
+    free(pt);
+    free(live);
+    free(rew);
+    free(lrew);
+    free(live_k);
+    free(bfirst);
+    return rc;
+}

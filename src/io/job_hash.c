@@ -1,0 +1,183 @@
+/* Job hash for resume journals (job_hash.h). */
+#define _GNU_SOURCE  /* struct stat's st_mtim */
+#include "job_hash.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/sha256.h"
+#include "../core/shard.h"
+
+#ifndef PRMEVAL_VERSION
+#define PRMEVAL_VERSION "unknown"
+#endif
+#ifndef PRMEVAL_GIT_COMMIT
+#define PRMEVAL_GIT_COMMIT "unknown"
+#endif
+
+/* The safetensors header limit of src/io/safetensors.c: a larger one is not a checkpoint. */
+#define HEADER_MAX (100u << 20)
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* name size mtime sha256(first 8 bytes + JSON header) of one safetensors file. */
+static int weights_line(FILE *out, const char *dir, const char *name, pe_err *e)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return pe_fail(e, PE_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t len8[8];
+    int rc = PE_OK;
+    uint64_t hlen = 0;
+    if (fread(len8, 1, 8, f) != 8)
+        rc = pe_fail(e, PE_EINPUT, "%s: shorter than the 8-byte header length", path);
+    for (int i = 0; rc == PE_OK && i < 8; i++)
+        hlen |= (uint64_t)len8[i] << (8 * i);
+    if (rc == PE_OK && (hlen > HEADER_MAX || hlen > (uint64_t)st.st_size - 8))
+        rc = pe_fail(e, PE_EINPUT, "%s: header length %llu does not fit the file", path, (unsigned long long)hlen);
+    char *hdr = rc ? NULL : pe_malloc((size_t)hlen + 1, e);
+    if (rc == PE_OK && !hdr)
+        rc = PE_ERESOURCE;
+    if (rc == PE_OK && fread(hdr, 1, (size_t)hlen, f) != (size_t)hlen)
+        rc = pe_fail(e, PE_EIO, "%s: cannot read the header", path);
+    if (rc == PE_OK) {
+        pe_sha256 s;
+        uint8_t d[32];
+        char hex[65];
+        pe_sha256_init(&s);
+        pe_sha256_update(&s, len8, 8);
+        pe_sha256_update(&s, hdr, (size_t)hlen);
+        pe_sha256_final(&s, d);
+        pe_sha256_hex(d, hex);
+        fprintf(out, "weights %s size=%lld mtime=%lld.%09ld header_sha256=%s\n", name, (long long)st.st_size,
+                (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec, hex);
+    }
+    free(hdr);
+    fclose(f);
+    return rc;
+}
+
+int pe_model_fingerprint(const char *dir, char **text, pe_err *e)
+{
+    *text = NULL;
+    DIR *d = opendir(dir);
+    if (!d)
+        return pe_fail(e, PE_EIO, "%s: cannot list the model folder: %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = PE_OK;
+    struct dirent *de;
+    while (rc == PE_OK && (de = readdir(d))) {
+        const char *nm = de->d_name;
+        int want = ends_with(nm, ".safetensors") || !strcmp(nm, "config.json") || !strcmp(nm, "tokenizer.json") ||
+                   !strcmp(nm, "tokenizer_config.json") || !strcmp(nm, "model.safetensors.index.json");
+        if (!want)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **nn = pe_realloc(names, cap * sizeof *names, e);
+            if (!nn) {
+                rc = PE_ERESOURCE;
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = pe_strdup(nm, e)))
+            rc = PE_ERESOURCE;
+        else
+            n++;
+    }
+    closedir(d);
+    if (rc == PE_OK && n)
+        qsort(names, n, sizeof *names, cmp_str);  /* readdir order is the file system's */
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *out = rc ? NULL : open_memstream(&buf, &blen);
+    if (rc == PE_OK && !out)
+        rc = pe_fail(e, PE_ERESOURCE, "out of memory");
+    for (size_t i = 0; rc == PE_OK && i < n; i++) {
+        if (ends_with(names[i], ".safetensors")) {
+            rc = weights_line(out, dir, names[i], e);
+        } else {
+            char path[8192], hex[65];
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            rc = pe_sha256_file(path, hex, e);
+            if (rc == PE_OK)
+                fprintf(out, "file %s sha256=%s\n", names[i], hex);
+        }
+    }
+    if (out)
+        fclose(out);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (rc != PE_OK) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    return PE_OK;
+}
+
+int pe_job_hash_text(const pe_job_hash_in *in, char **text, pe_err *e)
+{
+    *text = NULL;
+    const pe_job *j = in->job;
+    char *model = NULL;
+    int rc = pe_model_fingerprint(j->model, &model, e);
+    if (rc != PE_OK)
+        return rc;
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *out = open_memstream(&buf, &blen);
+    if (!out) {
+        free(model);
+        return pe_fail(e, PE_ERESOURCE, "out of memory");
+    }
+    /* The threshold as exact bits: 0.5 and 0.5000000000000001 label differently. */
+    fprintf(out, "prmeval-journal-job v1\ntool %s %s\nmetric %s\nshard_problems %d\n", PRMEVAL_VERSION,
+            PRMEVAL_GIT_COMMIT, in->metric_definition ? in->metric_definition : "", PE_SHARD_PROBLEMS);
+    fprintf(out, "family %s\nmax_tokens %lld\ntoken_budget %lld\nthreshold %a\nlabel_rule %s\n", in->family,
+            (long long)j->max_tokens, (long long)j->token_budget, in->threshold, j->label_rule);
+    fprintf(out, "qwen_backspace_quirk %d\nrlhflow_system_block %d\nlimit %lld\nbackends %s\n",
+            j->qwen_backspace_quirk, j->rlhflow_system_block, (long long)j->limit, in->backends);
+    for (int i = 0; i < in->ndata; i++)
+        fprintf(out, "data sha256=%s\n", in->data_sha256[i]);
+    fputs(model, out);
+    fclose(out);
+    free(model);
+    if (!buf)
+        return pe_fail(e, PE_ERESOURCE, "out of memory");
+    *text = buf;
+    return PE_OK;
+}
+
+int pe_job_hash(const pe_job_hash_in *in, char hex[65], pe_err *e)
+{
+    char *text = NULL;
+    int rc = pe_job_hash_text(in, &text, e);
+    if (rc != PE_OK)
+        return rc;
+    pe_sha256_buf(text, strlen(text), hex);
+    free(text);
+    return PE_OK;
+}

@@ -1,0 +1,127 @@
+# labels: nosan
+"""The whole `prmeval run` pipeline against independent oracles: for a tiny
+random model of each family (Qwen2 with q/k/v biases, Mistral, Llama with
+llama3 RoPE scaling, Qwen2 with a value head; f32, bf16 and f16 weights),
+`prmeval run --dump-tokens` gives the token ids and read-out positions it used;
+the PyTorch implementation tests/oracle/torch_prm.py (float64, one sequence at
+a time, weights read from the safetensors file with struct + json + numpy)
+recomputes every step reward, which must equal /steps/score of the HDF5
+results within 1e-4 relative; /steps/label must follow the family's label
+rule; and the ids of the prompts must equal @lenml/tokenizers' encoding of
+the rendered prompt (tests/js/run_tokens_oracle.mjs; that sub-check is
+skipped when node or tests/js/node_modules is missing)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import torch
+
+src = os.path.abspath(os.environ.get("PRMEVAL_SRC", "."))
+binary = os.environ.get("PRMEVAL", os.path.join(src, "build", "prmeval"))
+tmp = os.environ.get("PRMEVAL_TMP", "/tmp/prmeval_test_run_oracle")
+os.makedirs(tmp, exist_ok=True)
+sys.path.insert(0, os.path.join(src, "tests", "oracle"))
+import torch_prm  # noqa: E402
+
+FAMILIES = [  # family, dtype, head of torch_prm
+    ("qwen-prm", "f32", "qwen_prm"),
+    ("math-shepherd", "bf16", "lm_two_tokens"),
+    ("rlhflow", "f16", "lm_full_softmax"),
+    ("skywork", "f32", "value_sigmoid"),
+]
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL:", msg)
+
+
+def head_tokens(family, folder):
+    """The head's token ids, looked up in tokenizer.json's vocabulary directly:
+    math-shepherd encode("+ -") = "▁+", "▁-"; rlhflow encode("+") = "+"
+    (docs/tiny-model.md: these are single tokens in the tiny vocabularies)."""
+    vocab = json.load(open(os.path.join(folder, "tokenizer.json")))["model"]["vocab"]
+    if family == "math-shepherd":
+        return vocab["\u2581+"], vocab["\u2581-"]
+    if family == "rlhflow":
+        return vocab["+"], -1
+    return -1, -1
+
+
+def labels_oracle(family, r):
+    if family == "skywork":  # PRMBench's rule: differences of consecutive rewards > -0.05
+        d = [r[0]] + [r[i] - r[i - 1] for i in range(1, len(r))]
+        return [int(x > -0.05) for x in d]
+    return [int(x > 0.5) for x in r]
+
+
+node_ok = shutil.which("node") and os.path.isdir(os.path.join(src, "tests/js/node_modules/@lenml/tokenizers"))
+for family, dtype, kind in FAMILIES:
+    folder = os.path.join(tmp, family)
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([binary, "tiny-model", folder, "--family", family, "--seed", "5", "--dtype", dtype],
+                   check=True, stdout=subprocess.DEVNULL)
+    job = dict(model=folder, family=family, data=os.path.join(src, "data/subset400.jsonl"),
+               output=os.path.join(tmp, family + ".h5"), backend="cpu", limit=2, max_tokens=700,
+               token_budget=3000)
+    job_path = os.path.join(tmp, family + ".json")
+    json.dump(job, open(job_path, "w"))
+    dump = os.path.join(tmp, family + ".tokens.jsonl")
+    env = dict(os.environ, PRMEVAL_MPI="0")
+    subprocess.run([binary, "run", job_path, "--quiet", "--dump-tokens", dump], check=True, env=env)
+    cfg, w = torch_prm.load_checkpoint(folder)
+    tok_a, tok_b = head_tokens(family, folder)
+    prompts = [json.loads(l) for l in open(dump)]
+    with h5py.File(job["output"]) as f:
+        off = f["samples/step_offset"][:]
+        score = f["steps/score"][:]
+        label = f["steps/label"][:]
+        nsamples = len(f["samples/key"])
+        keys = f["samples/key"].asstr()[:]
+    if len(prompts) != nsamples:
+        fail(f"{family}: {len(prompts)} prompts dumped for {nsamples} samples")
+    worst, nrew, ncut = 0.0, 0, 0
+    for p in prompts:
+        i = p["sample"]
+        if keys[i] != p["key"]:
+            fail(f"{family}: sample {i} is {keys[i]} in the HDF5, {p['key']} in the dump")
+        c_rew = score[off[i]:off[i + 1]]
+        if len(c_rew) != len(p["readout"]):
+            fail(f"{family} {p['key']}: {len(c_rew)} step scores for {len(p['readout'])} read-outs")
+            continue
+        ncut += p["n_full"] > len(p["ids"])
+        if not p["readout"]:
+            continue
+        ids = p["ids"]
+        with torch.no_grad():
+            ref = torch_prm.score(cfg, w, ids, [0, len(ids)], p["readout"], kind, tok_a, tok_b).numpy()
+        rel = np.abs(c_rew - ref) / np.maximum(np.abs(ref), 1e-30)
+        worst = max(worst, float(rel.max()))
+        nrew += len(ref)
+        if not np.all(np.abs(c_rew - ref) <= 1e-4 * np.abs(ref)):
+            k = int(np.argmax(rel))
+            fail(f"{family} {p['key']}: step {k} reward {c_rew[k]!r} vs PyTorch {ref[k]!r} (rel {rel[k]:.2e})")
+        want = labels_oracle(family, [float(x) for x in c_rew])
+        if list(label[off[i]:off[i + 1]]) != want:
+            fail(f"{family} {p['key']}: labels {list(label[off[i]:off[i + 1]])} vs the family's rule {want}")
+    print(f"{family} ({dtype}): {nrew} step rewards of {len(prompts)} prompts ({ncut} cut) equal PyTorch, "
+          f"worst relative difference {worst:.2e}")
+    if nrew < 20:
+        fail(f"{family}: only {nrew} rewards compared")
+    if family != "skywork":
+        if node_ok:
+            r = subprocess.run(["node", os.path.join(src, "tests/js/run_tokens_oracle.mjs"), family, folder, dump, "6"])
+            if r.returncode != 0:
+                fail(f"{family}: token ids differ from @lenml/tokenizers")
+        else:
+            print(f"{family}: token ids vs @lenml/tokenizers skipped (node or tests/js/node_modules missing)")
+
+if failures:
+    print(f"{len(failures)} failures")
+    sys.exit(1)
+print("all rewards, labels and token ids agree with the oracles")
