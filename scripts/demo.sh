@@ -8,10 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-if [ ! -x build/prmeval ]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build -j"$(nproc)"
-fi
+# Always build: incremental, and a stale binary from an older checkout never runs the demo.
+[ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+mkdir -p build/demo
 if [ ! -f build/demo/tiny-qwen-prm/model.safetensors ]; then
   ./build/prmeval tiny-model build/demo/tiny-qwen-prm --family qwen-prm --seed 1
 fi
