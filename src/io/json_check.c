@@ -1,0 +1,142 @@
+#include "json_check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The repeated name among the children of object o, or NULL; *oom on failure
+ * to allocate. Small objects (records, configs) are compared pairwise; large
+ * ones (a tokenizer's vocabulary) are sorted, so the check stays O(n log n). */
+static const char *dup_in_object(const cJSON *o, int *oom)
+{
+    size_t k = 0;
+    for (const cJSON *c = o->child; c; c = c->next)
+        k++;
+    if (k < 2)
+        return NULL;
+    if (k <= 32) {
+        for (const cJSON *a = o->child; a; a = a->next)
+            for (const cJSON *b = a->next; b; b = b->next)
+                if (!strcmp(a->string, b->string))
+                    return a->string;
+        return NULL;
+    }
+    const char **names = malloc(k * sizeof *names);
+    if (!names) {
+        *oom = 1;
+        return NULL;
+    }
+    size_t i = 0;
+    for (const cJSON *c = o->child; c; c = c->next)
+        names[i++] = c->string;
+    qsort(names, k, sizeof *names, cmp_name);
+    const char *d = NULL;
+    for (i = 1; i < k && !d; i++)
+        if (!strcmp(names[i - 1], names[i]))
+            d = names[i];
+    free(names);
+    return d;
+}
+
+/* Appends ".name" (or "[\"name\"]" when it is not a plain identifier) to the path. */
+static void path_push(char *where, size_t n, const char *name)
+{
+    size_t at = strlen(where);
+    int plain = *name != '\0';
+    for (const char *p = name; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_';
+    if (plain)
+        snprintf(where + at, n - at, "%s%.200s", at ? "." : "", name);
+    else
+        snprintf(where + at, n - at, "[\"%.200s\"]", name);
+}
+
+static int walk(const cJSON *v, char *where, size_t n)
+{
+    if (cJSON_IsObject(v)) {
+        int oom = 0;
+        const char *d = dup_in_object(v, &oom);
+        if (oom) {
+            snprintf(where, n, "(out of memory)");
+            return -1;
+        }
+        if (d) {
+            path_push(where, n, d);
+            return 1;
+        }
+    }
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+        return 0;
+    size_t at = strlen(where);
+    int i = 0;
+    for (const cJSON *c = v->child; c; c = c->next, i++) {
+        if (!cJSON_IsObject(c) && !cJSON_IsArray(c))
+            continue;
+        if (cJSON_IsObject(v))
+            path_push(where, n, c->string);
+        else
+            snprintf(where + at, n - at, "[%d]", i);
+        int r = walk(c, where, n);
+        if (r)
+            return r;
+        where[at] = '\0';
+    }
+    return 0;
+}
+
+int pe_json_find_duplicate(const cJSON *v, char *where, size_t n)
+{
+    if (n == 0)
+        return 0;
+    where[0] = '\0';
+    /* Depth is bounded by cJSON's nesting limit, so recursion is too. */
+    return walk(v, where, n);
+}
+
+size_t pe_json_bad_byte(const char *s, size_t len, const char **why)
+{
+    *why = NULL;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char b = (unsigned char)s[i];
+        if (b >= 0x20 && b < 0x80) {
+            i++;
+            continue;
+        }
+        if (b < 0x80) {
+            if (b == '\t' || b == '\n' || b == '\r') {
+                i++;
+                continue;
+            }
+            *why = "control character (JSON allows none but tab, newline and carriage return; escape it)";
+            return i;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (k <= 0) {
+            *why = "invalid UTF-8 (JSON text is UTF-8)";
+            return i;
+        }
+        i += (size_t)k;
+    }
+    return len;
+}
+
+void pe_json_line_col(const char *s, size_t off, size_t *line, size_t *col)
+{
+    *line = 1;
+    size_t start = 0;
+    for (size_t i = 0; i < off; i++)
+        if (s[i] == '\n') {
+            (*line)++;
+            start = i + 1;
+        }
+    *col = off - start + 1;
+}
