@@ -140,3 +140,49 @@ void pe_json_line_col(const char *s, size_t off, size_t *line, size_t *col)
         }
     *col = off - start + 1;
 }
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+cJSON *pe_json_parse_strict(const char *text, size_t len, const char *name, pe_err *e)
+{
+    size_t line, col;
+    const char *why;
+    size_t bad = pe_json_bad_byte(text, len, &why);
+    if (bad < len) {
+        pe_json_line_col(text, bad, &line, &col);
+        pe_fail(e, PE_EINPUT, "%s:%zu:%zu: %s", name, line, col, why);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+        pe_json_line_col(text, off, &line, &col);
+        pe_fail(e, PE_EINPUT, "%s:%zu:%zu: not valid JSON (or nested deeper than %d levels)", name, line, col,
+                CJSON_NESTING_LIMIT);
+        return NULL;
+    }
+    size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+    while (off < len && is_ws(text[off]))
+        off++;
+    if (off < len) {
+        pe_json_line_col(text, off, &line, &col);
+        pe_fail(e, PE_EINPUT, "%s:%zu:%zu: text after the JSON value", name, line, col);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    char where[256];
+    int dup = pe_json_find_duplicate(root, where, sizeof where);
+    if (dup) {
+        if (dup > 0)
+            pe_fail(e, PE_EINPUT, "%s: key %s appears twice (JSON readers differ on which one counts)", name, where);
+        else
+            pe_fail(e, PE_ERESOURCE, "%s: out of memory", name);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}

@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "../core/err.h"
+
 /* 1 when some object in v (at any depth) holds a name twice; the name's path
  * (e.g. scores.step_level_validity_labels, model.vocab["a"]) goes to where.
  * 0 otherwise. -1 when memory ran out (where says so). */
@@ -22,5 +24,11 @@ size_t pe_json_bad_byte(const char *s, size_t len, const char **why);
 
 /* Line (1-based) and column (1-based, in bytes) of offset off of s. */
 void pe_json_line_col(const char *s, size_t off, size_t *line, size_t *col);
+
+/* Parses the whole of text[0..len) as one JSON value, strictly: UTF-8 with no
+ * forbidden control characters, nothing but whitespace after the value, and
+ * no key repeated in any object. On failure returns NULL and fails e with
+ * PE_EINPUT and "name:line:col: why" (name: the file, or "file: header"). */
+cJSON *pe_json_parse_strict(const char *text, size_t len, const char *name, pe_err *e);
 
 #endif
