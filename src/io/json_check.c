@@ -100,22 +100,35 @@ int pe_json_find_duplicate(const cJSON *v, char *where, size_t n)
     return walk(v, where, n);
 }
 
-size_t pe_json_bad_byte(const char *s, size_t len, const char **why)
+size_t pe_json_bad_byte(const char *s, size_t len, int lines, const char **why)
 {
     *why = NULL;
+    int in_str = 0;
     size_t i = 0;
     while (i < len) {
         unsigned char b = (unsigned char)s[i];
         if (b >= 0x20 && b < 0x80) {
+            /* Strings are tracked so that a raw tab or newline inside one, which
+             * cJSON keeps but JSON forbids, is refused too. */
+            if (b == '"')
+                in_str = !in_str;
+            else if (b == '\\' && in_str && i + 1 < len && (unsigned char)s[i + 1] >= 0x20)
+                i++;
             i++;
             continue;
         }
         if (b < 0x80) {
-            if (b == '\t' || b == '\n' || b == '\r') {
+            if (b == '\n' && lines) { /* a record ends here, closed or not (cJSON reports an open string) */
+                in_str = 0;
                 i++;
                 continue;
             }
-            *why = "control character (JSON allows none but tab, newline and carriage return; escape it)";
+            if (!in_str && (b == '\t' || b == '\n' || b == '\r')) {
+                i++;
+                continue;
+            }
+            *why = in_str ? "control character inside a string (JSON wants it escaped, e.g. \\n or \\t)"
+                          : "control character (JSON allows none but tab, newline and carriage return; escape it)";
             return i;
         }
         utf8proc_int32_t cp;
@@ -150,7 +163,7 @@ cJSON *pe_json_parse_strict(const char *text, size_t len, const char *name, pe_e
 {
     size_t line, col;
     const char *why;
-    size_t bad = pe_json_bad_byte(text, len, &why);
+    size_t bad = pe_json_bad_byte(text, len, 0, &why);
     if (bad < len) {
         pe_json_line_col(text, bad, &line, &col);
         pe_fail(e, PE_EINPUT, "%s:%zu:%zu: %s", name, line, col, why);

@@ -17,10 +17,12 @@
  * 0 otherwise. -1 when memory ran out (where says so). */
 int pe_json_find_duplicate(const cJSON *v, char *where, size_t n);
 
-/* The first byte of s[0..len) that cannot be in JSON text: invalid UTF-8 or a
- * control character other than tab, newline and carriage return. Returns its
+/* The first byte of s[0..len) that cannot be in JSON text: invalid UTF-8, a
+ * control character other than tab, newline and carriage return, or any
+ * control character inside a string. lines != 0: s is JSON Lines, where a
+ * newline ends every record (and any string left open in it). Returns its
  * offset, or len when there is none; *why says which. */
-size_t pe_json_bad_byte(const char *s, size_t len, const char **why);
+size_t pe_json_bad_byte(const char *s, size_t len, int lines, const char **why);
 
 /* Line (1-based) and column (1-based, in bytes) of offset off of s. */
 void pe_json_line_col(const char *s, size_t off, size_t *line, size_t *col);

@@ -78,7 +78,7 @@ int pe_jsonl_read(const char *path, pe_jsonl *j, pe_err *e)
     /* cJSON takes any bytes: what JSON forbids (invalid UTF-8, raw control
      * characters) would be read silently and differ from the reference's read. */
     const char *why;
-    size_t badat = j->size ? pe_json_bad_byte(j->buf, j->size, &why) : 0;
+    size_t badat = j->size ? pe_json_bad_byte(j->buf, j->size, 1, &why) : 0;
     if (badat < j->size) {
         size_t line, col;
         pe_json_line_col(j->buf, badat, &line, &col);
