@@ -743,7 +743,7 @@ def main():
         if why and target == "h5" and (why.startswith("crash") or why.startswith("timeout")) and \
                 library_fails_too(case.inputs[0]):
             lib_fails.append(case_no)
-            print("note h5 case %d: %s, and h5dump (libhdf5 itself) fails the same way on the file: a library "
+            print("note h5 case %d: %s, and libhdf5 under h5py fails the same way on the file: a library "
                   "defect, not counted" % (case_no, why))
             why = None
         runs[target] += 1
@@ -768,7 +768,7 @@ def main():
     for n in names:
         print("  %-12s %5d runs, exits %s" % (n, runs[n], dict(sorted(exits[n].items(), key=str))))
     if lib_fails:
-        print("%d HDF5 files crashed or hung libhdf5 itself (h5dump too): %s" % (len(lib_fails), lib_fails))
+        print("%d HDF5 files crashed or hung libhdf5 itself (under h5py too): %s" % (len(lib_fails), lib_fails))
     if total < len(names):
         print("too few cases ran")
         return 1
