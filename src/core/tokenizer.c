@@ -490,8 +490,12 @@ static int pretok_metaspace(const pe_tokenizer *t, int step, const pe_pretok *p,
 static int pretokenize(const pe_tokenizer *t, int step, const char *s, size_t len, int first, id_out *o,
                        pe_err *e)
 {
-    if (step == t->npretoks)
-        return pe_bpe_encode_word(&t->bpe, &t->scratch->bpe, s, len, o->ids, o->n, o->cap, e);
+    if (step == t->npretoks) {
+        int rc = pe_bpe_encode_word(&t->bpe, &t->scratch->bpe, s, len, o->ids, o->n, o->cap, e);
+        if (rc == PE_EINPUT) /* a character the vocabulary lacks: the tokenizer is at fault as much as the text */
+            pe_err_prefix(e, "%s: ", t->source);
+        return rc;
+    }
     const pe_pretok *p = &t->pretoks[step];
     switch (p->kind) {
     case PE_PRETOK_SPLIT: {

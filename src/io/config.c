@@ -3,6 +3,8 @@
  * LlamaConfig and MistralConfig where a field may be absent. */
 #include "config.h"
 
+#include "json_check.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -239,9 +241,9 @@ int pe_config_parse(pe_config *c, const char *text, const char *name, pe_err *e)
 {
     memset(c, 0, sizeof *c);
     c->bos_token_id = c->eos_token_id = -1;
-    cJSON *root = cJSON_Parse(text);
+    cJSON *root = pe_json_parse_strict(text, strlen(text), name, e);
     if (!root)
-        return pe_fail(e, PE_EINPUT, "%s: not valid JSON", name);
+        return e->code;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return pe_fail(e, PE_EINPUT, "%s: not a JSON object", name);
@@ -277,6 +279,10 @@ int pe_config_load(pe_config *c, const char *path, pe_err *e)
         return pe_fail(e, bad ? PE_EIO : PE_EINPUT, "%s: %s", file, bad ? "read error" : "larger than 16 MB");
     }
     buf[n] = '\0';
+    if (strlen(buf) != n) {
+        free(buf);
+        return pe_fail(e, PE_EINPUT, "%s: NUL byte (binary data, not JSON)", file);
+    }
     int rc = pe_config_parse(c, buf, file, e);
     free(buf);
     return rc;

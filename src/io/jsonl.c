@@ -1,5 +1,7 @@
 #include "jsonl.h"
 
+#include "json_check.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -73,6 +75,16 @@ int pe_jsonl_read(const char *path, pe_jsonl *j, pe_err *e)
         pe_fail(e, PE_EINPUT, "%s:%d: NUL byte (binary data, not JSON Lines)", path, line);
         goto fail;
     }
+    /* cJSON takes any bytes: what JSON forbids (invalid UTF-8, raw control
+     * characters) would be read silently and differ from the reference's read. */
+    const char *why;
+    size_t badat = j->size ? pe_json_bad_byte(j->buf, j->size, 1, &why) : 0;
+    if (badat < j->size) {
+        size_t line, col;
+        pe_json_line_col(j->buf, badat, &line, &col);
+        pe_fail(e, PE_EINPUT, "%s:%zu:%zu: %s", path, line, col, why);
+        goto fail;
+    }
     size_t nl = 1;
     for (const char *p = j->buf, *end = j->buf + j->size; p && p < end; nl++) {
         p = memchr(p, '\n', (size_t)(end - p));
@@ -142,6 +154,17 @@ cJSON *pe_jsonl_parse_object(const pe_jsonl *j, int64_t k, const char *path, cha
     }
     if (!cJSON_IsObject(o)) {
         snprintf(msg, msgsize, "%s:%d: expected a JSON object, found another JSON value", path, j->lineno[k]);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    char where[256];
+    int dup = pe_json_find_duplicate(o, where, sizeof where);
+    if (dup) {
+        if (dup > 0)
+            snprintf(msg, msgsize, "%s:%d: key \"%s\" appears twice in the record (JSON readers differ on which "
+                     "one counts)", path, j->lineno[k], where);
+        else
+            snprintf(msg, msgsize, "%s:%d: out of memory", path, j->lineno[k]);
         cJSON_Delete(o);
         return NULL;
     }

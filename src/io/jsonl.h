@@ -27,13 +27,15 @@ typedef struct pe_jsonl {
 } pe_jsonl;
 
 /* Reads path and splits it into non-blank lines. Fails on a missing or
- * unreadable file, a file with no non-blank line, a NUL byte (binary data) or
- * a line longer than PE_JSONL_MAX_LINE, naming the file and line. */
+ * unreadable file, a file with no non-blank line, a NUL byte (binary data),
+ * invalid UTF-8 or a control character JSON forbids, or a line longer than
+ * PE_JSONL_MAX_LINE, naming the file and line. */
 int pe_jsonl_read(const char *path, pe_jsonl *j, pe_err *e);
 void pe_jsonl_free(pe_jsonl *j);
 
-/* Parses line k into a JSON object. On failure returns NULL and writes
- * "path:line: ..." (with the column of the error) into msg. */
+/* Parses line k into a JSON object. On failure (malformed, not an object, a
+ * key repeated in some object) returns NULL and writes "path:line: ..."
+ * (with the column of the error) into msg. */
 cJSON *pe_jsonl_parse_object(const pe_jsonl *j, int64_t k, const char *path, char *msg, size_t msgsize);
 
 /* A bump allocator for cJSON trees, one per thread: parsing 21 MB of records

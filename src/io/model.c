@@ -116,6 +116,14 @@ int pe_model_open(pe_model *m, const char *dir, pe_err *e)
     if (st_open(s, dir, e))
         goto fail;
     const pe_config *c = &m->cfg;
+    /* Each layer stores 9 tensors: a config claiming more layers than the
+     * checkpoint could hold is refused before memory is sized by it. */
+    if ((int64_t)c->num_layers * 9 > s->n) {
+        pe_fail(e, PE_EINPUT, "%s/config.json: \"num_hidden_layers\" is %d, but %s holds only %d tensors "
+                "(each layer has 9)", dir, c->num_layers, s->nfiles == 1 ? s->files[0].path : "the checkpoint",
+                s->n);
+        goto fail;
+    }
     if (get(s, &m->w.embed, 2, c->vocab_size, c->hidden_size, e, "model.embed_tokens.weight") || load_layers(m, s, e) ||
         get(s, &m->w.final_norm, 1, c->hidden_size, 0, e, "model.norm.weight") || load_heads(m, s, e))
         goto fail;

@@ -29,6 +29,10 @@ const char *pe_relabel_rule_name(int rule)
     }
 }
 
+/* The same bounds the data reader (src/io/dataset.c) puts on what it reads. */
+#define PE_RESULTS_MAX_STEPS 100000
+#define PE_RESULTS_MAX_ERROR_STEP 1000000
+
 static int bad(const pe_rescore *rs, pe_err *e, const char *dset, int i, const char *what, long long v)
 {
     return pe_fail(e, PE_EINPUT, "%s: %s: sample %d (%s): %s (%lld)", rs->path, dset, i, rs->src->key[i], what, v);
@@ -63,6 +67,10 @@ int pe_rescore_init(pe_rescore *rs, const pe_results *r, const char *path, pe_er
             rc = bad(rs, e, "/samples/nlabels", i, "differs from the steps in /samples/step_offset", nst);
         else if (r->label_source && (r->label_source[i] < 0 || r->label_source[i] > PE_LABELS_REDUNDANCY))
             rc = bad(rs, e, "/samples/label_source", i, "label source out of range", r->label_source[i]);
+        else if (r->nsteps[i] < 0 || r->nsteps[i] > PE_RESULTS_MAX_STEPS)
+            rc = bad(rs, e, "/samples/nsteps", i, "step count out of range", r->nsteps[i]);
+        else if (r->src_file[i] < 0 || r->src_file[i] >= r->prov.ndata_files)
+            rc = bad(rs, e, "/samples/src_file", i, "not an index into the root attribute data_files", r->src_file[i]);
         if (rc != PE_OK)
             break;
         s->key = r->key[i];
@@ -76,8 +84,10 @@ int pe_rescore_init(pe_rescore *rs, const pe_results *r, const char *path, pe_er
         s->err_steps = rs->err_store + r->err_offset[i];
         for (int k = 0; k < s->nerr; k++) {
             int32_t v = r->err_steps[r->err_offset[i] + k];
-            if (v < 0) {
-                rc = bad(rs, e, "/samples/err_steps", i, "negative error step", v);
+            /* The data reader's bound (1-based step numbers up to 10^6): the
+             * metric adds 1 to a step, which must not overflow. */
+            if (v < 0 || v >= PE_RESULTS_MAX_ERROR_STEP) {
+                rc = bad(rs, e, "/samples/err_steps", i, "error step out of range", v);
                 break;
             }
             s->err_steps[k] = v;

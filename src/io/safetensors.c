@@ -3,6 +3,8 @@
  * then the data area; offsets are relative to its start. */
 #include "safetensors.h"
 
+#include "json_check.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -193,9 +195,11 @@ static int add_file(st_set *s, const char *path, pe_err *e)
         return pe_fail(e, PE_EINPUT, "%s: header length %llu runs past the end of the file (%zu bytes)", path,
                        (unsigned long long)hlen, f->size);
     f->data_off = 8 + (size_t)hlen;
-    cJSON *root = cJSON_ParseWithLength((const char *)f->map + 8, (size_t)hlen);
+    char hname[4200];
+    snprintf(hname, sizeof hname, "%s: header", path);
+    cJSON *root = pe_json_parse_strict((const char *)f->map + 8, (size_t)hlen, hname, e);
     if (!root)
-        return pe_fail(e, PE_EINPUT, "%s: header is not valid JSON", path);
+        return e->code;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return pe_fail(e, PE_EINPUT, "%s: header is not a JSON object", path);
@@ -312,10 +316,10 @@ static int open_index(st_set *s, const char *dir, const char *index, pe_err *e)
     char *text = NULL;
     if (read_text(index, &text, e))
         return e->code;
-    cJSON *root = cJSON_Parse(text);
+    cJSON *root = pe_json_parse_strict(text, strlen(text), index, e);
     free(text);
     if (!root)
-        return pe_fail(e, PE_EINPUT, "%s: not valid JSON", index);
+        return e->code;
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(wm)) {
         cJSON_Delete(root);

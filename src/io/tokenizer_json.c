@@ -15,6 +15,7 @@
 
 #include "core/bytelevel.h"
 #include "core/tokenizer_impl.h"
+#include "io/json_check.h"
 
 /* The pattern of GPT-2's ByteLevel pre-tokenizer when use_regex is true. */
 static const char gpt2_pattern[] =
@@ -63,11 +64,15 @@ static int get_str(ctx *c, const cJSON *o, const char *key, const char *path, co
     return PE_OK;
 }
 
+/* The id table is sized by the largest id: real vocabularies stay below
+ * 300000, and a forged id near 2^31 must not make it 16 GB. */
+#define MAX_TOKEN_ID ((1 << 24) - 1)
+
 static int get_id(ctx *c, const cJSON *v, const char *path, int32_t *out)
 {
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 2147483646.0 ||
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)MAX_TOKEN_ID ||
         v->valuedouble != (double)(int32_t)v->valuedouble)
-        return bad(c, path, "expected a token id (an integer from 0 to 2^31-2)");
+        return bad(c, path, "expected a token id (an integer from 0 to 2^24-1)");
     *out = (int32_t)v->valuedouble;
     return PE_OK;
 }
@@ -662,6 +667,10 @@ static int load_post(ctx *c, pe_tokenizer *t, const cJSON *o, const char *path)
 
 /* ---- file ---------------------------------------------------------------- */
 
+/* A bound on the file, so a huge or endless input (a FIFO, /dev/zero) is
+ * refused instead of filling memory; cJSON's tree is several times larger. */
+#define MAX_FILE (256 << 20)
+
 static char *read_file(const char *path, size_t *len, pe_err *e)
 {
     FILE *f = fopen(path, "rb");
@@ -672,6 +681,13 @@ static char *read_file(const char *path, size_t *len, pe_err *e)
     char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {
+        if (n == cap && n >= MAX_FILE) {
+            free(buf);
+            fclose(f);
+            pe_fail(e, PE_EINPUT, "%s: larger than %d MB (the largest real tokenizer.json is under 40 MB)", path,
+                    MAX_FILE >> 20);
+            return NULL;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 1 << 20;
             char *b = pe_realloc(buf, cap + 1, e);
@@ -744,14 +760,12 @@ pe_tokenizer *pe_tokenizer_load(const char *path, pe_err *e)
         free(file);
         return NULL;
     }
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root = NULL;
+    if (strlen(text) != len)
+        pe_fail(e, PE_EINPUT, "%s: NUL byte (binary data, not JSON)", file);
+    else
+        root = pe_json_parse_strict(text, len, file, e);
     if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
-        size_t line = 1;
-        for (size_t i = 0; i < off; i++)
-            line += text[i] == '\n';
-        pe_fail(e, PE_EINPUT, "%s:%zu: not valid JSON (near byte %zu)", file, line, off);
         free(text);
         free(file);
         return NULL;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "check.h"
 #include "io/config.h"
 #include "io/model.h"
@@ -141,7 +143,7 @@ static void test_raw_files(void)
     /* Stored twice under the same name. */
     write_st(f, "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                 "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, 0);
-    expect_st_error(f, "'x'", "stored twice");
+    expect_st_error(f, "key x appears twice", NULL);
     /* Missing keys. */
     write_st(f, "{\"x\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, 0);
     expect_st_error(f, "'x'", "dtype");
@@ -346,16 +348,35 @@ static void test_models(void)
         {",\"model_type\":\"gpt2\"", "gpt2"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        /* The bad key goes first: cJSON looks keys up from the front, so it
-         * shadows the good value that follows. */
+        /* The bad key replaces the good one (a key given twice is refused
+         * on its own, tested below). */
         char c2[2048];
-        snprintf(c2, sizeof c2, "{%s", cases[i].extra + 1);
-        size_t k = strlen(c2);
+        snprintf(c2, sizeof c2, "{%s}", cases[i].extra + 1);
         snprintf(cfg, sizeof cfg, LLAMA_CFG, V, "");
-        snprintf(c2 + k, sizeof c2 - k, ",%s", cfg + 1);
-        write_text(badcfg, c2);
+        cJSON *base = cJSON_Parse(cfg), *ex = cJSON_Parse(c2);
+        CHECK(base && ex && ex->child);
+        cJSON_DeleteItemFromObjectCaseSensitive(base, ex->child->string);
+        cJSON_AddItemToObject(base, ex->child->string, cJSON_Duplicate(ex->child, 1));
+        char *txt = cJSON_PrintUnformatted(base);
+        write_text(badcfg, txt);
+        free(txt);
+        cJSON_Delete(base);
+        cJSON_Delete(ex);
         expect_model_error(bad, badcfg, cases[i].key);
     }
+    /* A key given twice: Python's json (transformers) takes the last, cJSON
+     * the first, so the file is refused rather than read one way. */
+    snprintf(cfg, sizeof cfg, LLAMA_CFG, V, ",\"hidden_size\":32");
+    write_text(badcfg, cfg);
+    expect_model_error(bad, badcfg, "key hidden_size appears twice");
+    /* Text after the object, invalid UTF-8. */
+    snprintf(cfg, sizeof cfg, LLAMA_CFG, V, "");
+    strcat(cfg, " {}");
+    write_text(badcfg, cfg);
+    expect_model_error(bad, badcfg, "text after the JSON value");
+    snprintf(cfg, sizeof cfg, LLAMA_CFG, V, ",\"torch_dtype\":\"\xff\"");
+    write_text(badcfg, cfg);
+    expect_model_error(bad, badcfg, "invalid UTF-8");
     write_text(badcfg, "{\"model_type\":\"llama\",\"num_hidden_layers\":2}");
     expect_model_error(bad, badcfg, "\"hidden_size\" is missing");
     write_text(badcfg, "{\"model_type\":\"llama\",\"hidden_size\":0,\"num_hidden_layers\":2}");

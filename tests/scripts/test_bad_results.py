@@ -1,0 +1,103 @@
+# labels: fuzz
+"""Corrupt results files (reproducers the fuzzer found, rebuilt here with h5py
+from a fresh `prmeval eval --out`): `prmeval rescore` and `prmeval report`
+must exit 1..127 with a message naming the file and the object at fault, and
+no sanitizer report. Runs in the sanitizer build too."""
+import os
+import re
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+SRC = os.environ["PRMEVAL_SRC"]
+PRMEVAL = os.environ["PRMEVAL"]
+TMP = os.environ.get("PRMEVAL_TMP", "/tmp/test_bad_results")
+os.makedirs(TMP, exist_ok=True)
+DATA = os.path.join(SRC, "data", "subset400.jsonl")
+PREDS = os.path.join(SRC, "data", "baselines", "all_valid.jsonl")
+
+
+def seed_file():
+    p = os.path.join(TMP, "good.h5")
+    r = subprocess.run([PRMEVAL, "eval", "--data", DATA, "--predictions", PREDS, "--out", p, "--quiet"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        sys.exit("eval --out failed: " + r.stderr)
+    return p
+
+
+def set_value(name, index, value):
+    def edit(f):
+        a = f[name][...]
+        a[index] = value
+        f[name][...] = a
+    return edit
+
+
+def set_enum_raw(name, index, value):
+    """An enum value that no name of the reader's enum maps (HDF5 refuses the
+    conversion, as the enum's names differ)."""
+    def edit(f):
+        dt = f[name].dtype
+        raw = f[name][...].astype(np.int8)
+        raw[index] = value
+        mapping = dict(h5py.check_enum_dtype(dt))
+        mapping["bogus"] = value
+        del f[name]
+        f.create_dataset(name, data=raw, dtype=h5py.enum_dtype(mapping, basetype="i1"))
+    return edit
+
+
+# name, edit, pattern the message must match (after the file name)
+CASES = [
+    ("err_step_int_max", set_value("/samples/err_steps", 0, 2**31 - 1),
+     r"/samples/err_steps: sample \d+ .*error step out of range \(2147483647\)"),
+    ("err_step_negative", set_value("/samples/err_steps", 3, -5),
+     r"/samples/err_steps: sample \d+ .*error step out of range \(-5\)"),
+    ("src_file_out_of_range", set_value("/samples/src_file", 7, 3),
+     r"/samples/src_file: sample 7 .*not an index into the root attribute data_files \(3\)"),
+    ("nsteps_negative", set_value("/samples/nsteps", 2, -1), r"/samples/nsteps: sample 2 .*out of range \(-1\)"),
+    ("problem_out_of_range", set_value("/samples/problem", 5, 10**6), r"/samples/problem: sample 5 .*out of range"),
+    ("class_out_of_range", set_enum_raw("/samples/class", 4, 100), r"/samples/class: cannot read"),
+    ("status_out_of_range", set_enum_raw("/samples/status", 1, 7), r"/samples/status: cannot read"),
+    ("step_offset_decreasing", set_value("/samples/step_offset", 3, 10**9), r"/samples/step_offset: decreases"),
+    ("err_offset_not_zero", set_value("/samples/err_offset", 0, 1), r"/samples/err_offset: expected element 0"),
+]
+
+
+def main():
+    good = seed_file()
+    with open(good, "rb") as fh:
+        image = fh.read()
+    fails = 0
+    n = 0
+    for name, edit, pattern in CASES:
+        p = os.path.join(TMP, name + ".h5")
+        with open(p, "wb") as fh:
+            fh.write(image)
+        with h5py.File(p, "r+") as f:
+            edit(f)
+        for cmd in (["rescore", p, "--quiet"], ["rescore", p, "--quiet", "--label-rule", "skywork-current"],
+                    ["report", p, "--quiet"]):
+            n += 1
+            r = subprocess.run([PRMEVAL] + cmd, capture_output=True, text=True)
+            what = "%s (%s)" % (name, cmd[0] + (" skywork-current" if "--label-rule" in cmd else ""))
+            if r.returncode == 0 or r.returncode >= 128 or r.returncode < 0:
+                print("FAIL %s: exit %d (want 1..127)\n%s" % (what, r.returncode, r.stderr))
+                fails += 1
+            elif re.search(r"AddressSanitizer|UndefinedBehaviorSanitizer|runtime error", r.stderr):
+                print("FAIL %s: sanitizer report\n%s" % (what, r.stderr))
+                fails += 1
+            elif not re.search(re.escape(name + ".h5") + ": " + pattern, r.stderr):
+                print("FAIL %s: message does not match %r:\n%s" % (what, pattern, r.stderr))
+                fails += 1
+            else:
+                print("ok   %s (exit %d): %s" % (what, r.returncode, r.stderr.strip().splitlines()[-1][:200]))
+    print("%d passed, %d failed" % (n - fails, fails))
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
