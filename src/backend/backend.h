@@ -58,6 +58,10 @@ int pe_backend_cuda_create(pe_backend *b, const pe_model *m, const pe_head_spec 
  * fails: "CUDA driver version is insufficient"), or when no device is present;
  * then why (whylen bytes, may be NULL) says which. */
 int pe_backend_cuda_available(int *ndevices, char *why, int whylen);
+/* Implemented in the CUDA module (cuda.c, libprmeval_cuda.so) and reached through
+ * cuda_loader.c, which defines the two functions above in every build. */
+int pe_cuda_module_available(int *ndevices, char *why, int whylen);
+int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *head, int device, pe_err *e);
 
 /* Rank -> GPU (src/backend/local_rank.c). The node-local rank from the
  * launcher's environment (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID,

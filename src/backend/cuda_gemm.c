@@ -1,5 +1,4 @@
-/* cuBLASLt wrapper; see cuda_gemm.h. Built only with the CUDA toolkit. */
-#ifdef PE_HAVE_CUDA
+/* cuBLASLt wrapper; see cuda_gemm.h. Part of the CUDA module (libprmeval_cuda.so). */
 
 #include "cuda_gemm.h"
 
@@ -101,7 +100,3 @@ done:
         cublasLtMatmulDescDestroy(op);
     return rc;
 }
-
-#else
-typedef int pe_cuda_gemm_not_built;   /* keeps this translation unit non-empty */
-#endif

@@ -221,9 +221,12 @@ int cmd_eval(int argc, char **argv)
     cfg = config_json(&o);
     /* Provenance (SHA-256 of the data and predictions files, hosts, times):
      * collective, and every rank stops together if root cannot hash a file.
-     * `prmeval report` refuses to compare runs whose data hashes differ. */
-    rc = pe_prov_begin(&prov, MPI_COMM_WORLD, "eval", cfg, d.nfiles, (const char *const *)d.files, o.predictions,
-                       PE_METRIC_DEFINITION, &e);
+     * `prmeval report` refuses to compare runs whose data hashes differ.
+     * Only the HDF5 file records provenance, so the files are hashed only
+     * when one is written (hashing is a third of a whole eval otherwise). */
+    int nhash = o.out ? d.nfiles : 0;
+    rc = pe_prov_begin(&prov, MPI_COMM_WORLD, "eval", cfg, nhash, (const char *const *)d.files,
+                       o.out ? o.predictions : NULL, PE_METRIC_DEFINITION, &e);
     if (rc != PE_OK)
         goto done;
     have_prov = 1;
