@@ -171,6 +171,7 @@ for r in 0 1; do
   check "B rank $r world size" has_line "$rec" "OMPI_COMM_WORLD_SIZE=2"
   check "B rank $r job configuration" has_line "$rec" "arg=$B/demo-job.json"
   check "B rank $r output" has_line "$rec" "arg=output=$B/results/demo-job-$jobB.h5"
+  check "B rank $r json" has_line "$rec" "arg=json=$B/results/demo-job-$jobB.json"
   check "B rank $r checkpoint" has_line "$rec" "arg=checkpoint_dir=$B/results/checkpoints/demo-job-$jobB"
 done
 check "B results named by job id" test -s "$B/results/demo-job-$jobB.h5"
