@@ -9,7 +9,8 @@
 #   - exit code 75 is requeued and the job runs again; the warning signal sent
 #     to the batch shell reaches every rank, which exits 75, and is requeued;
 #   - any other failure is not requeued.
-# The same scripts with the real `prmeval eval`: tests/pending/test_slurm.sh.
+# The same scripts with the real binary: test_slurm.sh (eval), test_slurm_run.sh
+# and test_slurm_preempt.sh (run).
 set -uo pipefail
 
 SRC="${PRMEVAL_SRC:?}"
@@ -195,6 +196,7 @@ for t in 0 1 2; do
   f="$D/results/${names[$t]}-${jobD}_$t.h5"
   check "D task $t results file $f" test -s "$f"
   check "D task $t ran ${names[$t]}.json" grep -q -- "run $D/sweeps/${names[$t]}.json" "$f"
+  check "D task $t json named by array task" grep -q -- "--set json=$D/results/${names[$t]}-${jobD}_$t.json" "$f"
 done
 check "D: 3 distinct results files" test "$(ls "$D"/results/*-"${jobD}"_*.h5 2>/dev/null | wc -l)" = 3
 
