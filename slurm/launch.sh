@@ -36,17 +36,33 @@ pe_defaults() {
      [ "$SLURM_GPUS_ON_NODE" != "$SLURM_NTASKS_PER_NODE" ]; then
     pe_log "warning: $SLURM_NTASKS_PER_NODE tasks per node but $SLURM_GPUS_ON_NODE GPUs per node; prmeval expects one task per GPU"
   fi
-  if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export OMP_NUM_THREADS="$SLURM_CPUS_PER_TASK"; fi
+  # CPU threads per rank: --cpus-per-task when given; else, unless OMP_NUM_THREADS
+  # is set, this node's CPUs shared by its tasks. prmeval itself only sees the
+  # cores it is bound to, or the whole machine when unbound (TaskPlugin=task/none):
+  # two 1-CPU array tasks on one node would each take every core and spin.
+  if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then
+    export OMP_NUM_THREADS="$SLURM_CPUS_PER_TASK"
+  elif [ -z "${OMP_NUM_THREADS:-}" ] && [ -n "${SLURM_CPUS_ON_NODE:-}" ]; then
+    local here="${SLURM_TASKS_PER_NODE:-1}"  # e.g. "2(x3),1": this (the first) node's count
+    here="${here%%[(,]*}"
+    case "$here" in
+      ''|*[!0-9]*|0) ;;
+      *) export OMP_NUM_THREADS=$(( SLURM_CPUS_ON_NODE / here > 0 ? SLURM_CPUS_ON_NODE / here : 1 )) ;;
+    esac
+  fi
   mkdir -p "$PRMEVAL_RESULTS_DIR"
 }
 
-# The arguments that name this task's outputs: STEM.h5 (+ STEM.json) and its
-# checkpoint folder, which keeps its name across requeues (the job id does).
+# The arguments that name this task's outputs: STEM.h5, STEM.json and (run)
+# its checkpoint folder, which keeps its name across requeues (the job id
+# does). They come last on the command line, so they override the job file's
+# `output`, `json` and `checkpoint_dir`: array tasks sharing one base job
+# never write to the same file.
 pe_output_args() {  # stem checkpoint_dir
   PE_EXPECT="$1.h5"
   case "$PRMEVAL_CMD" in
     eval) PE_OUT_ARGS=(--out "$1.h5" --json "$1.json") ;;
-    run)  PE_OUT_ARGS=(--set "output=$1.h5" --set "checkpoint_dir=$2") ;;
+    run)  PE_OUT_ARGS=(--set "output=$1.h5" --set "json=$1.json" --set "checkpoint_dir=$2") ;;
   esac
 }
 

@@ -1,8 +1,9 @@
 # labels: mpi
 # Resume after preemption (docs/run.md "Resume"): `prmeval run` with a
 # checkpoint folder journals every finished logical shard; a run killed with
-# SIGKILL at 3 ranks and started again with 2 reuses the finished shards and
-# gives metrics byte-identical to an uninterrupted run; a corrupt journal
+# SIGKILL at 3 ranks and started again with 2 (or, killed later, with 3 again,
+# next to a temporary file left by a killed writer) reuses the finished shards
+# and gives metrics byte-identical to an uninterrupted run; a corrupt journal
 # (one flipped byte) and a foreign one (another job's journal of the same
 # shard) are detected, reported and redone; SIGTERM to the ranks and SIGUSR1
 # to mpirun (which forwards it) make every rank stop with exit code 75, and a
@@ -44,15 +45,16 @@ same_as_ref() {  # name what
     done
 }
 journals() { find "$1" -maxdepth 1 -name 'shard-*.journal' 2>/dev/null | wc -l; }
-# Starts a run in the background and waits until it has journalled a shard (or ended).
-# mpirun is started directly (not through a function, which would be a subshell),
-# so that PID is mpirun's and its children are the ranks.
-start_and_wait() {  # np name checkpoint_dir
+# Starts a run in the background and waits until it has journalled a shard (or
+# the given number of shards; or ended). mpirun is started directly (not through
+# a function, which would be a subshell), so that PID is mpirun's and its
+# children are the ranks.
+start_and_wait() {  # np name checkpoint_dir [journals to wait for, default 1]
     mpirun -np "$1" --oversubscribe "$PRMEVAL" run "$T/job.json" --quiet --set output="$T/$2.h5" \
         --set json="$T/$2.json" --set checkpoint_dir="$3" > "$T/$2.log" 2>&1 &
     PID=$!
     for _ in $(seq 1 3000); do
-        [ "$(journals "$3")" -ge 1 ] && return 0
+        [ "$(journals "$3")" -ge "${4:-1}" ] && return 0
         kill -0 "$PID" 2>/dev/null || return 0
         sleep 0.01
     done
@@ -78,6 +80,30 @@ run 2 resumed "$T/ck" 2> "$T/resumed.log" || { cat "$T/resumed.log"; fail "resum
 grep -q "^resume: $n of $NSHARDS shards reused" "$T/resumed.log" || { fail "the log must say $n shards were reused"; grep resume "$T/resumed.log"; }
 same_as_ref resumed "resume after SIGKILL (3 -> 2 ranks)"
 [ "$(journals "$T/ck")" = "$NSHARDS" ] || fail "a finished run must have journalled every shard"
+
+# 2b. SIGKILL at 3 ranks later in the run (half the shards), then resume with the
+#     same number of ranks; a writer killed mid-write leaves a temporary file
+#     (planted here: half of a journal under the temporary name of a shard still
+#     to do), which must be ignored, neither trusted nor reported as corrupt
+start_and_wait 3 kill3 "$T/ck3" $((NSHARDS / 2))
+signal_ranks KILL
+set +e; wait "$PID"; rc=$?; set -e
+[ "$rc" != 0 ] || fail "the second killed run exited 0"
+n3=$(journals "$T/ck3")
+echo "killed later with $n3 of $NSHARDS shards journalled"
+if [ "$n3" -lt 1 ] || [ "$n3" -ge "$NSHARDS" ]; then fail "the second kill did not land mid-run ($n3 journals)"; fi
+todo=""
+for s in $(seq 0 $((NSHARDS - 1))); do [ -e "$T/ck3/shard-$s.journal" ] || { todo=$s; break; }; done
+if [ -n "$todo" ]; then
+    some=$(find "$T/ck3" -maxdepth 1 -name 'shard-*.journal' | head -n1)
+    head -c $(( $(stat -c %s "$some") / 2 )) "$some" > "$T/ck3/.shard-$todo.journal.deadhost.999999.tmp"
+fi
+run 3 resumed3 "$T/ck3" 2> "$T/resumed3.log" || { cat "$T/resumed3.log"; fail "resume after SIGKILL (3 -> 3 ranks)"; }
+grep -q "^resume: $n3 of $NSHARDS shards reused .* 0 corrupt or foreign journals redone" "$T/resumed3.log" ||
+    { fail "3 -> 3: the log must say $n3 shards were reused and none redone"; grep resume "$T/resumed3.log"; }
+grep -q "warning:.*journal" "$T/resumed3.log" && fail "3 -> 3: a temporary file was reported as a journal"
+same_as_ref resumed3 "resume after SIGKILL (3 -> 3 ranks, a stale temporary file)"
+[ "$(journals "$T/ck3")" = "$NSHARDS" ] || fail "3 -> 3: a finished run must have journalled every shard"
 
 # 3. a corrupt journal (one byte flipped) and a foreign one (another job's journal of the same shard)
 j3="$T/ck/shard-3.journal"

@@ -6,11 +6,8 @@
 # key and bit for bit, those of `prmeval eval` run directly with the same
 # arguments; the three thresholds must give three different results; every
 # results file is a readable HDF5 file named by job (and array task) id.
-#
-# PENDING: lives in tests/pending/ (not globbed by ctest) until `prmeval eval`
-# lands; then move it to tests/scripts/. It must FAIL, never skip, while eval
-# is missing: the stand-in version, tests/scripts/test_slurm_scripts.sh,
-# covers the scripts themselves meanwhile.
+# The scripts themselves: test_slurm_scripts.sh (stand-in binary); `prmeval
+# run` through them: test_slurm_run.sh and test_slurm_preempt.sh.
 set -uo pipefail
 
 SRC="${PRMEVAL_SRC:?}"

@@ -9,7 +9,8 @@
 #   - exit code 75 is requeued and the job runs again; the warning signal sent
 #     to the batch shell reaches every rank, which exits 75, and is requeued;
 #   - any other failure is not requeued.
-# The same scripts with the real `prmeval eval`: tests/pending/test_slurm.sh.
+# The same scripts with the real binary: test_slurm.sh (eval), test_slurm_run.sh
+# and test_slurm_preempt.sh (run).
 set -uo pipefail
 
 SRC="${PRMEVAL_SRC:?}"
@@ -171,6 +172,7 @@ for r in 0 1; do
   check "B rank $r world size" has_line "$rec" "OMPI_COMM_WORLD_SIZE=2"
   check "B rank $r job configuration" has_line "$rec" "arg=$B/demo-job.json"
   check "B rank $r output" has_line "$rec" "arg=output=$B/results/demo-job-$jobB.h5"
+  check "B rank $r json" has_line "$rec" "arg=json=$B/results/demo-job-$jobB.json"
   check "B rank $r checkpoint" has_line "$rec" "arg=checkpoint_dir=$B/results/checkpoints/demo-job-$jobB"
 done
 check "B results named by job id" test -s "$B/results/demo-job-$jobB.h5"
@@ -194,6 +196,7 @@ for t in 0 1 2; do
   f="$D/results/${names[$t]}-${jobD}_$t.h5"
   check "D task $t results file $f" test -s "$f"
   check "D task $t ran ${names[$t]}.json" grep -q -- "run $D/sweeps/${names[$t]}.json" "$f"
+  check "D task $t json named by array task" grep -q -- "--set json=$D/results/${names[$t]}-${jobD}_$t.json" "$f"
 done
 check "D: 3 distinct results files" test "$(ls "$D"/results/*-"${jobD}"_*.h5 2>/dev/null | wc -l)" = 3
 
