@@ -75,16 +75,6 @@ int pe_jsonl_read(const char *path, pe_jsonl *j, pe_err *e)
         pe_fail(e, PE_EINPUT, "%s:%d: NUL byte (binary data, not JSON Lines)", path, line);
         goto fail;
     }
-    /* cJSON takes any bytes: what JSON forbids (invalid UTF-8, raw control
-     * characters) would be read silently and differ from the reference's read. */
-    const char *why;
-    size_t badat = j->size ? pe_json_bad_byte(j->buf, j->size, 1, &why) : 0;
-    if (badat < j->size) {
-        size_t line, col;
-        pe_json_line_col(j->buf, badat, &line, &col);
-        pe_fail(e, PE_EINPUT, "%s:%zu:%zu: %s", path, line, col, why);
-        goto fail;
-    }
     size_t nl = 1;
     for (const char *p = j->buf, *end = j->buf + j->size; p && p < end; nl++) {
         p = memchr(p, '\n', (size_t)(end - p));
@@ -130,6 +120,15 @@ cJSON *pe_jsonl_parse_object(const pe_jsonl *j, int64_t k, const char *path, cha
 {
     const char *s = j->buf + j->start[k];
     const char *end = NULL;
+    /* cJSON takes any bytes: what JSON forbids (invalid UTF-8, raw control
+     * characters) would be read silently and differ from the reference's read.
+     * Checked here, per line, so the check runs on the parallel parser's threads. */
+    const char *why;
+    size_t bad = pe_json_bad_byte(s, j->len[k], 0, &why);
+    if (bad < j->len[k]) {
+        snprintf(msg, msgsize, "%s:%d:%zu: %s", path, j->lineno[k], bad + 1, why);
+        return NULL;
+    }
     /* cJSON also records the last error in a global (a benign race between
      * threads); the position we report comes from `end`, which is ours. */
     cJSON *o = cJSON_ParseWithLengthOpts(s, j->len[k], &end, 0);

@@ -28,8 +28,9 @@ typedef struct pe_jsonl {
 
 /* Reads path and splits it into non-blank lines. Fails on a missing or
  * unreadable file, a file with no non-blank line, a NUL byte (binary data),
- * invalid UTF-8 or a control character JSON forbids, or a line longer than
- * PE_JSONL_MAX_LINE, naming the file and line. */
+ * or a line longer than PE_JSONL_MAX_LINE, naming the file and line. Invalid
+ * UTF-8 and control characters JSON forbids are refused line by line when the
+ * lines are parsed (pe_jsonl_parse_object / pe_jsonl_parse_in). */
 int pe_jsonl_read(const char *path, pe_jsonl *j, pe_err *e);
 void pe_jsonl_free(pe_jsonl *j);
 
