@@ -9,10 +9,16 @@
 # `ldd` must resolve every library of prmeval and of Open MPI's plugins either
 # inside the prefix or to the few base libraries that are not carried (libc,
 # libm, libgcc_s, libstdc++, libgomp, libz) or CUDA's.
-# usage: bash tests/gpu/check_debs_here.sh [WORKDIR]   (default /tmp/pe-debcheck)
+# With --rehearse, it then runs tests/gpu/run_gpu_checks.sh in GPU mode in the
+# same namespace, with a stand-in nvidia-smi: the build from .debs, the unit
+# tests and the script's error reporting run as they will on the GPU machine;
+# what needs a GPU (kernels, backend=cuda runs) and transformers must FAIL there.
+# usage: bash tests/gpu/check_debs_here.sh [--rehearse] [WORKDIR]   (default /tmp/pe-debcheck)
 # Needs: root, unshare, overlayfs, the .debs (tests/gpu/fetch_debs.sh).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+REHEARSE=0
+if [ "${1:-}" = --rehearse ]; then REHEARSE=1; shift; fi
 W=${1:-/tmp/pe-debcheck}
 if [ "${PE_IN_NS:-}" != 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "check_debs_here: needs root (mount namespace + overlay)" >&2; exit 2; }
@@ -33,7 +39,7 @@ if [ "${PE_IN_NS:-}" != 1 ]; then
         mknod "$W/up$f" c 0 0
     done
     echo "check_debs_here: hiding $(find "$W/up" -type c | wc -l) files of: $(echo $hide | tr '\n' ' ')"
-    exec unshare -m env PE_IN_NS=1 bash "$0" "$W"
+    exec unshare -m env PE_IN_NS=1 PE_REHEARSE=$REHEARSE bash "$0" "$W"
 fi
 
 mount -t overlay overlay -o "lowerdir=/usr,upperdir=$W/up/usr,workdir=$W/wk/usr" /usr
@@ -94,4 +100,13 @@ echo "== unit tests (ctest -L unit under with-debs)"
 (cd "$W/build" && "$PE_WITH_DEBS" ctest -L unit -j2 > "$W/ctest.log" 2>&1) || fail=1
 grep -E 'tests passed|Skipped|Failed|\*\*\*' "$W/ctest.log"
 [ "$fail" = 0 ] && echo "check_debs_here: OK" || echo "check_debs_here: FAILED"
+if [ "${PE_REHEARSE:-0}" = 1 ]; then
+    echo "== rehearsal: tests/gpu/run_gpu_checks.sh in GPU mode, stand-in nvidia-smi, no GPU"
+    mkdir -p "$W/fakebin"
+    printf '#!/bin/sh\necho "stand-in nvidia-smi (no GPU here), 0, 0 MiB"\n' > "$W/fakebin/nvidia-smi"
+    chmod +x "$W/fakebin/nvidia-smi"
+    (cd "$SRC" && PATH="$W/fakebin:$PATH" OUT="$W/rehearsal-out" BUILD="$W/build-gpu" DEBROOT="$W/debroot2" \
+        LIMIT_Q05=1 bash tests/gpu/run_gpu_checks.sh) || true
+    ls -la "$W/rehearsal-out"
+fi
 exit "$fail"
