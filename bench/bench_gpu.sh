@@ -25,7 +25,7 @@
 #   bash bench/bench_gpu.sh --cpu-dry-run   anywhere: a 2-layer model of the same layout,
 #       backend=cpu, 2 problems, and the PyTorch oracle for transformers when it is not
 #       installed: checks the script's logic (the numbers mean nothing)
-# Environment: LIMIT (PRMBench problems: 100, about 600 prompts; 0 = the whole PRMBench,
+# Environment: LIMIT (PRMBench problems: 100 = 933 prompts, 491k tokens; 0 = the whole PRMBench,
 # which needs its own device call), SWEEP (4,8,16,32,64), HF_BUDGET_S (240: no new sweep
 # setting after that, nor after DEADLINE_S - 90), DEADLINE_S (540), TOKEN_BUDGET (prmeval's token_budget, 16384), BUILD (build-gpu;
 # dry run: $PRMEVAL_BUILD or build), PY (python3; dry: /usr/bin/python3), PEAK (dense
@@ -123,11 +123,13 @@ timeout "$left" "${RUN[@]}" "$BIN" run "$WORK/job.json" --quiet --set json="$WOR
 
 step "4. prmeval run (timed)"
 first_s=$("$PY" -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["run"]["ranks"][0]["seconds"]))' "$WORK/first.json")
+FIRST_ARG=(--prmeval-first "$WORK/first.json")
 if [ "$first_s" -le "${SECOND_RUN_MAX_S:-60}" ]; then
     "${RUN[@]}" "$BIN" run "$WORK/job.json" --quiet --set output="$WORK/timed.h5" --set json="$WORK/timed.json"
 else   # a slow backend: no time for a second run inside one device call; the dump costs little
     echo "the first run's scoring loop took $first_s s: it is the timed run (with --dump-tokens)"
     cp "$WORK/first.json" "$WORK/timed.json"; cp "$WORK/first.h5" "$WORK/timed.h5"
+    FIRST_ARG=()
 fi
 budget=$(( DEADLINE_S - ($(date +%s) - T0) - 90 ))
 [ "$budget" -lt "$HF_BUDGET_S" ] && HF_BUDGET_S=$budget
@@ -146,7 +148,7 @@ fi
 
 step "6. table"
 "$PY" bench/hf_baseline.py report --tokens "$WORK/tokens.jsonl" --model "$M" --prmeval "$WORK/timed.json" \
-    --prmeval-first "$WORK/first.json" --hf "$WORK/hf.jsonl" --hf-rewards "$WORK/hf_rewards.json" \
+    "${FIRST_ARG[@]}" --hf "$WORK/hf.jsonl" --hf-rewards "$WORK/hf_rewards.json" \
     --h5 "$WORK/timed.h5" --peak "$PEAK" --gpu "$GPU" --mode "$MODE" --limit "$LIMIT" \
     --command "$COMMAND; tokenizer: $TOKNOTE" --out-text "$RES/bench.txt" --out-json "$RES/bench.json"
 echo "bench_gpu: done in $(( $(date +%s) - T0 )) s; $RES/bench.txt"

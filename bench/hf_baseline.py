@@ -311,6 +311,9 @@ def cmd_report(a):
     if first:
         lines.append(f"(prmeval's first run, with --dump-tokens, scoring loop {first['seconds']:.2f} s; the table "
                      f"uses the second; both exclude loading the weights, include tokenizing the prompts)")
+    else:
+        lines.append("(prmeval's time is that of its only run, with --dump-tokens: the first took too long for a "
+                     "second inside one device call; it excludes loading the weights, includes tokenizing)")
     if k["tokens"] != ntok:
         lines.append(f"WARNING: prmeval ran {k['tokens']} tokens, transformers {ntok}")
     ref = next((r for r in out["rows"] if r["setting"] == "hf-reference"), None)
