@@ -1,5 +1,6 @@
 #include "json_check.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,11 +92,30 @@ static int walk(const cJSON *v, char *where, size_t n)
     return 0;
 }
 
+/* Whether any object under v repeats a name: the common case (none) without
+ * building paths, which cost a formatted print per nested value of every record. */
+static int has_duplicate(const cJSON *v, int *oom)
+{
+    if (cJSON_IsObject(v) && dup_in_object(v, oom))
+        return 1;
+    if (*oom)
+        return 1;
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+        return 0;
+    for (const cJSON *c = v->child; c; c = c->next)
+        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && has_duplicate(c, oom))
+            return 1;
+    return 0;
+}
+
 int pe_json_find_duplicate(const cJSON *v, char *where, size_t n)
 {
     if (n == 0)
         return 0;
     where[0] = '\0';
+    int oom = 0;
+    if (!has_duplicate(v, &oom))
+        return 0;
     /* Depth is bounded by cJSON's nesting limit, so recursion is too. */
     return walk(v, where, n);
 }
@@ -117,6 +137,20 @@ size_t pe_json_bad_byte(const char *s, size_t len, int lines, const char **why)
     }
     const unsigned char *u = (const unsigned char *)s;
     while (i < len) {
+        /* Eight bytes at a time while none is a control character, a quote, a
+         * backslash or non-ASCII (the usual bit tricks for "some byte below n"
+         * and "some byte equal to c"). */
+        const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, u + i, sizeof w);
+            uint64_t below_space = (w - ones * 0x20) & ~w & highs;
+            uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+            uint64_t quote = (q - ones) & ~q & highs, backslash = (bs - ones) & ~bs & highs;
+            if ((w & highs) | below_space | quote | backslash)
+                break;
+            i += 8;
+        }
         while (i < len && plain[u[i]])
             i++;
         if (i >= len)
