@@ -50,6 +50,23 @@ def set_enum_raw(name, index, value):
     return edit
 
 
+def set_attr(name, value, dtype=None):
+    def edit(f):
+        del f.attrs[name]
+        f.attrs.create(name, value, dtype=dtype)
+    return edit
+
+
+def replace_dset(name, data=None, **kw):
+    """The dataset made again by h5py with other properties (same length);
+    data(n) gives its values, None leaves the fill value."""
+    def edit(f):
+        n = f[name].shape[0]
+        del f[name]
+        f.create_dataset(name, shape=(n,), data=None if data is None else data(n), **kw)
+    return edit
+
+
 # name, edit, pattern the message must match (after the file name)
 CASES = [
     ("err_step_int_max", set_value("/samples/err_steps", 0, 2**31 - 1),
@@ -64,6 +81,26 @@ CASES = [
     ("status_out_of_range", set_enum_raw("/samples/status", 1, 7), r"/samples/status: cannot read"),
     ("step_offset_decreasing", set_value("/samples/step_offset", 3, 10**9), r"/samples/step_offset: decreases"),
     ("err_offset_not_zero", set_value("/samples/err_offset", 0, 1), r"/samples/err_offset: expected element 0"),
+    # schema 2 (docs/hdf5-schema.md): one version only, fixed-length strings only, bounded sizes
+    ("schema_older", set_attr("schema_version", np.int64(1)),
+     r"results schema version 1, this prmeval reads version 2 only \(an older prmeval wrote it: run eval or run again"),
+    ("schema_newer", set_attr("schema_version", np.int64(3)),
+     r"results schema version 3, this prmeval reads version 2 only \(a newer prmeval wrote it\)"),
+    ("schema_version_missing", lambda f: f.attrs.__delitem__("schema_version"),
+     r"attribute schema_version of /: missing"),
+    ("schema_other", set_attr("schema", np.bytes_(b"other"), h5py.string_dtype("utf-8", 6)),
+     r"not a prmeval results file \(attribute schema is \"other\", expected \"prmeval-results\"\)"),
+    ("attr_variable_length", set_attr("hosts", "node-a", h5py.string_dtype("utf-8")),
+     r"attribute hosts of /: expected fixed-length strings, found variable-length strings"),
+    ("attr_array_variable_length", set_attr("data_files", ["a.jsonl"], h5py.string_dtype("utf-8")),
+     r"attribute data_files of /: expected fixed-length strings, found variable-length strings"),
+    ("key_variable_length", replace_dset("/samples/key", dtype=h5py.string_dtype("utf-8"),
+                                         data=lambda n: ["k%d" % i for i in range(n)]),
+     r"/samples/key: expected fixed-length strings, found variable-length strings"),
+    # 2 MiB a key: refused from the type alone (nothing written: the chunks are the fill value)
+    ("key_too_wide", replace_dset("/samples/idx", dtype=h5py.string_dtype("utf-8", 2 << 20), chunks=(1,),
+                                  compression="gzip"),
+     r"/samples/idx: strings of 2097152 bytes, expected 1 to 1048577"),
 ]
 
 
