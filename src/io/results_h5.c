@@ -787,6 +787,7 @@ static int sync_file(const char *path, pe_err *e)
 
 int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e)
 {
+    pe_h5_no_atexit();
     if (check_output(path, o, p, e) != PE_OK)
         return e ? e->code : PE_EGENERIC;
     pe_err local = {0};

@@ -51,7 +51,13 @@ static hid_t open_1d(reader *rd, const char *name, H5T_class_t want, hsize_t *le
 {
     hid_t d = H5Dopen2(rd->f, name, H5P_DEFAULT);
     if (d < 0) {
-        rfail(rd, PE_EINPUT, name, "dataset missing");
+        /* missing, or there and unreadable (a checksum failed): HDF5's
+         * reason is taken before H5Lexists clears the error stack */
+        char why[512];
+        pe_h5_error_text(why, sizeof why);
+        int there = H5Lexists(rd->f, name, H5P_DEFAULT) != 0;  /* < 0: its group is unreadable */
+        pe_fail(rd->e, PE_EINPUT, "%s: %s: %s%s%s%s", rd->path, name, there ? "cannot open" : "dataset missing",
+                why[0] ? " (HDF5: " : "", why, why[0] ? ")" : "");
         return -1;
     }
     hid_t space = H5Dget_space(d), t = H5Dget_type(d);
@@ -182,8 +188,9 @@ static hid_t open_attr(reader *rd, hid_t loc, const char *obj, const char *name,
 {
     char full[256];
     snprintf(full, sizeof full, "attribute %s of %s", name, obj);
-    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) <= 0) {
-        rfail(rd, PE_EINPUT, full, "missing");
+    htri_t there = H5Aexists_by_name(loc, obj, name, H5P_DEFAULT);
+    if (there <= 0) {
+        rfail(rd, PE_EINPUT, full, there == 0 ? "missing" : "cannot read");
         return -1;
     }
     hid_t a = H5Aopen_by_name(loc, obj, name, H5P_DEFAULT, H5P_DEFAULT);
@@ -403,6 +410,7 @@ static int read_arrays(reader *rd, pe_results *r)
 int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)
 {
     memset(r, 0, sizeof *r);
+    pe_h5_no_atexit();
     pe_err local = {0};
     reader rd = {path, e ? e : &local, -1};
     H5E_auto2_t old_func;
@@ -419,7 +427,9 @@ int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)
         rc = pe_fail(rd.e, probe ? PE_EINPUT : PE_EIO, "%s: %s", path,
                      probe ? "not an HDF5 file" : "cannot open (missing or unreadable)");
     } else if ((fapl = pe_h5_fapl(0)) < 0 || (rd.f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
-        rc = rfail(&rd, PE_EIO, "/", "cannot open");
+        /* the file is there, readable and starts like HDF5: what HDF5
+         * refuses in it (a checksum, a truncation) is malformed input */
+        rc = rfail(&rd, fapl < 0 ? PE_EGENERIC : PE_EINPUT, "/", "cannot open");
     } else {
         rc = read_prov(&rd, &r->prov);
         rc = rc ? rc : read_arrays(&rd, r);

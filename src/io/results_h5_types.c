@@ -116,6 +116,15 @@ static hid_t compact_attrs(hid_t plist)
 hid_t pe_h5_fcpl(void) { return compact_attrs(H5Pcreate(H5P_FILE_CREATE)); }
 hid_t pe_h5_gcpl(void) { return compact_attrs(H5Pcreate(H5P_GROUP_CREATE)); }
 
+void pe_h5_no_atexit(void)
+{
+    static int done;
+    if (!done) {
+        done = 1;
+        H5dont_atexit();  /* fails harmlessly once the library is initialised */
+    }
+}
+
 /* Walking upward, entry 0 is the innermost (most specific) failure. */
 static herr_t take_desc(unsigned n, const H5E_error2_t *err, void *data)
 {

@@ -63,6 +63,15 @@ hid_t pe_h5_fapl(int for_create);
 hid_t pe_h5_fcpl(void);
 hid_t pe_h5_gcpl(void);
 
+/* Keeps libhdf5 from registering its atexit clean-up (H5dont_atexit), when
+ * called before any other HDF5 call of the process; later calls do nothing.
+ * libhdf5 1.10.8 leaks internal free-list blocks when a corrupt object
+ * header fails its checksum, and its clean-up at exit then prints "HDF5:
+ * infinite loop closing library" and a list of package names under
+ * prmeval's own error message. Every file is closed before exit, so the
+ * clean-up has nothing to flush; the process's memory goes back anyway. */
+void pe_h5_no_atexit(void);
+
 /* The innermost message of the current HDF5 error stack, or "" (for
  * messages naming what failed: HDF5's own printing is switched off). */
 void pe_h5_error_text(char *buf, size_t n);
