@@ -66,20 +66,52 @@ static int attr_i64(writer *w, hid_t loc, const char *obj, const char *name, int
     return put_attr(w, loc, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, -1, &v);
 }
 
+/* ---- strings: fixed length, packed ---- */
+
+/* The n strings (NULL = "") packed into one buffer of n elements of
+ * *size = longest + 1 bytes each, NUL-padded: the memory layout of a
+ * fixed-length string type of that size. A string longer than
+ * PE_H5_MAX_STR is refused (the reader would refuse the file). name: the
+ * attribute's name, NULL for a dataset (obj), for the message. */
+static char *pack_strs(writer *w, const char *obj, const char *name, size_t n, const char *const *s,
+                       size_t *size)
+{
+    size_t longest = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = s && s[i] ? strlen(s[i]) : 0;
+        if (len > PE_H5_MAX_STR) {
+            char what[256];
+            if (name)
+                snprintf(what, sizeof what, "attribute %s of %s", name, obj);
+            else
+                snprintf(what, sizeof what, "%s", obj);
+            pe_fail(w->e, PE_EINPUT, "%s: cannot write %s: string %zu is %zu bytes, at most %u are stored",
+                    w->path, what, i, len, PE_H5_MAX_STR);
+            return NULL;
+        }
+        if (len > longest)
+            longest = len;
+    }
+    *size = longest + 1;
+    char *buf = pe_calloc(n ? n : 1, *size, w->e);
+    for (size_t i = 0; buf && i < n; i++)
+        if (s && s[i])
+            memcpy(buf + i * *size, s[i], strlen(s[i]));
+    return buf;
+}
+
 /* n < 0: one string s[0]; else an array of n. NULL strings are written as "". */
 static int attr_strs(writer *w, hid_t loc, const char *obj, const char *name, long long n, const char *const *s)
 {
-    long long count = n < 0 ? 1 : n;
-    const char **v = pe_calloc((size_t)count, sizeof *v, w->e);
-    if (!v)
-        return PE_ERESOURCE;
-    for (long long i = 0; i < count; i++)
-        v[i] = s && s[i] ? s[i] : "";
-    hid_t t = pe_h5_vlen_str();
-    int rc = t < 0 ? h5fail(w, obj, "H5Tcopy") : put_attr(w, loc, obj, name, t, t, n, v);
+    size_t count = n < 0 ? 1 : (size_t)n, size = 0;
+    char *buf = pack_strs(w, obj, name, count, s, &size);
+    if (!buf)
+        return w->e->code;
+    hid_t t = pe_h5_fixed_str(size);
+    int rc = t < 0 ? h5fail(w, obj, "H5Tcopy") : put_attr(w, loc, obj, name, t, t, n, buf);
     if (t >= 0)
         H5Tclose(t);
-    free(v);
+    free(buf);
     return rc;
 }
 
@@ -90,9 +122,12 @@ static int attr_str(writer *w, hid_t loc, const char *obj, const char *name, con
 
 /* ---- datasets ---- */
 
-/* A 1-D dataset of n elements, chunked with shuffle + deflate(4). An empty
- * dataset stays contiguous: chunk dimensions must be > 0 and may not exceed
- * fixed maximum dimensions. */
+/* A 1-D dataset of n elements, chunked with shuffle + deflate(4) +
+ * fletcher32 (last, so that the checksum covers the stored bytes and is
+ * verified before inflate sees them: HDF5 checksums metadata, not raw
+ * data). A chunk holds at most PE_H5_CHUNK elements and at most 1 MiB. An
+ * empty dataset stays contiguous: chunk dimensions must be > 0 and may not
+ * exceed fixed maximum dimensions. */
 static int put_dset(writer *w, hid_t loc, const char *obj, const char *name, hid_t ftype, hid_t mtype,
                     size_t n, const void *buf, hid_t *out)
 {
@@ -103,9 +138,14 @@ static int put_dset(writer *w, hid_t loc, const char *obj, const char *name, hid
     if (space < 0 || dcpl < 0)
         rc = h5fail(w, obj, "H5Screate/H5Pcreate");
     if (rc == PE_OK && n > 0) {
+        size_t elsize = H5Tget_size(ftype);
+        size_t most = elsize > 0 && elsize < ((size_t)1 << 20) ? ((size_t)1 << 20) / elsize : 1;
         hsize_t chunk = n < PE_H5_CHUNK ? n : PE_H5_CHUNK;
-        if (H5Pset_chunk(dcpl, 1, &chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 4) < 0)
-            rc = h5fail(w, obj, "H5Pset_chunk/shuffle/deflate");
+        if (chunk > most)
+            chunk = most;
+        if (H5Pset_chunk(dcpl, 1, &chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 4) < 0 ||
+            H5Pset_fletcher32(dcpl) < 0)
+            rc = h5fail(w, obj, "H5Pset_chunk/shuffle/deflate/fletcher32");
     }
     hid_t d = -1;
     if (rc == PE_OK && (d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
@@ -125,31 +165,56 @@ static int put_dset(writer *w, hid_t loc, const char *obj, const char *name, hid
     return rc;
 }
 
-/* A small (rows, cols) dataset, contiguous. */
+/* A 1-D dataset of n fixed-length strings (NULL = ""). */
+static int put_str_dset(writer *w, hid_t loc, const char *obj, const char *name, size_t n, const char *const *s)
+{
+    size_t size = 0;
+    char *buf = pack_strs(w, obj, NULL, n, s, &size);
+    if (!buf)
+        return w->e->code;
+    hid_t t = pe_h5_fixed_str(size);
+    int rc = t < 0 ? h5fail(w, obj, "H5Tcopy") : put_dset(w, loc, obj, name, t, t, n, buf, NULL);
+    if (t >= 0)
+        H5Tclose(t);
+    free(buf);
+    return rc;
+}
+
+/* A small (rows, cols) dataset: one chunk with fletcher32, so that its raw
+ * data is checksummed like the rest. */
 static int put_dset2(writer *w, hid_t loc, const char *obj, const char *name, hid_t ftype, hid_t mtype,
                      size_t rows, size_t cols, const void *buf)
 {
     hsize_t dims[2] = {rows, cols};
     hid_t space = H5Screate_simple(2, dims, NULL);
-    if (space < 0)
-        return h5fail(w, obj, "H5Screate_simple");
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     int rc = PE_OK;
-    hid_t d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (d < 0)
+    if (space < 0 || dcpl < 0)
+        rc = h5fail(w, obj, "H5Screate_simple/H5Pcreate");
+    if (rc == PE_OK && rows * cols > 0 && (H5Pset_chunk(dcpl, 2, dims) < 0 || H5Pset_fletcher32(dcpl) < 0))
+        rc = h5fail(w, obj, "H5Pset_chunk/fletcher32");
+    hid_t d = -1;
+    if (rc == PE_OK && (d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
         rc = h5fail(w, obj, "H5Dcreate2");
-    else if (rows * cols > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    if (rc == PE_OK && rows * cols > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         rc = h5fail(w, obj, "H5Dwrite");
     if (d >= 0)
         H5Dclose(d);
-    H5Sclose(space);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
     return rc;
 }
 
 static hid_t make_group(writer *w, hid_t loc, const char *obj, const char *name)
 {
-    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gcpl = pe_h5_gcpl();
+    hid_t g = gcpl < 0 ? -1 : H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
     if (g < 0)
         h5fail(w, obj, "H5Gcreate2");
+    if (gcpl >= 0)
+        H5Pclose(gcpl);
     return g;
 }
 
@@ -478,16 +543,15 @@ static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
     hid_t g = rc ? -1 : make_group(w, f, "/samples", "samples");
     if (rc == PE_OK && g < 0)
         rc = PE_EIO;
-    hid_t str = rc ? -1 : pe_h5_vlen_str();
     hid_t cls_t = rc ? -1 : pe_h5_class_enum();
     hid_t st_t = rc ? -1 : pe_h5_status_enum();
     hid_t ls_t = rc ? -1 : pe_h5_label_source_enum();
-    if (rc == PE_OK && (str < 0 || cls_t < 0 || st_t < 0 || ls_t < 0))
+    if (rc == PE_OK && (cls_t < 0 || st_t < 0 || ls_t < 0))
         rc = h5fail(w, "/samples", "type creation");
 #define COL(name, ft, mt, len, buf) \
     rc = rc ? rc : put_dset(w, g, "/samples/" name, name, ft, mt, len, buf, NULL)
-    COL("key", str, str, n, c.key);
-    COL("idx", str, str, n, c.idx);
+    rc = rc ? rc : put_str_dset(w, g, "/samples/key", "key", n, c.key);
+    rc = rc ? rc : put_str_dset(w, g, "/samples/idx", "idx", n, c.idx);
     rc = rc ? rc : put_enum_dset(w, g, "/samples/class", "class", cls_t, n, c.cls, PE_NCLASSES, class_name_i);
     COL("problem", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.problem);
     rc = rc ? rc : put_enum_dset(w, g, "/samples/status", "status", st_t, n, c.status, 3, status_name_i);
@@ -514,8 +578,6 @@ static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
         H5Tclose(st_t);
     if (cls_t >= 0)
         H5Tclose(cls_t);
-    if (str >= 0)
-        H5Tclose(str);
     if (g >= 0)
         H5Gclose(g);
     free_cols(&c);
@@ -625,14 +687,11 @@ static int write_timing(writer *w, hid_t f, const pe_run_info *r)
     hid_t g = rc ? -1 : make_group(w, f, "/timing", "timing");
     if (rc == PE_OK && g < 0)
         rc = PE_EIO;
-    hid_t st = rc ? -1 : pe_h5_vlen_str();
-    if (rc == PE_OK && st < 0)
-        rc = h5fail(w, "/timing", "H5Tcopy");
 #define COL(name, ft, mt, buf) rc = rc ? rc : put_dset(w, g, "/timing/" name, name, ft, mt, n, buf, NULL)
     COL("rank", H5T_STD_I32LE, H5T_NATIVE_INT32, rank);
-    COL("host", st, st, host);
-    COL("backend", st, st, backend);
-    COL("device", st, st, device);
+    rc = rc ? rc : put_str_dset(w, g, "/timing/host", "host", n, host);
+    rc = rc ? rc : put_str_dset(w, g, "/timing/backend", "backend", n, backend);
+    rc = rc ? rc : put_str_dset(w, g, "/timing/device", "device", n, device);
     COL("tokens", H5T_STD_I64LE, H5T_NATIVE_INT64, tokens);
     COL("sequences", H5T_STD_I64LE, H5T_NATIVE_INT64, seqs);
     COL("shards_run", H5T_STD_I64LE, H5T_NATIVE_INT64, run);
@@ -640,8 +699,6 @@ static int write_timing(writer *w, hid_t f, const pe_run_info *r)
     COL("seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, secs);
     COL("tokens_per_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, tps);
 #undef COL
-    if (st >= 0)
-        H5Tclose(st);
     if (g >= 0)
         H5Gclose(g);
     free(rank);
@@ -730,6 +787,7 @@ static int sync_file(const char *path, pe_err *e)
 
 int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e)
 {
+    pe_h5_no_atexit();
     if (check_output(path, o, p, e) != PE_OK)
         return e ? e->code : PE_EGENERIC;
     pe_err local = {0};
@@ -749,8 +807,8 @@ int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_prov
 
     writer w = {path, err};
     int rc = PE_OK;
-    hid_t fapl = pe_h5_fapl();
-    hid_t f = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fapl = pe_h5_fapl(1), fcpl = pe_h5_fcpl();
+    hid_t f = fapl < 0 || fcpl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
     if (f < 0) {
         char why[512];
         pe_h5_error_text(why, sizeof why);  /* before any other HDF5 call clears the stack */
@@ -758,6 +816,8 @@ int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_prov
     }
     if (fapl >= 0)
         H5Pclose(fapl);
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
     rc = rc ? rc : write_provenance(&w, f, p);
     rc = rc ? rc : write_metrics(&w, f, o->metrics);
     rc = rc ? rc : write_samples(&w, f, o);

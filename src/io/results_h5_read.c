@@ -51,7 +51,13 @@ static hid_t open_1d(reader *rd, const char *name, H5T_class_t want, hsize_t *le
 {
     hid_t d = H5Dopen2(rd->f, name, H5P_DEFAULT);
     if (d < 0) {
-        rfail(rd, PE_EINPUT, name, "dataset missing");
+        /* missing, or there and unreadable (a checksum failed): HDF5's
+         * reason is taken before H5Lexists clears the error stack */
+        char why[512];
+        pe_h5_error_text(why, sizeof why);
+        int there = H5Lexists(rd->f, name, H5P_DEFAULT) != 0;  /* < 0: its group is unreadable */
+        pe_fail(rd->e, PE_EINPUT, "%s: %s: %s%s%s%s", rd->path, name, there ? "cannot open" : "dataset missing",
+                why[0] ? " (HDF5: " : "", why, why[0] ? ")" : "");
         return -1;
     }
     hid_t space = H5Dget_space(d), t = H5Dget_type(d);
@@ -99,7 +105,50 @@ static void *read_1d(reader *rd, const char *name, H5T_class_t want, hid_t mtype
     return buf;
 }
 
-/* Variable-length strings -> owned char* array (NULL entries become ""). */
+/* ---- fixed-length strings ---- */
+
+/* The element size of string type t, or 0 after an error: the type must be
+ * fixed-length (schema 1's variable-length strings live in the unchecksummed
+ * global heap) and at most PE_H5_MAX_STR + 1 bytes, so that no buffer is
+ * sized from a forged value. */
+static size_t str_size(reader *rd, const char *what, hid_t t)
+{
+    htri_t var = H5Tis_variable_str(t);
+    if (var != 0) {
+        rfail(rd, PE_EINPUT, what, "expected fixed-length strings, found %s",
+              var > 0 ? "variable-length strings" : "an unreadable string type");
+        return 0;
+    }
+    size_t size = H5Tget_size(t);
+    if (size == 0 || size > (size_t)PE_H5_MAX_STR + 1) {
+        rfail(rd, PE_EINPUT, what, "strings of %zu bytes, expected 1 to %u", size, PE_H5_MAX_STR + 1);
+        return 0;
+    }
+    return size;
+}
+
+/* count packed strings of size bytes -> owned, NUL-terminated copies (each
+ * ends at its first NUL or after size bytes). NULL on failure. */
+static char **unpack_strs(reader *rd, const char *buf, size_t count, size_t size)
+{
+    char **out = pe_calloc(count ? count : 1, sizeof *out, rd->e);
+    for (size_t i = 0; out && i < count; i++) {
+        const char *s = buf + i * size;
+        size_t len = strnlen(s, size);
+        if (!(out[i] = pe_malloc(len + 1, rd->e))) {
+            for (size_t k = 0; k < i; k++)
+                free(out[k]);
+            free(out);
+            return NULL;
+        }
+        memcpy(out[i], s, len);
+        out[i][len] = '\0';
+    }
+    return out;
+}
+
+/* A 1-D dataset of exactly `expect` fixed-length strings -> owned char*
+ * array. Read with a copy of its own type, so no conversion runs. */
 static char **read_strs(reader *rd, const char *name, int64_t expect)
 {
     hsize_t len = 0;
@@ -107,30 +156,27 @@ static char **read_strs(reader *rd, const char *name, int64_t expect)
     if (d < 0)
         return NULL;
     char **out = NULL;
-    hid_t mt = pe_h5_vlen_str();
-    hid_t space = H5Dget_space(d);
-    char **raw = NULL;
-    if ((int64_t)len != expect) {
+    hid_t t = H5Dget_type(d);
+    size_t size = t < 0 ? 0 : str_size(rd, name, t);
+    if (t < 0)
+        rfail(rd, PE_EINPUT, name, "cannot read its type");
+    if (size == 0) {
+        /* the error is set */
+    } else if ((int64_t)len != expect) {
         rfail(rd, PE_EINPUT, name, "expected shape (%lld), found (%llu)", (long long)expect, (unsigned long long)len);
-    } else if ((raw = pe_calloc((size_t)len, sizeof *raw, rd->e)) != NULL) {
-        if (len > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) {
-            rfail(rd, PE_EINPUT, name, "cannot read as variable-length strings");
-        } else if ((out = pe_calloc((size_t)len, sizeof *out, rd->e)) != NULL) {
-            for (hsize_t i = 0; i < len && rd->e->code == PE_OK; i++)
-                out[i] = pe_strdup(raw[i] ? raw[i] : "", rd->e);
-            if (rd->e->code != PE_OK) {
-                for (hsize_t i = 0; i < len; i++)
-                    free(out[i]);
-                free(out);
-                out = NULL;
-            }
-        }
-        if (len > 0)
-            H5Dvlen_reclaim(mt, space, H5P_DEFAULT, raw);
-        free(raw);
+    } else if (len > 0 && (size_t)len > PE_H5_MAX_STR_BYTES / size) {
+        rfail(rd, PE_EINPUT, name, "%llu strings of %zu bytes exceed %zu bytes", (unsigned long long)len, size,
+              PE_H5_MAX_STR_BYTES);
+    } else {
+        char *buf = pe_calloc(len ? (size_t)len : 1, size, rd->e);
+        if (buf && len > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            rfail(rd, PE_EINPUT, name, "cannot read");
+        else if (buf)
+            out = unpack_strs(rd, buf, (size_t)len, size);
+        free(buf);
     }
-    H5Sclose(space);
-    H5Tclose(mt);
+    if (t >= 0)
+        H5Tclose(t);
     H5Dclose(d);
     return out;
 }
@@ -142,8 +188,9 @@ static hid_t open_attr(reader *rd, hid_t loc, const char *obj, const char *name,
 {
     char full[256];
     snprintf(full, sizeof full, "attribute %s of %s", name, obj);
-    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) <= 0) {
-        rfail(rd, PE_EINPUT, full, "missing");
+    htri_t there = H5Aexists_by_name(loc, obj, name, H5P_DEFAULT);
+    if (there <= 0) {
+        rfail(rd, PE_EINPUT, full, there == 0 ? "missing" : "cannot read");
         return -1;
     }
     hid_t a = H5Aopen_by_name(loc, obj, name, H5P_DEFAULT, H5P_DEFAULT);
@@ -160,8 +207,7 @@ static hid_t open_attr(reader *rd, hid_t loc, const char *obj, const char *name,
     if (cls != want) {
         rfail(rd, PE_EINPUT, full, "expected type %s, found %s", class_name(want), class_name(cls));
         ok = 0;
-    } else if (want == H5T_STRING && H5Tis_variable_str(t) <= 0) {
-        rfail(rd, PE_EINPUT, full, "expected variable-length strings");
+    } else if (want == H5T_STRING && str_size(rd, full, t) == 0) {
         ok = 0;
     } else if (n < 0 && scls != H5S_SCALAR) {
         rfail(rd, PE_EINPUT, full, "expected a scalar");
@@ -200,22 +246,31 @@ static long long attr_len(reader *rd, hid_t loc, const char *obj, const char *na
 /* n < 0: scalar string into out[0]; else n strings. */
 static int read_attr_strs(reader *rd, hid_t loc, const char *obj, const char *name, long long n, char **out)
 {
-    hid_t a = open_attr(rd, loc, obj, name, H5T_STRING, n);
+    hid_t a = open_attr(rd, loc, obj, name, H5T_STRING, n);  /* checks the size */
     if (a < 0)
         return rd->e->code;
-    long long count = n < 0 ? 1 : n;
-    char **raw = pe_calloc((size_t)count, sizeof *raw, rd->e);
-    hid_t mt = pe_h5_vlen_str();
-    if (raw && count > 0 && H5Aread(a, mt, raw) < 0)
-        rfail(rd, PE_EINPUT, obj, "cannot read attribute %s", name);
-    else if (raw) {
-        for (long long i = 0; i < count && rd->e->code == PE_OK; i++)
-            out[i] = pe_strdup(raw[i] ? raw[i] : "", rd->e);
-        for (long long i = 0; i < count; i++)
-            H5free_memory(raw[i]);
+    size_t count = n < 0 ? 1 : (size_t)n;
+    hid_t t = H5Aget_type(a);
+    size_t size = t < 0 ? 0 : H5Tget_size(t);
+    char *buf = NULL;
+    if (size == 0)
+        rfail(rd, PE_EINPUT, obj, "cannot read the type of attribute %s", name);
+    else if (count > PE_H5_MAX_STR_BYTES / size)
+        rfail(rd, PE_EINPUT, obj, "attribute %s: %zu strings of %zu bytes exceed %zu bytes", name, count, size,
+              PE_H5_MAX_STR_BYTES);
+    else if ((buf = pe_calloc(count ? count : 1, size, rd->e)) != NULL) {
+        if (count > 0 && H5Aread(a, t, buf) < 0)
+            rfail(rd, PE_EINPUT, obj, "cannot read attribute %s", name);
+        else {
+            char **s = unpack_strs(rd, buf, count, size);
+            if (s)
+                memcpy(out, s, count * sizeof *out);
+            free(s);
+        }
     }
-    free(raw);
-    H5Tclose(mt);
+    free(buf);
+    if (t >= 0)
+        H5Tclose(t);
     H5Aclose(a);
     return rd->e->code;
 }
@@ -236,11 +291,22 @@ static int read_prov(reader *rd, pe_results_prov *p)
 {
     hid_t f = rd->f;
 #define S(field) read_attr_strs(rd, f, "/", #field, -1, &p->field)
-    if (S(schema) || read_attr_num(rd, f, "/", "schema_version", H5T_INTEGER, H5T_NATIVE_INT64, &p->schema_version))
+    /* The version first: it is an integer in every schema version, so an
+     * older or newer file gets this message rather than one about its strings. */
+    if (read_attr_num(rd, f, "/", "schema_version", H5T_INTEGER, H5T_NATIVE_INT64, &p->schema_version))
         return rd->e->code;
-    if (strcmp(p->schema, PE_H5_SCHEMA) != 0 || p->schema_version != PE_H5_SCHEMA_VERSION)
-        return pe_fail(rd->e, PE_EINPUT, "%s: not a prmeval results file of schema %s version %d (found \"%s\" version %lld)",
-                       rd->path, PE_H5_SCHEMA, PE_H5_SCHEMA_VERSION, p->schema, (long long)p->schema_version);
+    if (p->schema_version != PE_H5_SCHEMA_VERSION)
+        return pe_fail(rd->e, PE_EINPUT,
+                       "%s: results schema version %lld, this prmeval reads version %d only (%s)",
+                       rd->path, (long long)p->schema_version, PE_H5_SCHEMA_VERSION,
+                       p->schema_version < PE_H5_SCHEMA_VERSION
+                           ? "an older prmeval wrote it: run eval or run again to write the file anew"
+                           : "a newer prmeval wrote it");
+    if (S(schema))
+        return rd->e->code;
+    if (strcmp(p->schema, PE_H5_SCHEMA) != 0)
+        return pe_fail(rd->e, PE_EINPUT, "%s: not a prmeval results file (attribute schema is \"%s\", expected \"%s\")",
+                       rd->path, p->schema, PE_H5_SCHEMA);
     if (S(tool_version) || S(git_commit) || S(command) || S(config_json) || S(predictions_path) ||
         S(predictions_sha256) || S(hosts) || S(start_time) || S(end_time) || S(metric_definition))
         return rd->e->code;
@@ -303,8 +369,6 @@ static int read_arrays(reader *rd, pe_results *r)
     hid_t cls_t = pe_h5_class_enum(), st_t = pe_h5_status_enum(), ls_t = pe_h5_label_source_enum();
     if (cls_t < 0 || st_t < 0 || ls_t < 0)
         rfail(rd, PE_EGENERIC, "/samples", "cannot create enum types");
-    if (!rd->e->code) r->key = read_strs(rd, "/samples/key", n);
-    if (!rd->e->code) r->idx = read_strs(rd, "/samples/idx", n);
     if (!rd->e->code) r->cls = read_1d(rd, "/samples/class", H5T_ENUM, cls_t, 1, n);
     if (!rd->e->code) r->status = read_1d(rd, "/samples/status", H5T_ENUM, st_t, 1, n);
     if (!rd->e->code) r->problem = read_1d(rd, "/samples/problem", H5T_INTEGER, H5T_NATIVE_INT32, 4, n);
@@ -319,6 +383,10 @@ static int read_arrays(reader *rd, pe_results *r)
         r->label_source = read_1d(rd, "/samples/label_source", H5T_ENUM, ls_t, 1, n);
     if (!rd->e->code) r->step_offset = read_1d(rd, "/samples/step_offset", H5T_INTEGER, H5T_NATIVE_INT64, 8, (int64_t)n + 1);
     if (!rd->e->code) r->err_offset = read_1d(rd, "/samples/err_offset", H5T_INTEGER, H5T_NATIVE_INT64, 8, (int64_t)n + 1);
+    /* The strings last: by now n is the length of every per-sample array,
+     * not only of /samples/key itself. */
+    if (!rd->e->code) r->key = read_strs(rd, "/samples/key", n);
+    if (!rd->e->code) r->idx = read_strs(rd, "/samples/idx", n);
     if (cls_t >= 0)
         H5Tclose(cls_t);
     if (st_t >= 0)
@@ -342,6 +410,7 @@ static int read_arrays(reader *rd, pe_results *r)
 int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)
 {
     memset(r, 0, sizeof *r);
+    pe_h5_no_atexit();
     pe_err local = {0};
     reader rd = {path, e ? e : &local, -1};
     H5E_auto2_t old_func;
@@ -357,8 +426,10 @@ int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)
             fclose(probe);
         rc = pe_fail(rd.e, probe ? PE_EINPUT : PE_EIO, "%s: %s", path,
                      probe ? "not an HDF5 file" : "cannot open (missing or unreadable)");
-    } else if ((fapl = pe_h5_fapl()) < 0 || (rd.f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
-        rc = rfail(&rd, PE_EIO, "/", "cannot open");
+    } else if ((fapl = pe_h5_fapl(0)) < 0 || (rd.f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
+        /* the file is there, readable and starts like HDF5: what HDF5
+         * refuses in it (a checksum, a truncation) is malformed input */
+        rc = rfail(&rd, fapl < 0 ? PE_EGENERIC : PE_EINPUT, "/", "cannot open");
     } else {
         rc = read_prov(&rd, &r->prov);
         rc = rc ? rc : read_arrays(&rd, r);

@@ -68,28 +68,61 @@ hid_t pe_h5_label_source_enum(void)
     return t;
 }
 
-hid_t pe_h5_vlen_str(void)
+hid_t pe_h5_fixed_str(size_t size)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t < 0)
         return -1;
-    if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+    if (size == 0 || H5Tset_size(t, size) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0 ||
+        H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
         H5Tclose(t);
         return -1;
     }
     return t;
 }
 
-hid_t pe_h5_fapl(void)
+hid_t pe_h5_fapl(int for_create)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0)
+        return -1;
+    int bad = 0;
 #if H5_VERSION_GE(1, 10, 7)
-    if (fapl >= 0 && H5Pset_file_locking(fapl, 1, 1) < 0) {
+    bad = H5Pset_file_locking(fapl, 1, 1) < 0;
+#endif
+    if (!bad && for_create)
+        bad = H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST) < 0;
+    if (bad) {
         H5Pclose(fapl);
         return -1;
     }
-#endif
     return fapl;
+}
+
+/* Links and attributes beyond max_compact (default 8) go to dense storage:
+ * a fractal heap and B-trees, whose objects over 4 KiB are stored without a
+ * checksum. 64 covers every group the writer makes (/samples has 20 links,
+ * /metrics/classes/<c> 30 attributes), so all of it stays in the object
+ * headers. */
+static hid_t compact_attrs(hid_t plist)
+{
+    if (plist >= 0 && (H5Pset_attr_phase_change(plist, 64, 48) < 0 || H5Pset_link_phase_change(plist, 64, 48) < 0)) {
+        H5Pclose(plist);
+        return -1;
+    }
+    return plist;
+}
+
+hid_t pe_h5_fcpl(void) { return compact_attrs(H5Pcreate(H5P_FILE_CREATE)); }
+hid_t pe_h5_gcpl(void) { return compact_attrs(H5Pcreate(H5P_GROUP_CREATE)); }
+
+void pe_h5_no_atexit(void)
+{
+    static int done;
+    if (!done) {
+        done = 1;
+        H5dont_atexit();  /* fails harmlessly once the library is initialised */
+    }
 }
 
 /* Walking upward, entry 0 is the innermost (most specific) failure. */

@@ -66,7 +66,8 @@ sed -i '1s/"idx"/ "idx"/' "$f"
 refused "data file 5 differs" a.h5 b.h5 changed.h5
 # another metric definition
 cp b.h5 other_metric.h5
-$PY -c "import h5py; h5py.File('other_metric.h5', 'a').attrs['metric_definition'] = 'prmbench-reference-v2'"
+# (schema 2 strings are fixed-length UTF-8: docs/hdf5-schema.md)
+$PY -c "import h5py; h5py.File('other_metric.h5', 'a').attrs.create('metric_definition', b'prmbench-reference-v2', dtype=h5py.string_dtype('utf-8', 22))"
 refused "a.h5 and other_metric.h5 use different metric definitions ('prmbench-reference-v1' vs 'prmbench-reference-v2')" \
   a.h5 other_metric.h5
 # --force compares anyway, with a warning

@@ -90,9 +90,9 @@ for p in sys.argv[2:]:
     f = h5py.File(p)
     for g in ("metrics", "samples", "steps", "analysis"):
         same(ref[g], f[g], p + ":/" + g)
-    assert f.attrs["command"] == "rescore"
-    assert list(f.attrs["data_sha256"]) == list(ref.attrs["data_sha256"]) and ref.attrs["data_sha256"][0] != ""
-    cfg = json.loads(f.attrs["config_json"])
+    assert f.attrs["command"] == b"rescore"   # fixed-length strings: bytes in h5py
+    assert list(f.attrs["data_sha256"]) == list(ref.attrs["data_sha256"]) and len(ref.attrs["data_sha256"][0]) == 64
+    cfg = json.loads(f.attrs["config_json"].decode())
     assert cfg["rescore"]["threshold"] == 0.5 and cfg["rescore"]["label_rule"] == "threshold", cfg
 print("rescored files at 0.5 == eval's file at 0.5, bit for bit (/metrics, /samples, /steps, /analysis)")
 PY

@@ -40,6 +40,36 @@ def same_bits(a, b, what):
     check(bits(float(a)) == bits(float(b)), f"{what}: {a!r} != {b!r} (bitwise)")
 
 
+def fixed_utf8(t, values, what):
+    """A string type as the writer must make it (schema 2): fixed length
+    (nothing in the global heap), UTF-8, NUL-terminated, longest + 1 bytes."""
+    check(isinstance(t, h5py.h5t.TypeStringID) and not t.is_variable_str(), f"{what}: fixed-length string type")
+    check(t.get_cset() == h5py.h5t.CSET_UTF8 and t.get_strpad() == h5py.h5t.STR_NULLTERM, f"{what}: UTF-8, NUL-terminated")
+    longest = max([len(v.encode()) for v in values] + [0])
+    check(t.get_size() == longest + 1, f"{what}: size {t.get_size()} != longest {longest} + 1")
+
+
+def sattr(obj, name):
+    """A string attribute, decoded: h5py gives fixed-length strings as bytes."""
+    v = obj.attrs[name]
+    if isinstance(v, np.ndarray):
+        check(v.dtype.kind == "S", f"attribute {name}: bytes array, got {v.dtype}")
+        out = [x.decode("utf-8") for x in v]
+    else:
+        check(isinstance(v, bytes), f"attribute {name}: bytes, got {type(v)}")
+        out = v.decode("utf-8") if isinstance(v, bytes) else v
+    fixed_utf8(obj.attrs.get_id(name).get_type(), out if isinstance(out, list) else [out], f"attribute {name}")
+    return out
+
+
+def sdset(d):
+    """A string dataset, decoded, after checking its type."""
+    out = [x.decode("utf-8") for x in d[...]]
+    check(d.dtype.kind == "S", f"{d.name}: bytes, got {d.dtype}")
+    fixed_utf8(d.id.get_type(), out, d.name)
+    return out
+
+
 env = dict(os.environ, PRMEVAL_TMP=tmp)
 r = subprocess.run([os.path.join(build, "tests", "test_results_h5")], cwd=src, env=env,
                    capture_output=True, text=True)
@@ -54,27 +84,69 @@ ABBREV = ["correct", "NR", "NCL", "ES", "SC", "DC", "CI", "PS", "DR", "MS"]
 CATEGORIES = {"Simplicity": [1, 2], "Soundness": [3, 4, 5, 6], "Sensitivity": [7, 8, 9]}
 NAN_BITS = 0x7FF8000000000000  # C's NAN, as the writer got it
 
+
+def variable_strings(f):
+    """Every dataset and attribute whose type holds a variable-length string."""
+    found = []
+
+    def vlen(t):
+        if isinstance(t, h5py.h5t.TypeStringID):
+            return t.is_variable_str()
+        if isinstance(t, h5py.h5t.TypeCompoundID):
+            return any(vlen(t.get_member_type(i)) for i in range(t.get_nmembers()))
+        return isinstance(t, h5py.h5t.TypeVlenID)
+
+    def visit(name, o):
+        if isinstance(o, h5py.Dataset) and vlen(o.id.get_type()):
+            found.append(name)
+        for k in o.attrs:
+            if vlen(o.attrs.get_id(k).get_type()):
+                found.append(f"{name}@{k}")
+    visit("/", f)
+    f.visititems(visit)
+    return found
+
+
+for path in [syn, empty]:
+    with h5py.File(path, "r") as f:
+        # schema 2: checksummed metadata (superblock 3 = the 1.10 format) and
+        # nothing in the global heap, whose collections start with "GCOL"
+        check(f.id.get_create_plist().get_version()[0] == 3, f"{path}: superblock version 3")
+        check(f.libver == ("v110", "v110"), f"{path}: format bounds {f.libver}")
+        check(variable_strings(f) == [], f"{path}: variable-length strings {variable_strings(f)}")
+        def chunked_checksummed(name, o):
+            if isinstance(o, h5py.Dataset) and o.size > 0:
+                check(o.chunks is not None and o.fletcher32, f"{path}: {name} chunked with fletcher32")
+        f.visititems(chunked_checksummed)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    check(b"GCOL" not in raw, f"{path}: a global heap collection in the file")
+    check(b"FRHP" not in raw, f"{path}: a fractal heap (dense attributes) in the file")
+
 with h5py.File(syn, "r") as f:
     a = f.attrs
-    check(a["schema"] == "prmeval-results" and a["schema_version"] == 1, "schema")
-    check(a["tool_version"] == "0.1.0" and a["git_commit"] == "abc123" and a["command"] == "eval", "tool")
-    check(a["config_json"] == '{"threshold": 0.5, "data": "data/prmbench"}', "config_json")
-    check(list(a["data_files"]) == ["data/prmbench/a.jsonl", "data/prmbench/b \u00e9.jsonl"], "data_files")
-    check(list(a["data_sha256"]) == ["0123456789abcdef" * 4, "fedcba9876543210" * 4], "data_sha256")
-    check(a["predictions_path"] == "preds.jsonl" and a["predictions_sha256"] == "fedcba9876543210" * 4, "predictions")
-    check(a["nranks"] == 3 and a["hosts"] == "node-a,node-b", "ranks and hosts")
-    check(a["start_time"] == "2025-01-31T17:04:05.123Z" and a["end_time"] == "2025-01-31T17:04:06.000Z", "times")
-    check(a["metric_definition"] == "prmbench-reference-v1", "metric_definition")
+    check(sattr(f, "schema") == "prmeval-results" and a["schema_version"] == 2, "schema")
+    check(sattr(f, "tool_version") == "0.1.0" and sattr(f, "git_commit") == "abc123" and sattr(f, "command") == "eval", "tool")
+    check(sattr(f, "config_json") == '{"threshold": 0.5, "data": "data/prmbench"}', "config_json")
+    check(sattr(f, "data_files") == ["data/prmbench/a.jsonl", "data/prmbench/b \u00e9.jsonl"], "data_files")
+    check(sattr(f, "data_sha256") == ["0123456789abcdef" * 4, "fedcba9876543210" * 4], "data_sha256")
+    check(sattr(f, "predictions_path") == "preds.jsonl" and sattr(f, "predictions_sha256") == "fedcba9876543210" * 4, "predictions")
+    check(a["nranks"] == 3 and sattr(f, "hosts") == "node-a,node-b", "ranks and hosts")
+    check(sattr(f, "start_time") == "2025-01-31T17:04:05.123Z" and sattr(f, "end_time") == "2025-01-31T17:04:06.000Z", "times")
+    check(sattr(f, "metric_definition") == "prmbench-reference-v1", "metric_definition")
 
     s = f["samples"]
-    check(list(s["key"].asstr()[:]) == ["correct_p1", "redundency_p1", "circular_p\u03c0", "multi_solutions_p3"], "keys (UTF-8)")
-    check(list(s["idx"].asstr()[:]) == ["p1", "p1", "p\u03c0", "p3"], "idx")
+    check(sdset(s["key"]) == ["correct_p1", "redundency_p1", "circular_p\u03c0", "multi_solutions_p3"], "keys (UTF-8)")
+    check(list(s["key"].asstr()[:]) == sdset(s["key"]), "h5py's asstr() reads the keys the same")
+    check(sdset(s["idx"]) == ["p1", "p1", "p\u03c0", "p3"], "idx")
     mapping = h5py.check_enum_dtype(s["class"].dtype)
     check(mapping == {n: i for i, n in enumerate(CLASSES)}, f"class enum {mapping}")
-    check(list(s["class"].attrs["names"]) == CLASSES, "class names attribute")
+    check(sattr(s["class"], "names") == CLASSES, "class names attribute")
     check(s["class"][:].tolist() == [0, 1, 2, 9], "class")
     check(h5py.check_enum_dtype(s["status"].dtype) == {"ok": 0, "missing": 1, "invalid": 2}, "status enum")
     check(s["status"][:].tolist() == [0, 0, 1, 2], "status")
+    check(sattr(s["status"], "names") == ["ok", "missing", "invalid"], "status names attribute")
+    check(sattr(s["label_source"], "names") == ["scores", "labels", "redundancy"], "label_source names attribute")
     check(s["problem"][:].tolist() == [0, 0, 1, 2], "problem")
     check(s["nsteps"][:].tolist() == [3, 4, 2, 3], "nsteps")
     check(s["nlabels"][:].tolist() == [3, 4, 0, 3], "nlabels")
@@ -131,7 +203,7 @@ with h5py.File(syn, "r") as f:
 
     for c, name in enumerate(CLASSES):
         g = m["classes"][name]
-        check(g.attrs["abbrev"] == ABBREV[c], f"abbrev of {name}")
+        check(sattr(g, "abbrev") == ABBREV[c], f"abbrev of {name}")
         for k, v in row(c).items():
             if isinstance(v, float):
                 if math.isnan(v):
@@ -147,7 +219,7 @@ with h5py.File(syn, "r") as f:
     for cat, members in CATEGORIES.items():
         g = m["categories"][cat]
         same_bits(g.attrs["prmscore"], cat_scores[cat], f"{cat} prmscore")
-        check(list(g.attrs["classes"]) == [CLASSES[c] for c in members], f"{cat} members")
+        check(sattr(g, "classes") == [CLASSES[c] for c in members], f"{cat} members")
 
     t = m["table"][:]
     check(t.shape == (13,), "table rows")
@@ -155,6 +227,7 @@ with h5py.File(syn, "r") as f:
     check(names == ["overall"] + CLASSES[1:] + list(CATEGORIES), f"table row names {names}")
     check([x.decode() for x in t["abbrev"]] == ["Overall"] + ABBREV[1:] + ["Simp.", "Sound.", "Sens."], "abbrev")
     check(t["kind"].tolist() == [0] + [1] * 9 + [2] * 3, "kind")
+    check(sattr(m["table"], "kind_names") == ["overall", "class", "category"], "kind_names attribute")
     same_bits(t["prmscore"][0], 0.457, "table overall prmscore")
     for c in range(1, 10):
         for k in ["precision", "f1", "wrong_step_acc", "negative_recall", "similarity"]:
@@ -168,7 +241,7 @@ with h5py.File(syn, "r") as f:
         check(r_["samples"] == sum(100 + c for c in members), f"table {cat}: summed samples")
 
     ep = f["analysis"]["error_position"]
-    check(list(ep.attrs["rows"]) == CLASSES + ["pooled"], "error_position rows")
+    check(sattr(ep, "rows") == CLASSES + ["pooled"], "error_position rows")
     check(ep["position"][:].tolist() == [list(range(1, 33))], "positions 1..32")
     wa, dist = ep["wrong_acc"][:], ep["distribution_pct"][:]
     hits, n, ns = ep["hits"][:], ep["n"][:], ep["samples"][:]
@@ -189,8 +262,9 @@ with h5py.File(empty, "r") as f:
     check(f["samples"]["key"].shape == (0,) and f["steps"]["score"].shape == (0,), "empty datasets")
     check(f["samples"]["step_offset"][:].tolist() == [0], "empty step_offset")
     check(f["steps"]["score"].chunks is None, "empty dataset is contiguous (chunk dims must be > 0)")
-    check(f.attrs["tool_version"] == "" and f.attrs["predictions_path"] == "", "NULL strings as empty")
+    check(sattr(f, "tool_version") == "" and sattr(f, "predictions_path") == "", "NULL strings as empty")
     check(f.attrs["data_files"].shape == (0,), "no data files")
+    check(f["samples"]["key"].id.get_type().get_size() == 1, "no keys: strings of 1 byte (the NUL)")
 
 for path in [syn, empty]:
     r = subprocess.run(["h5dump", "-H", path], capture_output=True, text=True)

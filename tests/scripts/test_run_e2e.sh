@@ -43,7 +43,7 @@ with h5py.File(evalf) as e, h5py.File(run) as r:
     got = list(r["samples/key"].asstr()[:])
     if got != want:
         bad.append(f"samples: {len(got)} keys, eval finds {len(want)} for the first {limit} problems")
-    if r.attrs["command"] != "run" or r.attrs["nranks"] != nranks:
+    if r.attrs["command"] != b"run" or r.attrs["nranks"] != nranks:  # fixed-length: bytes
         bad.append(f"provenance: command {r.attrs['command']}, nranks {r.attrs['nranks']}")
     off, nl = r["samples/step_offset"][:], r["samples/nlabels"][:]
     sc = r["steps/score"][:]

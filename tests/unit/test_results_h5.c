@@ -288,7 +288,7 @@ static void check_read_back(const char *path, int n)
     CHECK_BITS(r.threshold, 0.5);
     pe_results_prov *p = &r.prov;
     CHECK_STR(p->schema, "prmeval-results");
-    CHECK_INT(p->schema_version, 1);
+    CHECK_INT(p->schema_version, 2);
     CHECK_STR(p->tool_version, "0.1.0");
     CHECK_STR(p->git_commit, "abc123");
     CHECK_STR(p->command, "eval");
@@ -389,6 +389,34 @@ static void check_write_failures(void)
     CHECK(strstr(e.msg, "class 42") != NULL);
     samples[2].cls = PE_CLS_CIRCULAR;
     CHECK(!exists(path));
+    /* strings are fixed-length, at most PE_H5_MAX_STR bytes (1 MiB): one
+     * byte more is refused, naming the attribute; the temp file goes */
+    size_t big = ((size_t)1 << 20) + 1;
+    char *cfg = malloc(big + 1);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    memset(cfg, 'x', big);
+    cfg[big] = '\0';
+    p.config_json = cfg;
+    pe_err_clear(&e);
+    CHECK_INT(write_file(path, NS, &p, &e), PE_EINPUT);
+    CHECK(strstr(e.msg, "cannot write attribute config_json of /: string 0 is 1048577 bytes, at most 1048576") != NULL);
+    CHECK(!exists(path));
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(!exists(tmp));
+    /* exactly 1 MiB: written and read back whole */
+    cfg[big - 1] = '\0';
+    pe_err_clear(&e);
+    CHECK_INT(write_file(path, NS, &p, &e), PE_OK);
+    pe_results r;
+    CHECK_INT(pe_results_h5_read(path, &r, &e), PE_OK);
+    if (e.code == PE_OK) {
+        CHECK_INT((long long)strlen(r.prov.config_json), (long long)(big - 1));
+        CHECK(r.prov.config_json[0] == 'x' && r.prov.config_json[big - 2] == 'x');
+        pe_results_free(&r);
+    }
+    free(cfg);
 }
 
 /* Replaces dataset name by a 1-D uint8 dataset of length len. */
