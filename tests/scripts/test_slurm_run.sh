@@ -20,29 +20,10 @@ PY=/usr/bin/python3
 rm -rf "$TMP"
 mkdir -p "$TMP"
 export PRMEVAL_SLURM_USER="test_slurm_run-$$"
-# One cluster per checkout (shared with the other slurm tests, each its own user token).
-export PRMEVAL_SLURM_DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm-$(printf '%s' "$SRC" | cksum | cut -d' ' -f1)}"
 TIMEOUT=150  # seconds for any one job (or array) to leave the queue
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-check() {
-  local what="$1"
-  shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-finish() {
-  if [ "$failed" -gt 0 ]; then
-    for f in "$TMP"/slurm-*.out; do [ -f "$f" ] && { echo "---- $f"; cat "$f"; }; done >&2
-  fi
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-root=()
-[ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
+# shellcheck source=../slurm/common.sh
+. "$SRC/tests/slurm/common.sh"
 
 # --- the model and the jobs ------------------------------------------------
 if ! "$BIN" tiny-model "$TMP/model" --family qwen-prm --seed 7 --layers 1 --hidden 32 --heads 2 \

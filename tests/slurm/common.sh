@@ -1,0 +1,27 @@
+# Shared by the SLURM tests that run the real binary (test_slurm_run.sh,
+# test_slurm_preempt.sh): the pass/fail tally and the per-checkout cluster.
+# Source it after setting SRC and TMP.
+
+# One cluster per checkout, shared by the slurm tests (each registers its own user token).
+export PRMEVAL_SLURM_DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm-$(printf '%s' "$SRC" | cksum | cut -d' ' -f1)}"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+check() {
+  local what="$1"
+  shift
+  if "$@"; then ok; else bad "$what"; fi
+}
+# Prints the job logs on failure, the tally, and exits with the verdict.
+finish() {
+  if [ "$failed" -gt 0 ]; then
+    for f in "$TMP"/slurm-*.out; do [ -f "$f" ] && { echo "---- $f"; cat "$f"; }; done >&2
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit $?
+}
+root=()
+[ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
