@@ -60,8 +60,9 @@ int main(int argc, char **argv)
     pe_err e = {0};
     if (pe_backend_cpu_create(&b, &m, &head, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     float *rewards = malloc((size_t)seqs * sizeof *rewards);
-    int64_t warm_ss[2] = {0, 64}, warm_rd[1] = {63};
-    pe_batch warm = {tokens, 64, warm_ss, 1, warm_rd, 1};
+    int64_t nwarm = ntok < 64 ? ntok : 64; /* the warm-up reads at most the tokens there are */
+    int64_t warm_ss[2] = {0, nwarm}, warm_rd[1] = {nwarm - 1};
+    pe_batch warm = {tokens, nwarm, warm_ss, 1, warm_rd, 1};
     if (b.score(&b, &warm, rewards, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     double best = 1e30;
     for (int r = 0; r < reps; r++) {

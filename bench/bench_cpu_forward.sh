@@ -11,10 +11,12 @@ threads=${1:-$(nproc)}
 seqs=${2:-4}
 len=${3:-512}
 build=${BUILD:-build}
-cmake --build "$build" --target prmeval_lib >/dev/null
+cmake --build "$build" --target prmeval_lib prmeval_blas >/dev/null
 bin="$build/bench_cpu_forward"
 cc -std=c11 -O2 -fopenmp -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Isrc -Itests/unit \
-  bench/bench_cpu_forward.c "$build/libprmeval_lib.a" $(pkg-config --libs openblas) -lm -o "$bin"
+  bench/bench_cpu_forward.c "$build/libprmeval_lib.a" -lm -o "$bin"
+# The bench program is not beside the module: say where OpenBLAS's glue is.
+export PRMEVAL_BLAS_MODULE="$(cd "$build" && pwd)/libprmeval_blas.so"
 
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores visible; threads $threads"
 echo "model: Qwen2.5-0.5B shape (hidden 896, 24 layers, 14/2 heads, head_dim 64, FFN 4864, vocab 151936), fp32"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "blas.h"
 #include "cpu_ops.h"
 #include "cpu_weights.h"
 
@@ -422,7 +423,8 @@ int pe_backend_cpu_create(pe_backend *b, const pe_model *pm, const pe_head_spec 
         goto fail;
     pe_rope_inv_freq(m->inv_freq, c->head_dim, c->rope_theta, c->rope_llama3, c->rope_factor,
                      c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_original_max_pos);
-    if (load_head(m, pm, e))
+    /* OpenBLAS last: a bad checkpoint is reported as such first. */
+    if (load_head(m, pm, e) || pe_blas_load(e))
         goto fail;
     b->name = "cpu";
     snprintf(b->device, sizeof b->device, "cpu (%d threads)", omp_get_max_threads());

@@ -1,10 +1,10 @@
 #include "cpu_ops.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "blas.h"
 #include "cpu_weights.h"
 
 void pe_embed_forward(float *out, const int32_t *tokens, const void *table, pe_dtype dtype,
@@ -108,8 +108,7 @@ void pe_matmul_forward(float *out, const float *x, const float *w, const float *
         }
         beta = 1.0f; /* the bias is already in out */
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ntok, OC, C,
-                1.0f, x, C, w, C, beta, out, OC);
+    pe_blas_sgemm_nt((int)ntok, OC, C, 1.0f, x, C, w, C, beta, out, OC);
 }
 
 void pe_attention_forward(float *out, const float *qkv, size_t qkv_stride,

@@ -40,7 +40,8 @@ void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t n
 
 /* out (ntok, OC) = x (ntok, C) @ w^T + b, with w stored (OC, C) row-major as
  * Hugging Face's Linear; b may be NULL. accumulate != 0 adds to out instead
- * (that is how the residual add is done: the projection lands on the stream). */
+ * (that is how the residual add is done: the projection lands on the stream).
+ * The product is OpenBLAS's: pe_blas_load (blas.h) must have succeeded. */
 void pe_matmul_forward(float *out, const float *x, const float *w, const float *b,
                        int64_t ntok, int C, int OC, int accumulate);
 

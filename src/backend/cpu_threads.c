@@ -1,8 +1,9 @@
 /* Thread count of the CPU backend (backend.h). */
 #include "backend.h"
 
-#include <cblas.h>
 #include <omp.h>
+
+#include "blas.h"
 
 void pe_backend_cpu_threads(int n)
 {
@@ -11,5 +12,5 @@ void pe_backend_cpu_threads(int n)
     /* Both pools: the forward pass's OpenMP loops and OpenBLAS's own threads
      * (Debian's default OpenBLAS is the pthreads build, which ignores OpenMP's setting). */
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    pe_blas_threads(n);
 }

@@ -2,16 +2,15 @@
  * libprmeval_cuda.so (cuda.c, cuda_gemm.c, kernels/), opened here on first use:
  * the CUDA runtime and cuBLASLt are then loaded only by runs that want a GPU,
  * not by every `eval`, `rescore` or `tokenize` (they cost 0.25 s and 200 MB of
- * resident memory at each start). The module is looked up beside the running
- * executable, then in PRMEVAL_CUDA_MODULE, then by the dynamic loader's search. */
+ * resident memory at each start). The module is found as module.h says, with
+ * PRMEVAL_CUDA_MODULE naming its path when set. */
 #include "backend.h"
 
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+
+#include "module.h"
 
 #ifdef PE_HAVE_CUDA
 
@@ -24,31 +23,9 @@ static char module_error[PATH_MAX + 512];
 /* Opens the module once; on failure module_error says why. */
 static void *open_module(void)
 {
-    if (module || module_error[0])
-        return module;
-    char path[PATH_MAX];
-    const char *env = getenv("PRMEVAL_CUDA_MODULE");
-    if (env && *env) {
-        snprintf(path, sizeof path, "%s", env);
-    } else {
-        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-        if (n > 0) {
-            path[n] = '\0';
-            char *slash = strrchr(path, '/');
-            if (slash)
-                snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s", "libprmeval_cuda.so");
-        } else {
-            snprintf(path, sizeof path, "libprmeval_cuda.so");
-        }
-    }
-    module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!module && !(env && *env))
-        module = dlopen("libprmeval_cuda.so", RTLD_NOW | RTLD_LOCAL);
-    if (!module) {
-        const char *why = dlerror();
-        snprintf(module_error, sizeof module_error, "cannot load the CUDA module %s: %s", path,
-                 why ? why : "unknown error");
-    }
+    if (!module && !module_error[0])
+        module = pe_module_open("libprmeval_cuda.so", "PRMEVAL_CUDA_MODULE", module_error,
+                                sizeof module_error);
     return module;
 }
 

@@ -1,8 +1,6 @@
 /* prmeval: evaluate Process Reward Models on PRMBench. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "core/err.h"
@@ -48,15 +46,6 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version")) {
         printf("prmeval %s (git %s)\n", PRMEVAL_VERSION, PRMEVAL_GIT_COMMIT);
         return PE_OK;
-    }
-    /* Debian's pthreads OpenBLAS starts one busy-waiting thread per core when it
-     * loads, before main(), and those threads took the cores from eval's
-     * parallel parser (0.099 s -> 0.060 s on the full data). Commands that do no
-     * matrix products start once more with OPENBLAS_NUM_THREADS=1; a value the
-     * user set is kept. */
-    if (strcmp(argv[1], "run") != 0 && !getenv("OPENBLAS_NUM_THREADS")) {
-        setenv("OPENBLAS_NUM_THREADS", "1", 1);
-        execv("/proc/self/exe", argv);  /* returns only on failure: carry on as we are */
     }
     for (int i = 0; i < ncommands; i++)
         if (!strcmp(argv[1], commands[i].name))

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/blas.h"
 #include "backend/cpu_ops.h"
 #include "backend/cpu_weights.h"
 #include "check.h"
@@ -100,6 +101,12 @@ static void test_matmul(void)
 {
     /* x (2, 3), w (2, 3) as [out, in]: y = x w^T + b */
     float x[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f}, b[2] = {10, 20}, y[4];
+    pe_err e = {0};
+    if (pe_blas_load(&e)) {
+        fprintf(stderr, "%s\n", e.msg);
+        CHECK(!"OpenBLAS module loads (PRMEVAL_BLAS_MODULE)");
+        return;
+    }
     pe_matmul_forward(y, x, w, b, 2, 3, 2, 0);
     CHECK(y[0] == 8.0f && y[1] == 23.0f && y[2] == 8.0f && y[3] == 27.5f);
     pe_matmul_forward(y, x, w, NULL, 2, 3, 2, 1); /* accumulate: the residual add */

@@ -1,0 +1,54 @@
+# OpenBLAS is loaded only by the CPU backend (src/backend/blas.h): `eval` never
+# loads it (its threads took the cores from eval's parser), `run` on the CPU
+# does; build/prmeval finds libprmeval_blas.so beside itself; a module that
+# cannot be loaded is a clear error with exit code 5, not a crash; `cmake
+# --install` puts the executable and its modules where they find each other.
+set -euo pipefail
+: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}" "${PRMEVAL_BUILD:?}"
+T="$PRMEVAL_TMP"
+rm -rf "$T"
+mkdir -p "$T"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+unset PRMEVAL_BLAS_MODULE  # the lookup beside the executable, as users have it
+
+# The shared objects a command loads, from the dynamic loader's own trace.
+loaded() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -o 'file=[^ ]*' | sort -u; }
+
+"$PRMEVAL" tiny-model "$T/model" --family qwen-prm --seed 3 >/dev/null
+cat > "$T/job.json" <<JOB
+{"model": "$T/model", "family": "qwen-prm", "data": "$PRMEVAL_SRC/data/subset400.jsonl",
+ "output": "$T/run.h5", "backend": "cpu", "max_tokens": 256, "limit": 3}
+JOB
+
+run_libs=$(loaded "$PRMEVAL" run "$T/job.json" --quiet) || fail "run on the CPU failed without PRMEVAL_BLAS_MODULE"
+grep -q 'file=libprmeval_blas.so\|file=.*/libprmeval_blas.so' <<<"$run_libs" || fail "run did not load libprmeval_blas.so: $run_libs"
+grep -q 'openblas' <<<"$run_libs" || fail "run did not load OpenBLAS (so the eval check below could not fail)"
+[ -f "$T/run.h5" ] || fail "run wrote no results file"
+
+eval_libs=$(loaded "$PRMEVAL" eval --data "$PRMEVAL_SRC/data/subset400.jsonl" \
+    --predictions "$PRMEVAL_SRC/data/baselines/all_valid.jsonl" --quiet) || fail "eval failed"
+if grep -q 'openblas\|prmeval_blas' <<<"$eval_libs"; then fail "eval loaded OpenBLAS: $eval_libs"; fi
+for cmd in "rescore --help" "report --help" "tokenize --help"; do
+    # shellcheck disable=SC2086
+    if loaded "$PRMEVAL" $cmd | grep -q openblas; then fail "$cmd loaded OpenBLAS"; fi
+done
+
+cmake --install "$PRMEVAL_BUILD" --prefix "$T/prefix" >/dev/null || fail "cmake --install failed"
+"$T/prefix/bin/prmeval" run "$T/job.json" --quiet --set output="$T/installed.h5" >/dev/null 2>"$T/inst.err" \
+    || fail "the installed prmeval cannot run on the CPU: $(cat "$T/inst.err")"
+cmp -s <(h5dump -d /steps/score "$T/run.h5" | tail -n +3) <(h5dump -d /steps/score "$T/installed.h5" | tail -n +3) \
+    || fail "the installed prmeval gives other step scores"
+
+set +e
+PRMEVAL_BLAS_MODULE="$T/no-such-module.so" "$PRMEVAL" run "$T/job.json" --quiet --set output="$T/bad.h5" \
+    >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" = 5 ] || fail "a missing BLAS module: exit $rc, expected 5"
+grep -q "no-such-module.so" "$T/err" && grep -q "PRMEVAL_BLAS_MODULE" "$T/err" \
+    || fail "a missing BLAS module: the message names neither the path nor the variable: $(cat "$T/err")"
+[ "$(grep -c . "$T/err")" -le 3 ] || fail "a missing BLAS module: more than a short message: $(cat "$T/err")"
+[ ! -f "$T/bad.h5" ] || fail "a failed run left a results file"
+
+[ "$fails" = 0 ] && echo "modules: OK" || exit 1
