@@ -119,32 +119,52 @@ static pcre2_code *compile_pattern(ctx *c, const cJSON *pat, const char *path)
     return code;
 }
 
+/* ---- pipeline stages ----------------------------------------------------- */
+
+typedef int (*stage_fn)(ctx *c, pe_tokenizer *t, const cJSON *o, const char *path);
+
+/* What the normalizer, pre-tokenizer and post-processor readers share: null (or
+ * absent) is no step, a Sequence runs each entry of its `list_key` array through
+ * add, in order. Anything else is one step: its type goes to *type for the
+ * caller (NULL when there is nothing left to do). */
+static int stage_type(ctx *c, pe_tokenizer *t, const cJSON *o, const char *path, const char *list_key,
+                      stage_fn add, const char **type)
+{
+    *type = NULL;
+    if (!o || cJSON_IsNull(o))
+        return PE_OK;
+    if (!cJSON_IsObject(o))
+        return bad(c, path, "expected an object or null");
+    const char *ty = type_of(o);
+    if (!ty)
+        return bad(c, path, "missing \"type\"");
+    if (strcmp(ty, "Sequence")) {
+        *type = ty;
+        return PE_OK;
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, list_key);
+    char p[512];
+    snprintf(p, sizeof p, "%s.%s", path, list_key);
+    if (!cJSON_IsArray(list))
+        return bad(c, p, "expected an array");
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) {
+        snprintf(p, sizeof p, "%s.%s[%d]", path, list_key, i++);
+        if (add(c, t, it, p))
+            return c->e->code;
+    }
+    return PE_OK;
+}
+
 /* ---- normalizer ---------------------------------------------------------- */
 
 static int add_norm(ctx *c, pe_tokenizer *t, const cJSON *o, const char *path)
 {
-    if (cJSON_IsNull(o))
-        return PE_OK;
-    if (!cJSON_IsObject(o))
-        return bad(c, path, "expected an object or null");
-    const char *type = type_of(o);
-    if (!type)
-        return bad(c, path, "missing \"type\"");
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "normalizers");
-        char p[512];
-        snprintf(p, sizeof p, "%s.normalizers", path);
-        if (!cJSON_IsArray(list))
-            return bad(c, p, "expected an array");
-        int i = 0;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, list) {
-            snprintf(p, sizeof p, "%s.normalizers[%d]", path, i++);
-            if (add_norm(c, t, it, p))
-                return c->e->code;
-        }
-        return PE_OK;
-    }
+    const char *type;
+    int rc = stage_type(c, t, o, path, "normalizers", add_norm, &type);
+    if (rc || !type)
+        return rc;
     pe_norm nm;
     memset(&nm, 0, sizeof nm);
     if (!strcmp(type, "NFC")) {
@@ -218,28 +238,10 @@ static int utf8_one_char(const char *s)
 
 static int add_pretok(ctx *c, pe_tokenizer *t, const cJSON *o, const char *path)
 {
-    if (cJSON_IsNull(o))
-        return PE_OK;
-    if (!cJSON_IsObject(o))
-        return bad(c, path, "expected an object or null");
-    const char *type = type_of(o);
-    if (!type)
-        return bad(c, path, "missing \"type\"");
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "pretokenizers");
-        char p[512];
-        snprintf(p, sizeof p, "%s.pretokenizers", path);
-        if (!cJSON_IsArray(list))
-            return bad(c, p, "expected an array");
-        int i = 0;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, list) {
-            snprintf(p, sizeof p, "%s.pretokenizers[%d]", path, i++);
-            if (add_pretok(c, t, it, p))
-                return c->e->code;
-        }
-        return PE_OK;
-    }
+    const char *type;
+    int rc = stage_type(c, t, o, path, "pretokenizers", add_pretok, &type);
+    if (rc || !type)
+        return rc;
     if (t->bpe.byte_level)
         /* The byte-level mapping is folded into the model (vocabulary keyed by
          * raw bytes), which is exact only when ByteLevel is the last step. */
@@ -619,26 +621,11 @@ static int load_template(ctx *c, pe_tokenizer *t, const cJSON *o, const char *pa
 
 static int load_post(ctx *c, pe_tokenizer *t, const cJSON *o, const char *path)
 {
-    if (!o || cJSON_IsNull(o))
-        return PE_OK;
-    const char *type = type_of(o);
-    if (!type)
-        return bad(c, path, "missing \"type\"");
+    const char *type;
+    int rc = stage_type(c, t, o, path, "processors", load_post, &type);
+    if (rc || !type)
+        return rc;
     char p[512];
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "processors");
-        snprintf(p, sizeof p, "%s.processors", path);
-        if (!cJSON_IsArray(list))
-            return bad(c, p, "expected an array");
-        int i = 0;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, list) {
-            snprintf(p, sizeof p, "%s.processors[%d]", path, i++);
-            if (load_post(c, t, it, p))
-                return c->e->code;
-        }
-        return PE_OK;
-    }
     if (!strcmp(type, "ByteLevel"))
         return PE_OK; /* adjusts offsets only; ids are unchanged */
     if (t->nprefix || t->nsuffix)
