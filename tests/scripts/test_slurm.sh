@@ -17,8 +17,8 @@ PY=/usr/bin/python3
 rm -rf "$TMP"
 mkdir -p "$TMP"
 export PRMEVAL_SLURM_USER="test_slurm-$$"
-# One cluster per checkout (shared with test_slurm_scripts.sh, which registers its own user).
-export PRMEVAL_SLURM_DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm-$(printf '%s' "$SRC" | cksum | cut -d' ' -f1)}"
+# shellcheck source=../slurm/local_cluster.sh
+. "$SRC/tests/slurm/local_cluster.sh"
 TIMEOUT=300
 DATA="$SRC/data/subset400.jsonl"
 
@@ -76,9 +76,8 @@ for t in 0.3 0.5 0.7; do
 done
 ok
 
-cleanup() { bash "$SRC/tests/slurm/stop_local_slurm.sh" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-if ! bash "$SRC/tests/slurm/start_local_slurm.sh"; then
+trap slurm_down EXIT
+if ! slurm_up; then
   bad "the local SLURM did not start (Debian packages slurm-wlm and munge; scripts/deps.sh)"
   finish
 fi

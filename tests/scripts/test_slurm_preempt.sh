@@ -47,9 +47,8 @@ echo "uninterrupted direct run: $((SECONDS - start)) s"
 check "the direct run has $NSHARDS shards" grep -q " 0 of $NSHARDS shards reused" "$TMP/direct.log"
 
 # --- SLURM --------------------------------------------------------------------
-cleanup() { bash "$SRC/tests/slurm/stop_local_slurm.sh" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-if ! bash "$SRC/tests/slurm/start_local_slurm.sh"; then
+trap slurm_down EXIT
+if ! slurm_up; then
   bad "the local SLURM did not start (Debian packages slurm-wlm and munge; scripts/deps.sh)"
   finish
 fi

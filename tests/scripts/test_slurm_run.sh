@@ -67,9 +67,8 @@ for t in "${ts[@]}"; do direct "$TMP/sweeps/thr-$t.json" "$t"; done
 ok
 
 # --- SLURM --------------------------------------------------------------------
-cleanup() { bash "$SRC/tests/slurm/stop_local_slurm.sh" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-if ! bash "$SRC/tests/slurm/start_local_slurm.sh"; then
+trap slurm_down EXIT
+if ! slurm_up; then
   bad "the local SLURM did not start (Debian packages slurm-wlm and munge; scripts/deps.sh)"
   finish
 fi

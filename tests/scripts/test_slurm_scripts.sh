@@ -18,8 +18,8 @@ TMP="${PRMEVAL_TMP:-/tmp/prmeval-test-slurm-scripts}"
 rm -rf "$TMP"
 mkdir -p "$TMP"
 export PRMEVAL_SLURM_USER="test_slurm_scripts-$$"
-# One cluster per checkout, so that two checkouts tested at once do not share a queue.
-export PRMEVAL_SLURM_DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm-$(printf '%s' "$SRC" | cksum | cut -d' ' -f1)}"
+# shellcheck source=../slurm/local_cluster.sh
+. "$SRC/tests/slurm/local_cluster.sh"
 STANDIN="$SRC/tests/slurm/standin_prmeval.sh"
 TIMEOUT=180  # seconds for any one job to finish
 
@@ -33,10 +33,9 @@ check() {  # description command...
   if "$@"; then ok; else bad "$what"; fi
 }
 
-cleanup() { bash "$SRC/tests/slurm/stop_local_slurm.sh" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
+trap slurm_down EXIT
 
-if ! bash "$SRC/tests/slurm/start_local_slurm.sh"; then
+if ! slurm_up; then
   echo "FAIL: the local SLURM did not start (Debian packages slurm-wlm and munge; scripts/deps.sh)" >&2
   echo "0 passed, 1 failed"
   exit 1

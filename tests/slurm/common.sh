@@ -2,8 +2,8 @@
 # test_slurm_preempt.sh): the pass/fail tally and the per-checkout cluster.
 # Source it after setting SRC and TMP.
 
-# One cluster per checkout, shared by the slurm tests (each registers its own user token).
-export PRMEVAL_SLURM_DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm-$(printf '%s' "$SRC" | cksum | cut -d' ' -f1)}"
+# shellcheck source=local_cluster.sh
+. "$SRC/tests/slurm/local_cluster.sh"
 
 passed=0
 failed=0

@@ -2,7 +2,8 @@
 # Starts a one-node SLURM on localhost for the tests: munged, slurmctld, slurmd.
 #
 # Installs nothing: scripts/deps.sh installs Debian's slurm-wlm and munge.
-# Needs root (slurmd runs jobs as their user). No systemd needed: the daemons
+# Needs root (slurmd runs jobs as their user): the tests call it through
+# local_cluster.sh, which uses passwordless sudo when they run as a user. No systemd needed: the daemons
 # are started directly, in daemon mode, with pid files.
 #
 # Everything SLURM writes (slurm.conf, state, spool, logs, pid files) lives in

@@ -25,8 +25,10 @@ rm -f "$DIR"/users/*
 export SLURM_CONF="$DIR/slurm.conf"
 # Jobs first, so no slurmstepd outlives the daemons.
 if [ -s "$SLURM_CONF" ] && command -v scancel >/dev/null 2>&1; then
-  scancel --quiet --full --signal=KILL --state=RUNNING "--user=$(id -un)" 2>/dev/null || true
-  scancel --quiet "--user=$(id -un)" 2>/dev/null || true
+  # The jobs' owner: the test's user when it stops the cluster through sudo.
+  owner="${SUDO_USER:-$(id -un)}"
+  scancel --quiet --full --signal=KILL --state=RUNNING "--user=$owner" 2>/dev/null || true
+  scancel --quiet "--user=$owner" 2>/dev/null || true
 fi
 for d in slurmd slurmctld; do
   pidf="$DIR/$d.pid"

@@ -1,0 +1,24 @@
+# Sourced by the SLURM tests after setting SRC: the per-checkout local cluster
+# of start_local_slurm.sh. slurmd starts jobs as their owner, so the daemons need
+# root: the tests start them as root, or through passwordless sudo when they run
+# as a user, and are skipped (exit 77, with the reason) when neither is possible.
+# Source it early: a test that is skipped should not do its other work first.
+
+# One cluster per checkout, so that two checkouts tested at once never share a queue;
+# the SLURM tests of one checkout share it (each registers its own user token).
+export PRMEVAL_SLURM_DIR="${PRMEVAL_SLURM_DIR:-/tmp/prmeval-slurm-$(printf '%s' "$SRC" | cksum | cut -d' ' -f1)}"
+export PRMEVAL_SLURM_USER="${PRMEVAL_SLURM_USER:-$(basename "$0" .sh)-$$}"
+
+slurm_as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    slurm_as_root=(sudo -n "--preserve-env=PRMEVAL_SLURM_DIR,PRMEVAL_SLURM_USER,PRMEVAL_SLURM_PORT,PRMEVAL_SLURM_WAIT")
+  else
+    echo "SKIP: the local SLURM cluster needs root (slurmd starts jobs as their owner):" \
+      "run the tests as root, or as a user with passwordless sudo" >&2
+    exit 77
+  fi
+fi
+
+slurm_up() { "${slurm_as_root[@]}" bash "$SRC/tests/slurm/start_local_slurm.sh"; }
+slurm_down() { "${slurm_as_root[@]}" bash "$SRC/tests/slurm/stop_local_slurm.sh" >/dev/null 2>&1 || true; }
