@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/cli_option.h"
 #include "cli/commands.h"
 #include "cluster/cluster.h"
 #include "cluster/provenance.h"
@@ -45,26 +46,6 @@ typedef struct eval_opts {
     int format, quiet, help;
 } eval_opts;
 
-/* "--opt value" or "--opt=value". */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        *val = NULL;
-        return 1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
 static int parse_args(int argc, char **argv, eval_opts *o, pe_err *e)
 {
     memset(o, 0, sizeof *o);
@@ -78,11 +59,8 @@ static int parse_args(int argc, char **argv, eval_opts *o, pe_err *e)
             o->quiet = 1;
             continue;
         }
-        const char *names[] = {"--data", "--predictions", "--json", "--out", "--threshold", "--format"};
-        int which = -1;
-        for (int k = 0; k < 6 && which < 0; k++)
-            if (opt_value(argc, argv, &i, names[k], &v))
-                which = k;
+        static const char *const names[] = {"--data", "--predictions", "--json", "--out", "--threshold", "--format"};
+        int which = pe_cli_option(argc, argv, &i, names, 6, &v);
         if (which < 0)
             return pe_fail(e, PE_EUSAGE, "unknown option '%s'", a);
         if (!v || !*v)

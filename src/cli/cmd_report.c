@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/cli_option.h"
 #include "cli/commands.h"
 #include "core/err.h"
 #include "core/table.h"
@@ -123,6 +124,7 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "prmeval report: out of memory\n");
         return PE_ERESOURCE;
     }
+    static const char *const csv_opt[] = {"--csv"};
     for (int i = 1; i < argc && rc == PE_OK; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -133,10 +135,8 @@ int cmd_report(int argc, char **argv)
             force = 1;
         else if (!strcmp(a, "--quiet"))
             quiet = 1;
-        else if (!strncmp(a, "--csv=", 6))
-            csv_path = a + 6;
-        else if (!strcmp(a, "--csv"))
-            csv_path = i + 1 < argc ? argv[++i] : "";
+        else if (pe_cli_option(argc, argv, &i, csv_opt, 1, &csv_path) == 0)
+            csv_path = csv_path ? csv_path : "";
         else if (a[0] == '-' && a[1])
             rc = pe_fail(&e, PE_EUSAGE, "unknown option '%s'", a);
         else

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/cli_option.h"
 #include "cli/commands.h"
 #include "cluster/provenance.h"
 #include "core/err.h"
@@ -56,19 +57,6 @@ typedef struct rescore_opts {
     int rule, quiet, help;
 } rescore_opts;
 
-/* "--opt value" or "--opt=value"; *val NULL when the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0 || (argv[*i][n] != '=' && argv[*i][n] != '\0'))
-        return 0;
-    if (argv[*i][n] == '=')
-        *val = argv[*i] + n + 1;
-    else
-        *val = *i + 1 < argc ? argv[++*i] : NULL;
-    return 1;
-}
-
 static int parse_args(int argc, char **argv, rescore_opts *o, pe_err *e)
 {
     memset(o, 0, sizeof *o);
@@ -90,11 +78,8 @@ static int parse_args(int argc, char **argv, rescore_opts *o, pe_err *e)
             o->in = a;
             continue;
         }
-        const char *names[] = {"--threshold", "--label-rule", "--csv", "--json", "--out"};
-        int which = -1;
-        for (int k = 0; k < 5 && which < 0; k++)
-            if (opt_value(argc, argv, &i, names[k], &v))
-                which = k;
+        static const char *const names[] = {"--threshold", "--label-rule", "--csv", "--json", "--out"};
+        int which = pe_cli_option(argc, argv, &i, names, 5, &v);
         if (which < 0)
             return pe_fail(e, PE_EUSAGE, "unknown option '%s'", a);
         if (!v || !*v)

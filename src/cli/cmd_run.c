@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_option.h"
 #include "cli/commands.h"
 #include "cluster/cluster.h"
 #include "cluster/run.h"
@@ -48,24 +49,22 @@ static int parse_args(int argc, char **argv, run_args *a, const char **sets, pe_
 {
     memset(a, 0, sizeof *a);
     a->sets = sets;
+    static const char *const names[] = {"--set", "--dump-tokens"};
     for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
+        const char *s = argv[i], *v;
+        int which;
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             a->help = 1;
             return PE_OK;
         } else if (!strcmp(s, "--quiet")) {
             a->quiet = 1;
-        } else if (!strcmp(s, "--set") || !strcmp(s, "--dump-tokens")) {
-            if (i + 1 >= argc || !argv[i + 1][0])
-                return pe_fail(e, PE_EUSAGE, "%s needs a value", s);
-            if (!strcmp(s, "--set"))
-                a->sets[a->nsets++] = argv[++i];
+        } else if ((which = pe_cli_option(argc, argv, &i, names, 2, &v)) >= 0) {
+            if (!v || !*v)
+                return pe_fail(e, PE_EUSAGE, "%s needs a value", names[which]);
+            if (which == 0)
+                a->sets[a->nsets++] = v;
             else
-                a->dump_tokens = argv[++i];
-        } else if (!strncmp(s, "--set=", 6)) {
-            a->sets[a->nsets++] = s + 6;
-        } else if (!strncmp(s, "--dump-tokens=", 14)) {
-            a->dump_tokens = s + 14;
+                a->dump_tokens = v;
         } else if (s[0] == '-' && s[1]) {
             return pe_fail(e, PE_EUSAGE, "unknown option '%s'", s);
         } else if (a->job) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_option.h"
 #include "cli/commands.h"
 #include "core/err.h"
 #include "io/tiny_model.h"
@@ -57,7 +58,9 @@ int cmd_tiny_model(int argc, char **argv)
 {
     const char *dir = NULL, *family = NULL, *dtype = "f32";
     long long seed = 0, v[7] = {0};
-    static const char *const opts[7] = {"--layers", "--hidden", "--heads", "--kv-heads", "--ffn", "--head-dim", "--max-pos"};
+    /* The first 7 set v[] (the model's sizes). */
+    static const char *const opts[11] = {"--layers", "--hidden", "--heads", "--kv-heads", "--ffn", "--head-dim",
+                                          "--max-pos", "--family", "--dtype", "--seed", "--merges"};
     long long merges = 320;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -74,32 +77,29 @@ int cmd_tiny_model(int argc, char **argv)
             continue;
         }
         /* every option takes a value: name an unknown one before asking for it */
-        int named = !strcmp(a, "--family") || !strcmp(a, "--dtype") || !strcmp(a, "--seed") || !strcmp(a, "--merges");
-        for (int k = 0; k < 7 && !named; k++)
-            named = !strcmp(a, opts[k]);
-        if (!named) {
+        const char *val;
+        int which = pe_cli_option(argc, argv, &i, opts, 11, &val);
+        if (which < 0) {
             fprintf(stderr, "prmeval tiny-model: unknown option '%s'\n", a);
             usage(stderr);
             return PE_EUSAGE;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "prmeval tiny-model: %s needs a value\n", a);
+        const char *name = opts[which];
+        if (!val) {
+            fprintf(stderr, "prmeval tiny-model: %s needs a value\n", name);
             return PE_EUSAGE;
         }
-        const char *val = argv[++i];
         int ok = 1;
-        if (!strcmp(a, "--family"))
+        if (which == 7)
             family = val;
-        else if (!strcmp(a, "--dtype"))
+        else if (which == 8)
             dtype = val;
-        else if (!strcmp(a, "--seed"))
-            ok = parse_int(a, val, 0, 0x7fffffffffffffffLL, &seed);
-        else if (!strcmp(a, "--merges"))
-            ok = parse_int(a, val, 1, 4096, &merges);
+        else if (which == 9)
+            ok = parse_int(name, val, 0, 0x7fffffffffffffffLL, &seed);
+        else if (which == 10)
+            ok = parse_int(name, val, 1, 4096, &merges);
         else
-            for (int k = 0; k < 7; k++)
-                if (!strcmp(a, opts[k]))
-                    ok = parse_int(a, val, 1, 65536, &v[k]);
+            ok = parse_int(name, val, 1, 65536, &v[which]);
         if (!ok)
             return PE_EUSAGE;
     }

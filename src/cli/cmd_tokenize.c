@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/cli_option.h"
 #include "cli/commands.h"
 #include "core/err.h"
 #include "core/tokenizer.h"
@@ -107,8 +108,10 @@ int cmd_tokenize(int argc, char **argv)
 {
     const char *tok = NULL, *text = NULL, *file = NULL;
     int add_special = 0, jsonl = 0;
+    static const char *const names[] = {"--tokenizer", "--text", "--file"};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v;
+        int which;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return PE_OK;
@@ -116,17 +119,17 @@ int cmd_tokenize(int argc, char **argv)
             add_special = 1;
         } else if (!strcmp(a, "--jsonl")) {
             jsonl = 1;
-        } else if (!strcmp(a, "--tokenizer") || !strcmp(a, "--text") || !strcmp(a, "--file")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "prmeval tokenize: %s needs a value\n", a);
+        } else if ((which = pe_cli_option(argc, argv, &i, names, 3, &v)) >= 0) {
+            if (!v) {
+                fprintf(stderr, "prmeval tokenize: %s needs a value\n", names[which]);
                 return PE_EUSAGE;
             }
-            const char **dst = !strcmp(a, "--tokenizer") ? &tok : !strcmp(a, "--text") ? &text : &file;
+            const char **dst = which == 0 ? &tok : which == 1 ? &text : &file;
             if (*dst) {
-                fprintf(stderr, "prmeval tokenize: %s given twice\n", a);
+                fprintf(stderr, "prmeval tokenize: %s given twice\n", names[which]);
                 return PE_EUSAGE;
             }
-            *dst = argv[++i];
+            *dst = v;
         } else {
             fprintf(stderr, "prmeval tokenize: unknown argument '%s'\n\n", a);
             usage(stderr);
