@@ -17,25 +17,11 @@ PY=/usr/bin/python3
 rm -rf "$TMP"
 mkdir -p "$TMP"
 export PRMEVAL_SLURM_USER="test_slurm-$$"
-# shellcheck source=../slurm/local_cluster.sh
-. "$SRC/tests/slurm/local_cluster.sh"
 TIMEOUT=300
 DATA="$SRC/data/subset400.jsonl"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-check() {
-  local what="$1"
-  shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
+# shellcheck source=../slurm/common.sh
+. "$SRC/tests/slurm/common.sh"
 
 # Predictions for every sample of the subset (keys built as the metric page
 # says), with step scores spread over [0, 1) by a fixed hash so that each

@@ -1,5 +1,6 @@
-# Shared by the SLURM tests that run the real binary (test_slurm_run.sh,
-# test_slurm_preempt.sh): the pass/fail tally and the per-checkout cluster.
+# Shared by the SLURM tests that run the real binary (test_slurm.sh,
+# test_slurm_run.sh, test_slurm_preempt.sh): the pass/fail tally and the
+# per-checkout cluster.
 # Source it after setting SRC and TMP.
 
 # shellcheck source=local_cluster.sh
