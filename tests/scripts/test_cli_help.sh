@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CLI contract of docs/cli.md, for every command but `run`:
+# The CLI contract of docs/cli.md, for every command:
 # - `--help` and `-h` exit 0, print on stdout only, state the exit codes, and
 #   name every option the parser takes (the list below) and nothing else;
 # - every option of the list is accepted by the parser and listed on the
@@ -23,6 +23,7 @@ specs=(
   "tiny-model|docs/tiny-model.md|--family --seed --dtype --layers --hidden --heads --kv-heads --ffn --head-dim --max-pos --merges||dir"
   "inspect|docs/checkpoints.md||--quiet|"
   "tokenize|docs/tokenizer.md|--tokenizer --text --file|--jsonl --add-special|"
+  "run|docs/run.md|--set --dump-tokens|--quiet|job.json"
 )
 
 # run ARGS...: runs prmeval, sets rc, out (stdout) and err (stderr)
