@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "module.h"
+#include "../core/module.h"
 
 typedef void (*sgemm_fn)(int, int, int, float, const float *, int, const float *, int, float,
                          float *, int);

@@ -10,7 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 
-#include "module.h"
+#include "../core/module.h"
 
 #ifdef PE_HAVE_CUDA
 
