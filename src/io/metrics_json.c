@@ -24,11 +24,19 @@ void pe_json_double(double v, char buf[32])
         strcat(buf, ".0");  /* a float to Python, so -0.0 keeps its sign */
 }
 
-/* cJSON prints -0.0 as 0; numbers go in as raw text instead. */
+/* cJSON prints -0.0 as 0 and integers through a double (exact only up to
+ * 2^53); numbers go in as raw text instead. */
 static cJSON *num(double v)
 {
     char buf[32];
     pe_json_double(v, buf);
+    return cJSON_CreateRaw(buf);
+}
+
+static cJSON *int_raw(int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
     return cJSON_CreateRaw(buf);
 }
 
@@ -39,9 +47,7 @@ static void add_num(cJSON *o, const char *k, double v)
 
 static void add_int(cJSON *o, const char *k, int64_t v)
 {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", (long long)v);
-    cJSON_AddItemToObject(o, k, cJSON_CreateRaw(buf));
+    cJSON_AddItemToObject(o, k, int_raw(v));
 }
 
 /* The reference's metric names, in its order, and where each lives in a row. */
@@ -74,11 +80,8 @@ static const struct {
 static cJSON *int_array(const int64_t *v, int n)
 {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld", (long long)v[i]);
-        cJSON_AddItemToArray(a, cJSON_CreateRaw(buf));
-    }
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, int_raw(v[i]));
     return a;
 }
 

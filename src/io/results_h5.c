@@ -50,8 +50,7 @@ static int put_attr(writer *w, hid_t loc, const char *obj, const char *name, hid
         rc = h5fail(w, obj, name);
     else if (H5Awrite(a, mtype, buf) < 0)
         rc = h5fail(w, obj, name);
-    if (a >= 0)
-        H5Aclose(a);
+    pe_h5_close(a);
     H5Sclose(space);
     return rc;
 }
@@ -109,8 +108,7 @@ static int attr_strs(writer *w, hid_t loc, const char *obj, const char *name, lo
         return w->e->code;
     hid_t t = pe_h5_fixed_str(size);
     int rc = t < 0 ? h5fail(w, obj, "H5Tcopy") : put_attr(w, loc, obj, name, t, t, n, buf);
-    if (t >= 0)
-        H5Tclose(t);
+    pe_h5_close(t);
     free(buf);
     return rc;
 }
@@ -121,6 +119,28 @@ static int attr_str(writer *w, hid_t loc, const char *obj, const char *name, con
 }
 
 /* ---- datasets ---- */
+
+/* What every dataset shares once its space and creation list are built:
+ * create it, write buf (nelem elements; nothing for an empty one), close the
+ * space and the list. rc: the error from building them, if any; then only
+ * the closing is done. out: NULL, or the open dataset (on success only) for
+ * the caller to add attributes to and close. */
+static int create_and_write(writer *w, int rc, hid_t loc, const char *obj, const char *name, hid_t ftype,
+                            hid_t mtype, hid_t space, hid_t dcpl, size_t nelem, const void *buf, hid_t *out)
+{
+    hid_t d = -1;
+    if (rc == PE_OK && (d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
+        rc = h5fail(w, obj, "H5Dcreate2");
+    if (rc == PE_OK && nelem > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = h5fail(w, obj, "H5Dwrite");
+    if (rc == PE_OK && out)
+        *out = d;
+    else
+        pe_h5_close(d);
+    pe_h5_close(dcpl);
+    pe_h5_close(space);
+    return rc;
+}
 
 /* A 1-D dataset of n elements, chunked with shuffle + deflate(4) +
  * fletcher32 (last, so that the checksum covers the stored bytes and is
@@ -147,22 +167,7 @@ static int put_dset(writer *w, hid_t loc, const char *obj, const char *name, hid
             H5Pset_fletcher32(dcpl) < 0)
             rc = h5fail(w, obj, "H5Pset_chunk/shuffle/deflate/fletcher32");
     }
-    hid_t d = -1;
-    if (rc == PE_OK && (d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
-        rc = h5fail(w, obj, "H5Dcreate2");
-    if (rc == PE_OK && n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = h5fail(w, obj, "H5Dwrite");
-    if (d >= 0) {
-        if (rc == PE_OK && out)
-            *out = d;  /* the caller adds attributes and closes it */
-        else
-            H5Dclose(d);
-    }
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (space >= 0)
-        H5Sclose(space);
-    return rc;
+    return create_and_write(w, rc, loc, obj, name, ftype, mtype, space, dcpl, n, buf, out);
 }
 
 /* A 1-D dataset of n fixed-length strings (NULL = ""). */
@@ -174,8 +179,7 @@ static int put_str_dset(writer *w, hid_t loc, const char *obj, const char *name,
         return w->e->code;
     hid_t t = pe_h5_fixed_str(size);
     int rc = t < 0 ? h5fail(w, obj, "H5Tcopy") : put_dset(w, loc, obj, name, t, t, n, buf, NULL);
-    if (t >= 0)
-        H5Tclose(t);
+    pe_h5_close(t);
     free(buf);
     return rc;
 }
@@ -193,28 +197,21 @@ static int put_dset2(writer *w, hid_t loc, const char *obj, const char *name, hi
         rc = h5fail(w, obj, "H5Screate_simple/H5Pcreate");
     if (rc == PE_OK && rows * cols > 0 && (H5Pset_chunk(dcpl, 2, dims) < 0 || H5Pset_fletcher32(dcpl) < 0))
         rc = h5fail(w, obj, "H5Pset_chunk/fletcher32");
-    hid_t d = -1;
-    if (rc == PE_OK && (d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
-        rc = h5fail(w, obj, "H5Dcreate2");
-    if (rc == PE_OK && rows * cols > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = h5fail(w, obj, "H5Dwrite");
-    if (d >= 0)
-        H5Dclose(d);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (space >= 0)
-        H5Sclose(space);
-    return rc;
+    return create_and_write(w, rc, loc, obj, name, ftype, mtype, space, dcpl, rows * cols, buf, NULL);
 }
 
-static hid_t make_group(writer *w, hid_t loc, const char *obj, const char *name)
+/* Group name in loc, or -1. *rc carries the error of the steps before it, as
+ * in the `rc = rc ? rc : ...` chains of the callers: nothing is created after
+ * an error, and a failure here becomes *rc. */
+static hid_t make_group(writer *w, int *rc, hid_t loc, const char *obj, const char *name)
 {
+    if (*rc != PE_OK)
+        return -1;
     hid_t gcpl = pe_h5_gcpl();
     hid_t g = gcpl < 0 ? -1 : H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
     if (g < 0)
-        h5fail(w, obj, "H5Gcreate2");
-    if (gcpl >= 0)
-        H5Pclose(gcpl);
+        *rc = h5fail(w, obj, "H5Gcreate2");
+    pe_h5_close(gcpl);
     return g;
 }
 
@@ -268,12 +265,11 @@ static int write_row_attrs(writer *w, hid_t g, const char *obj, const pe_metric_
 static int write_row_group(writer *w, hid_t parent, const char *obj, const char *name,
                            const char *abbrev, const pe_metric_row *r)
 {
-    hid_t g = make_group(w, parent, obj, name);
-    if (g < 0)
-        return PE_EIO;
-    int rc = attr_str(w, g, obj, "abbrev", abbrev);
+    int rc = PE_OK;
+    hid_t g = make_group(w, &rc, parent, obj, name);
+    rc = rc ? rc : attr_str(w, g, obj, "abbrev", abbrev);
     rc = rc ? rc : write_row_attrs(w, g, obj, r);
-    H5Gclose(g);
+    pe_h5_close(g);
     return rc;
 }
 
@@ -319,12 +315,10 @@ static hid_t table_mem_type(void)
         bad = H5Tinsert(t, fd->name, offsetof(table_row, m) + fd->offset,
                         fd->is_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64) < 0;
     }
-    if (s32 >= 0)
-        H5Tclose(s32);
-    if (s16 >= 0)
-        H5Tclose(s16);
-    if (bad && t >= 0) {
-        H5Tclose(t);
+    pe_h5_close(s32);
+    pe_h5_close(s16);
+    if (bad) {
+        pe_h5_close(t);
         t = -1;
     }
     return t;
@@ -380,47 +374,36 @@ static int write_table(writer *w, hid_t g, const pe_metrics *m)
     static const char *const kinds[3] = {"overall", "class", "category"};
     if (rc == PE_OK)
         rc = attr_strs(w, d, "/metrics/table", "kind_names", 3, kinds);
-    if (d >= 0)
-        H5Dclose(d);
-    if (ft >= 0)
-        H5Tclose(ft);
-    if (mt >= 0)
-        H5Tclose(mt);
+    pe_h5_close(d);
+    pe_h5_close(ft);
+    pe_h5_close(mt);
     return rc;
 }
 
 static int write_metrics(writer *w, hid_t f, const pe_metrics *m)
 {
-    hid_t g = make_group(w, f, "/metrics", "metrics");
-    if (g < 0)
-        return PE_EIO;
-    int rc = attr_f64(w, g, "/metrics", "validity_rate", m->validity_rate);
+    int rc = PE_OK;
+    hid_t g = make_group(w, &rc, f, "/metrics", "metrics");
+    rc = rc ? rc : attr_f64(w, g, "/metrics", "validity_rate", m->validity_rate);
     rc = rc ? rc : attr_i64(w, g, "/metrics", "valid_num", m->valid_num);
     rc = rc ? rc : attr_i64(w, g, "/metrics", "total_num", m->total_num);
     rc = rc ? rc : attr_f64(w, g, "/metrics", "threshold", m->threshold);
-    hid_t gc = rc ? -1 : make_group(w, g, "/metrics/classes", "classes");
-    if (rc == PE_OK && gc < 0)
-        rc = PE_EIO;
+    hid_t gc = make_group(w, &rc, g, "/metrics/classes", "classes");
     for (int c = 0; rc == PE_OK && c < PE_NCLASSES; c++) {
         char obj[96];
         snprintf(obj, sizeof obj, "/metrics/classes/%s", pe_class_name((pe_class)c));
         rc = write_row_group(w, gc, obj, pe_class_name((pe_class)c), pe_class_abbrev((pe_class)c), &m->cls[c]);
     }
-    if (gc >= 0)
-        H5Gclose(gc);
+    pe_h5_close(gc);
     rc = rc ? rc : write_row_group(w, g, "/metrics/pooled", "pooled", "Overall", &m->pooled);
-    hid_t gk = rc ? -1 : make_group(w, g, "/metrics/categories", "categories");
-    if (rc == PE_OK && gk < 0)
-        rc = PE_EIO;
+    hid_t gk = make_group(w, &rc, g, "/metrics/categories", "categories");
     for (int cat = 0; rc == PE_OK && cat < PE_NCATEGORIES; cat++) {
         char obj[96];
         const char *name = pe_category_name((pe_category)cat);
         snprintf(obj, sizeof obj, "/metrics/categories/%s", name);
-        hid_t gcat = make_group(w, gk, obj, name);
-        if (gcat < 0) {
-            rc = PE_EIO;
+        hid_t gcat = make_group(w, &rc, gk, obj, name);
+        if (gcat < 0)
             break;
-        }
         const char *members[PE_NCLASSES];
         int nm = 0;
         for (int c = 1; c < PE_NCLASSES; c++)
@@ -429,12 +412,11 @@ static int write_metrics(writer *w, hid_t f, const pe_metrics *m)
         rc = attr_str(w, gcat, obj, "abbrev", pe_category_abbrev((pe_category)cat));
         rc = rc ? rc : attr_f64(w, gcat, obj, "prmscore", m->category[cat]);
         rc = rc ? rc : attr_strs(w, gcat, obj, "classes", nm, members);
-        H5Gclose(gcat);
+        pe_h5_close(gcat);
     }
-    if (gk >= 0)
-        H5Gclose(gk);
+    pe_h5_close(gk);
     rc = rc ? rc : write_table(w, g, m);
-    H5Gclose(g);
+    pe_h5_close(g);
     return rc;
 }
 
@@ -526,23 +508,16 @@ static int put_enum_dset(writer *w, hid_t g, const char *obj, const char *name, 
         names[i] = namefn(i);
     if (rc == PE_OK)
         rc = attr_strs(w, d, obj, "names", nnames, names);
-    if (d >= 0)
-        H5Dclose(d);
+    pe_h5_close(d);
     return rc;
 }
-
-static const char *class_name_i(int c) { return pe_class_name((pe_class)c); }
-static const char *label_source_name_i(int v) { return pe_h5_label_source_name(v); }
-static const char *status_name_i(int s) { return s == PE_PRED_OK ? "ok" : s == PE_PRED_MISSING ? "missing" : "invalid"; }
 
 static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
 {
     size_t n = (size_t)o->data->nsamples;
     sample_cols c;
     int rc = gather_cols(o, &c, w->e);
-    hid_t g = rc ? -1 : make_group(w, f, "/samples", "samples");
-    if (rc == PE_OK && g < 0)
-        rc = PE_EIO;
+    hid_t g = make_group(w, &rc, f, "/samples", "samples");
     hid_t cls_t = rc ? -1 : pe_h5_class_enum();
     hid_t st_t = rc ? -1 : pe_h5_status_enum();
     hid_t ls_t = rc ? -1 : pe_h5_label_source_enum();
@@ -552,11 +527,11 @@ static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
     rc = rc ? rc : put_dset(w, g, "/samples/" name, name, ft, mt, len, buf, NULL)
     rc = rc ? rc : put_str_dset(w, g, "/samples/key", "key", n, c.key);
     rc = rc ? rc : put_str_dset(w, g, "/samples/idx", "idx", n, c.idx);
-    rc = rc ? rc : put_enum_dset(w, g, "/samples/class", "class", cls_t, n, c.cls, PE_NCLASSES, class_name_i);
+    rc = rc ? rc : put_enum_dset(w, g, "/samples/class", "class", cls_t, n, c.cls, PE_NCLASSES, pe_h5_class_name);
     COL("problem", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.problem);
-    rc = rc ? rc : put_enum_dset(w, g, "/samples/status", "status", st_t, n, c.status, 3, status_name_i);
+    rc = rc ? rc : put_enum_dset(w, g, "/samples/status", "status", st_t, n, c.status, 3, pe_h5_status_name);
     rc = rc ? rc : put_enum_dset(w, g, "/samples/label_source", "label_source", ls_t, n, c.label_source, 3,
-                                 label_source_name_i);
+                                 pe_h5_label_source_name);
     COL("nsteps", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.nsteps);
     COL("nlabels", H5T_STD_I32LE, H5T_NATIVE_INT32, n, c.nlabels);
     COL("first_error_hit", H5T_STD_I8LE, H5T_NATIVE_INT8, n, c.first_error_hit);
@@ -572,14 +547,10 @@ static int write_samples(writer *w, hid_t f, const pe_eval_output *o)
     COL("err_offset", H5T_STD_I64LE, H5T_NATIVE_INT64, n + 1, c.err_offset);
     COL("err_steps", H5T_STD_I32LE, H5T_NATIVE_INT32, (size_t)c.err_offset[n], c.err_steps); /* only read when rc == PE_OK */
 #undef COL
-    if (ls_t >= 0)
-        H5Tclose(ls_t);
-    if (st_t >= 0)
-        H5Tclose(st_t);
-    if (cls_t >= 0)
-        H5Tclose(cls_t);
-    if (g >= 0)
-        H5Gclose(g);
+    pe_h5_close(ls_t);
+    pe_h5_close(st_t);
+    pe_h5_close(cls_t);
+    pe_h5_close(g);
     free_cols(&c);
     return rc;
 }
@@ -601,14 +572,11 @@ static int write_steps(writer *w, hid_t f, const pe_eval_output *o)
                 is_error[o->step_offset[i] + s->err_steps[k]] = 1;
     }
     int rc = PE_OK;
-    hid_t g = make_group(w, f, "/steps", "steps");
-    if (g < 0)
-        rc = PE_EIO;
+    hid_t g = make_group(w, &rc, f, "/steps", "steps");
     rc = rc ? rc : put_dset(w, g, "/steps/score", "score", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, total, o->step_scores, NULL);
     rc = rc ? rc : put_dset(w, g, "/steps/label", "label", H5T_STD_U8LE, H5T_NATIVE_UINT8, total, o->step_labels, NULL);
     rc = rc ? rc : put_dset(w, g, "/steps/is_error", "is_error", H5T_STD_U8LE, H5T_NATIVE_UINT8, total, is_error, NULL);
-    if (g >= 0)
-        H5Gclose(g);
+    pe_h5_close(g);
     free(is_error);
     return rc;
 }
@@ -638,9 +606,9 @@ static int write_analysis(writer *w, hid_t f, const pe_metrics *m)
             positions[p - 1] = p;
         }
     }
-    hid_t g = make_group(w, f, "/analysis", "analysis");
-    hid_t ge = g < 0 ? -1 : make_group(w, g, "/analysis/error_position", "error_position");
-    int rc = ge < 0 ? PE_EIO : PE_OK;
+    int rc = PE_OK;
+    hid_t g = make_group(w, &rc, f, "/analysis", "analysis");
+    hid_t ge = make_group(w, &rc, g, "/analysis/error_position", "error_position");
     const char *obj = "/analysis/error_position";
     rc = rc ? rc : attr_strs(w, ge, obj, "rows", R, rows);
     rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/position", "position", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, P, positions);
@@ -649,10 +617,8 @@ static int write_analysis(writer *w, hid_t f, const pe_metrics *m)
     rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/hits", "hits", H5T_STD_I64LE, H5T_NATIVE_INT64, R, P, hits);
     rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/n", "n", H5T_STD_I64LE, H5T_NATIVE_INT64, R, P, npos);
     rc = rc ? rc : put_dset2(w, ge, "/analysis/error_position/samples", "samples", H5T_STD_I64LE, H5T_NATIVE_INT64, R, P, nsamp);
-    if (ge >= 0)
-        H5Gclose(ge);
-    if (g >= 0)
-        H5Gclose(g);
+    pe_h5_close(ge);
+    pe_h5_close(g);
     return rc;
 }
 
@@ -684,9 +650,7 @@ static int write_timing(writer *w, hid_t f, const pe_run_info *r)
         backend[k] = t->backend;
         device[k] = t->device;
     }
-    hid_t g = rc ? -1 : make_group(w, f, "/timing", "timing");
-    if (rc == PE_OK && g < 0)
-        rc = PE_EIO;
+    hid_t g = make_group(w, &rc, f, "/timing", "timing");
 #define COL(name, ft, mt, buf) rc = rc ? rc : put_dset(w, g, "/timing/" name, name, ft, mt, n, buf, NULL)
     COL("rank", H5T_STD_I32LE, H5T_NATIVE_INT32, rank);
     rc = rc ? rc : put_str_dset(w, g, "/timing/host", "host", n, host);
@@ -699,8 +663,7 @@ static int write_timing(writer *w, hid_t f, const pe_run_info *r)
     COL("seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, secs);
     COL("tokens_per_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, tps);
 #undef COL
-    if (g >= 0)
-        H5Gclose(g);
+    pe_h5_close(g);
     free(rank);
     free(i64);
     free(f64);
@@ -712,15 +675,13 @@ static int write_timing(writer *w, hid_t f, const pe_run_info *r)
  * an uninterrupted run) and the run's totals. */
 static int write_run(writer *w, hid_t f, const pe_run_info *r)
 {
-    hid_t g = make_group(w, f, "/run", "run");
-    if (g < 0)
-        return PE_EIO;
+    int rc = PE_OK;
+    hid_t g = make_group(w, &rc, f, "/run", "run");
     const char *obj = "/run";
     const pe_token_stats *t = &r->tok;
     const char *names[PE_NCLASSES];
     for (int c = 0; c < PE_NCLASSES; c++)
         names[c] = pe_class_name((pe_class)c);
-    int rc = PE_OK;
     rc = rc ? rc : attr_i64(w, g, obj, "max_tokens", r->max_tokens);
     rc = rc ? rc : attr_i64(w, g, obj, "sequences", t->sequences);
     rc = rc ? rc : attr_i64(w, g, obj, "tokens", t->tokens);
@@ -735,7 +696,7 @@ static int write_run(writer *w, hid_t f, const pe_run_info *r)
     rc = rc ? rc : put_attr(w, g, obj, "labels_lost_by_class", H5T_STD_I64LE, H5T_NATIVE_INT64, PE_NCLASSES,
                             t->labels_lost_class);
     rc = rc ? rc : attr_strs(w, g, obj, "classes", PE_NCLASSES, names);
-    H5Gclose(g);
+    pe_h5_close(g);
     return rc;
 }
 
@@ -814,10 +775,8 @@ int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_prov
         pe_h5_error_text(why, sizeof why);  /* before any other HDF5 call clears the stack */
         rc = pe_fail(err, PE_EIO, "%s: cannot create the temporary file %s%s%s", path, tmp, why[0] ? ": " : "", why);
     }
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    if (fcpl >= 0)
-        H5Pclose(fcpl);
+    pe_h5_close(fapl);
+    pe_h5_close(fcpl);
     rc = rc ? rc : write_provenance(&w, f, p);
     rc = rc ? rc : write_metrics(&w, f, o->metrics);
     rc = rc ? rc : write_samples(&w, f, o);

@@ -73,10 +73,8 @@ static hid_t open_1d(reader *rd, const char *name, H5T_class_t want, hsize_t *le
     } else {
         H5Sget_simple_extent_dims(space, len, NULL);
     }
-    if (t >= 0)
-        H5Tclose(t);
-    if (space >= 0)
-        H5Sclose(space);
+    pe_h5_close(t);
+    pe_h5_close(space);
     if (!ok) {
         H5Dclose(d);
         return -1;
@@ -175,8 +173,7 @@ static char **read_strs(reader *rd, const char *name, int64_t expect)
             out = unpack_strs(rd, buf, (size_t)len, size);
         free(buf);
     }
-    if (t >= 0)
-        H5Tclose(t);
+    pe_h5_close(t);
     H5Dclose(d);
     return out;
 }
@@ -269,8 +266,7 @@ static int read_attr_strs(reader *rd, hid_t loc, const char *obj, const char *na
         }
     }
     free(buf);
-    if (t >= 0)
-        H5Tclose(t);
+    pe_h5_close(t);
     H5Aclose(a);
     return rd->e->code;
 }
@@ -387,12 +383,9 @@ static int read_arrays(reader *rd, pe_results *r)
      * not only of /samples/key itself. */
     if (!rd->e->code) r->key = read_strs(rd, "/samples/key", n);
     if (!rd->e->code) r->idx = read_strs(rd, "/samples/idx", n);
-    if (cls_t >= 0)
-        H5Tclose(cls_t);
-    if (st_t >= 0)
-        H5Tclose(st_t);
-    if (ls_t >= 0)
-        H5Tclose(ls_t);
+    pe_h5_close(cls_t);
+    pe_h5_close(st_t);
+    pe_h5_close(ls_t);
     if (rd->e->code)
         return rd->e->code;
     if (check_offsets(rd, "/samples/step_offset", r->step_offset, n, -1) ||
@@ -436,8 +429,7 @@ int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)
         rc = rc ? rc : read_attr_num(&rd, rd.f, "/metrics", "threshold", H5T_FLOAT, H5T_NATIVE_DOUBLE, &r->threshold);
         H5Fclose(rd.f);
     }
-    if (fapl >= 0)
-        H5Pclose(fapl);
+    pe_h5_close(fapl);
     H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
     if (rc != PE_OK)
         pe_results_free(r);

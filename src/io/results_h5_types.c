@@ -23,31 +23,11 @@ const pe_h5_field pe_h5_metric_fields[] = {
 };
 const int pe_h5_nmetric_fields = (int)(sizeof pe_h5_metric_fields / sizeof pe_h5_metric_fields[0]);
 
-hid_t pe_h5_class_enum(void)
-{
-    hid_t t = H5Tenum_create(H5T_NATIVE_SCHAR);
-    for (int c = 0; t >= 0 && c < PE_NCLASSES; c++) {
-        signed char v = (signed char)c;
-        if (H5Tenum_insert(t, pe_class_name((pe_class)c), &v) < 0) {
-            H5Tclose(t);
-            return -1;
-        }
-    }
-    return t;
-}
+const char *pe_h5_class_name(int c) { return pe_class_name((pe_class)c); }
 
-hid_t pe_h5_status_enum(void)
+const char *pe_h5_status_name(int s)
 {
-    static const char *const names[] = {"ok", "missing", "invalid"};
-    static const signed char values[] = {PE_PRED_OK, PE_PRED_MISSING, PE_PRED_INVALID};
-    hid_t t = H5Tenum_create(H5T_NATIVE_SCHAR);
-    for (int i = 0; t >= 0 && i < 3; i++) {
-        if (H5Tenum_insert(t, names[i], &values[i]) < 0) {
-            H5Tclose(t);
-            return -1;
-        }
-    }
-    return t;
+    return s == PE_PRED_OK ? "ok" : s == PE_PRED_MISSING ? "missing" : "invalid";
 }
 
 const char *pe_h5_label_source_name(int v)
@@ -55,18 +35,24 @@ const char *pe_h5_label_source_name(int v)
     return v == PE_LABELS_FROM_SCORES ? "scores" : v == PE_LABELS_GIVEN ? "labels" : "redundancy";
 }
 
-hid_t pe_h5_label_source_enum(void)
+/* The enum of values 0 .. n-1, inserted in that order under name(v): the
+ * values of pe_class, pe_pred_status and pe_label_source are exactly 0 .. n-1. */
+static hid_t enum_type(int n, const char *(*name)(int))
 {
     hid_t t = H5Tenum_create(H5T_NATIVE_SCHAR);
-    for (int i = 0; t >= 0 && i < 3; i++) {
+    for (int i = 0; t >= 0 && i < n; i++) {
         signed char v = (signed char)i;
-        if (H5Tenum_insert(t, pe_h5_label_source_name(i), &v) < 0) {
+        if (H5Tenum_insert(t, name(i), &v) < 0) {
             H5Tclose(t);
             return -1;
         }
     }
     return t;
 }
+
+hid_t pe_h5_class_enum(void) { return enum_type(PE_NCLASSES, pe_h5_class_name); }
+hid_t pe_h5_status_enum(void) { return enum_type(3, pe_h5_status_name); }
+hid_t pe_h5_label_source_enum(void) { return enum_type(3, pe_h5_label_source_name); }
 
 hid_t pe_h5_fixed_str(size_t size)
 {
@@ -115,6 +101,22 @@ static hid_t compact_attrs(hid_t plist)
 
 hid_t pe_h5_fcpl(void) { return compact_attrs(H5Pcreate(H5P_FILE_CREATE)); }
 hid_t pe_h5_gcpl(void) { return compact_attrs(H5Pcreate(H5P_GROUP_CREATE)); }
+
+void pe_h5_close(hid_t id)
+{
+    if (id < 0)
+        return;
+    switch (H5Iget_type(id)) {
+    case H5I_DATASET: H5Dclose(id); break;
+    case H5I_GROUP: H5Gclose(id); break;
+    case H5I_DATATYPE: H5Tclose(id); break;
+    case H5I_DATASPACE: H5Sclose(id); break;
+    case H5I_ATTR: H5Aclose(id); break;
+    case H5I_GENPROP_LST: H5Pclose(id); break;
+    case H5I_FILE: H5Fclose(id); break;
+    default: H5Idec_ref(id); break;
+    }
+}
 
 void pe_h5_no_atexit(void)
 {

@@ -39,6 +39,10 @@ hid_t pe_h5_class_enum(void);
 hid_t pe_h5_status_enum(void);
 /* pe_label_source: "scores", "labels", "redundancy". Caller closes. */
 hid_t pe_h5_label_source_enum(void);
+/* The names of the enums' values (also the "names" attribute of /samples/class,
+ * /samples/status and /samples/label_source). */
+const char *pe_h5_class_name(int c);
+const char *pe_h5_status_name(int s);
 const char *pe_h5_label_source_name(int v);
 
 /* Fixed-length UTF-8 string type of size bytes (the longest string + 1:
@@ -62,6 +66,11 @@ hid_t pe_h5_fapl(int for_create);
  * Caller closes. */
 hid_t pe_h5_fcpl(void);
 hid_t pe_h5_gcpl(void);
+
+/* Closes id, whatever kind of object it is; nothing when id < 0 (never
+ * opened). For clean-up paths, where an error may have left any of several
+ * ids unopened and a failed close changes nothing for the caller. */
+void pe_h5_close(hid_t id);
 
 /* Keeps libhdf5 from registering its atexit clean-up (H5dont_atexit), when
  * called before any other HDF5 call of the process; later calls do nothing.
