@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "io/dataset.h"
 #include "io/predictions.h"
+#include "io/results_h5.h"
 
 static void eval_usage(FILE *f)
 {
@@ -175,6 +176,9 @@ int cmd_eval(int argc, char **argv)
             eval_usage(stdout);
         goto done;
     }
+    if (rc == PE_OK && o.out && w.rank == 0)
+        rc = pe_results_h5_load(&e); /* before any work: only rank 0 writes the file */
+    rc = pe_world_agree(&w, rc, &e);
     if (rc != PE_OK)
         goto done;
     /* Every rank reads the data and the predictions (50 ms for the full

@@ -18,6 +18,7 @@
 #include "../io/dataset.h"
 #include "../io/job_hash.h"
 #include "../io/journal.h"
+#include "../io/results_h5.h"
 #include "run_impl.h"
 #include "signals.h"
 
@@ -453,6 +454,8 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     int rc = check_path(job, "model", job->model, 1, e);
     if (rc == PE_OK)
         rc = check_path(job, "data", job->data, 0, e);
+    if (rc == PE_OK && w->rank == 0)
+        rc = pe_results_h5_load(e); /* only rank 0 writes the results file */
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
         goto out;
     rc = pe_dataset_load(job->data, &c.full, e);

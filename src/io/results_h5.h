@@ -40,4 +40,10 @@ typedef struct pe_eval_output {
 
 int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e);
 
+/* Loads libprmeval_h5.so, where the writer and the reader live
+ * (results_h5_loader.c); PE_ERESOURCE naming the module when it cannot. Called
+ * by the commands that will write a results file before they compute it, so a
+ * missing module stops a run at its start, not after hours of work. */
+int pe_results_h5_load(pe_err *e);
+
 #endif
