@@ -14,6 +14,7 @@
 #include "io/dataset.h"
 #include "io/predictions.h"
 #include "io/results_h5.h"
+#include "io/textout.h"
 
 static void eval_usage(FILE *f)
 {
@@ -176,8 +177,13 @@ int cmd_eval(int argc, char **argv)
             eval_usage(stdout);
         goto done;
     }
+    /* Before any work: only rank 0 writes, and what it cannot write is known now. */
     if (rc == PE_OK && o.out && w.rank == 0)
-        rc = pe_results_h5_load(&e); /* before any work: only rank 0 writes the file */
+        rc = pe_output_path_check(o.out, "--out", &e);
+    if (rc == PE_OK && o.json && w.rank == 0)
+        rc = pe_output_path_check(o.json, "--json", &e);
+    if (rc == PE_OK && o.out && w.rank == 0)
+        rc = pe_results_h5_load(&e);
     rc = pe_world_agree(&w, rc, &e);
     if (rc != PE_OK)
         goto done;

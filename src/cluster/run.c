@@ -19,6 +19,7 @@
 #include "../io/job_hash.h"
 #include "../io/journal.h"
 #include "../io/results_h5.h"
+#include "../io/textout.h"
 #include "run_impl.h"
 #include "signals.h"
 
@@ -454,8 +455,16 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     int rc = check_path(job, "model", job->model, 1, e);
     if (rc == PE_OK)
         rc = check_path(job, "data", job->data, 0, e);
+    /* Only rank 0 writes the results: whether it can is known before hours of work. */
+    char what[PE_JOB_PATH + 32];
+    snprintf(what, sizeof what, "%s: key \"output\":", job_name(job));
     if (rc == PE_OK && w->rank == 0)
-        rc = pe_results_h5_load(e); /* only rank 0 writes the results file */
+        rc = pe_output_path_check(job->output, what, e);
+    snprintf(what, sizeof what, "%s: key \"json\":", job_name(job));
+    if (rc == PE_OK && w->rank == 0 && job->json[0])
+        rc = pe_output_path_check(job->json, what, e);
+    if (rc == PE_OK && w->rank == 0)
+        rc = pe_results_h5_load(e);
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
         goto out;
     rc = pe_dataset_load(job->data, &c.full, e);

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void release(pe_textout *t)
 {
@@ -54,4 +56,28 @@ void pe_textout_abort(pe_textout *t)
         remove(t->tmp);
     }
     release(t);
+}
+
+int pe_output_path_check(const char *path, const char *what, pe_err *e)
+{
+    struct stat st;
+    if (!*path)
+        return pe_fail(e, PE_EUSAGE, "%s: an empty path", what);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return pe_fail(e, PE_EIO, "%s %s: is a folder (a file name is expected)", what, path);
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0)
+        return pe_fail(e, PE_EIO, "%s %s: the folder %s does not exist (create it first)", what, path, dir);
+    if (!S_ISDIR(st.st_mode))
+        return pe_fail(e, PE_EIO, "%s %s: %s is not a folder", what, path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return pe_fail(e, PE_EIO, "%s %s: cannot write in the folder %s: %s", what, path, dir, strerror(errno));
+    return PE_OK;
 }

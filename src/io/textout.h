@@ -20,4 +20,10 @@ int pe_textout_commit(pe_textout *t, pe_err *e);
 /* Closes and removes the temp file (after an error elsewhere). */
 void pe_textout_abort(pe_textout *t);
 
+/* Whether an output file can be written at path, checked before the work that
+ * fills it (a run can take hours): its folder exists and is writable, and path
+ * is not a folder. PE_EIO naming `what` (e.g. "--out", "key \"output\"") and
+ * the folder otherwise. Writes nothing. */
+int pe_output_path_check(const char *path, const char *what, pe_err *e);
+
 #endif

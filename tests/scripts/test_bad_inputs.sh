@@ -76,6 +76,12 @@ expect preds_is_folder "no_jsonl: not a regular file" --data "$good_data" --pred
 expect bad_threshold "threshold" --data "$good_data" --predictions "$good_preds" --threshold nan
 expect bad_format "format" --data "$good_data" --predictions "$good_preds" --format xml
 expect no_predictions "required" --data "$good_data"
+# Outputs that cannot be written: refused before the work (the first stderr line is the error).
+expect out_folder_missing "^prmeval eval: --out .*/no/such/r\.h5: the folder .*/no/such does not exist" \
+  --data "$good_data" --predictions "$good_preds" --out "$PRMEVAL_TMP/no/such/r.h5"
+head -n 1 "$PRMEVAL_TMP/err" | grep -q "^prmeval eval: --out" || { echo "FAIL out_folder_missing: found after the work"; fail=1; }
+expect json_is_folder "^prmeval eval: --json .*: is a folder" --data "$good_data" --predictions "$good_preds" \
+  --json "$PRMEVAL_TMP/no_jsonl"
 
 echo "$n bad inputs checked"
 exit $fail

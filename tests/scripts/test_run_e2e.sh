@@ -154,6 +154,11 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
     expect 5 'key "backend" is "cuda" but no GPU is usable' "cuda without a GPU" -- \
         "$PRMEVAL" run "$J" --set backend=cuda
 fi
+# An output that cannot be written is found before any work, not after it.
+expect 4 'key "output": .*/nodir/x.h5: the folder .*/nodir does not exist' "output folder missing" -- \
+    mpirun -np 2 --oversubscribe "$PRMEVAL" run "$J" --set output="$T/nodir/x.h5"
+if grep -q '^run:' "$T/bad.err"; then fail "output folder missing: the run started first"; fi
+expect 4 'key "json": .* is a folder' "json names a folder" -- "$PRMEVAL" run "$J" --set json="$T"
 [ ! -e "$T/x.h5" ] || fail "a failed run left a results file"
 
 if [ "$fails" -gt 0 ]; then
