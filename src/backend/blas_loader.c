@@ -19,9 +19,9 @@ int pe_blas_load(pe_err *e)
 {
     if (sgemm)
         return PE_OK;
-    char why[PATH_MAX + 512];
-    void *m = pe_module_open("libprmeval_blas.so", "PRMEVAL_BLAS_MODULE", why, sizeof why);
-    if (!m)
+    static void *m; /* kept open: a second attempt after a failure would fail the same way */
+    char why[2 * PATH_MAX + 512];
+    if (!m && !(m = pe_module_open("libprmeval_blas.so", "PRMEVAL_BLAS_MODULE", why, sizeof why)))
         return pe_fail(e, PE_ERESOURCE, "the CPU backend needs OpenBLAS: %s", why);
     sgemm_fn g = (sgemm_fn)dlsym(m, "pe_blas_module_sgemm_nt");
     threads_fn t = (threads_fn)dlsym(m, "pe_blas_module_threads");

@@ -3,6 +3,10 @@
 
 #include <cblas.h>
 
+#include "../core/module.h"
+
+PE_MODULE_DEFINE_ABI;
+
 __attribute__((visibility("default")))
 void pe_blas_module_sgemm_nt(int M, int N, int K, float alpha, const float *A, int lda,
                              const float *B, int ldb, float beta, float *C, int ldc)

@@ -19,6 +19,7 @@
 #include <cuda_runtime_api.h>
 
 #include "../../kernels/kernels.h"
+#include "../core/module.h"
 #include "cuda_check.h"
 #include "cuda_gemm.h"
 #include "cuda_ref.h"
@@ -555,7 +556,9 @@ static void cuda_destroy(pe_backend *b)
     b->impl = NULL;
 }
 
-/* The module's two exported entry points (everything else is hidden). */
+/* The module's build id and two entry points (everything else is hidden). */
+PE_MODULE_DEFINE_ABI;
+
 __attribute__((visibility("default")))
 int pe_cuda_module_available(int *ndevices, char *why, int whylen)
 {

@@ -18,7 +18,7 @@ typedef int (*create_fn)(pe_backend *, const pe_model *, const pe_head_spec *, i
 typedef int (*available_fn)(int *, char *, int);
 
 static void *module;
-static char module_error[PATH_MAX + 512];
+static char module_error[2 * PATH_MAX + 512];
 
 /* Opens the module once; on failure module_error says why. */
 static void *open_module(void)

@@ -120,7 +120,7 @@ int cmd_tokenize(int argc, char **argv)
         } else if (!strcmp(a, "--jsonl")) {
             jsonl = 1;
         } else if ((which = pe_cli_option(argc, argv, &i, names, 3, &v)) >= 0) {
-            if (!v) {
+            if (!v || (!*v && which != 1)) { /* an empty --text is text like any other */
                 fprintf(stderr, "prmeval tokenize: %s needs a value\n", names[which]);
                 return PE_EUSAGE;
             }

@@ -19,7 +19,7 @@ typedef int (*read_fn)(const char *, pe_results *, pe_err *);
 static void *entry(const char *name, pe_err *e)
 {
     static void *module;
-    static char why[PATH_MAX + 512];
+    static char why[2 * PATH_MAX + 512];
     if (!module && !why[0])
         module = pe_module_open("libprmeval_h5.so", "PRMEVAL_H5_MODULE", why, sizeof why);
     void *f = module ? dlsym(module, name) : NULL;

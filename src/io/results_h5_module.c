@@ -4,6 +4,10 @@
 #include "results_h5.h"
 #include "results_h5_read.h"
 
+#include "../core/module.h"
+
+PE_MODULE_DEFINE_ABI;
+
 __attribute__((visibility("default")))
 int pe_h5_module_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e)
 {

@@ -61,8 +61,13 @@ void pe_textout_abort(pe_textout *t)
 int pe_output_path_check(const char *path, const char *what, pe_err *e)
 {
     struct stat st;
-    if (!*path)
+    size_t len = strlen(path);
+    if (len == 0)
         return pe_fail(e, PE_EUSAGE, "%s: an empty path", what);
+    if (path[len - 1] == '/')
+        return pe_fail(e, PE_EIO, "%s %s: names a folder (a file name is expected)", what, path);
+    if (len >= 4096)
+        return pe_fail(e, PE_EIO, "%s: a path of %zu bytes is too long", what, len);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return pe_fail(e, PE_EIO, "%s %s: is a folder (a file name is expected)", what, path);
     const char *slash = strrchr(path, '/');

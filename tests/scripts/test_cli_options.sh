@@ -54,6 +54,8 @@ usage_error "rescore --out=" "--out needs a value" rescore "$T/r.h5" --out=
 usage_error "run --set=" "--set needs a value" run "$T/job.json" --set=
 usage_error "report --csv=" "--csv needs a value" report "$T/r.h5" --csv=
 usage_error "tokenize --text at the end" "--text needs a value" tokenize --tokenizer "$T/m1/tokenizer.json" --text
+usage_error "tokenize --tokenizer=" "--tokenizer needs a value" tokenize --tokenizer= --text x
+"$PRMEVAL" tokenize --tokenizer="$T/m1/tokenizer.json" --text= >/dev/null 2>&1 || fail "tokenize --text= (empty text) is refused"
 usage_error "tiny-model --seed at the end" "--seed needs a value" tiny-model "$T/m3" --family qwen-prm --seed
 usage_error "eval --datax" "unknown option '--datax" eval --datax=1 --predictions "$PRED"
 

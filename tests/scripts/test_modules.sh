@@ -31,7 +31,7 @@ grep -q 'libhdf5' <<<"$run_libs" || fail "run did not load libhdf5 (so the eval 
 [ -f "$T/run.h5" ] || fail "run wrote no results file"
 
 eval_libs=$(loaded "$PRMEVAL" eval --data "$PRMEVAL_SRC/data/subset400.jsonl" \
-    --predictions "$PRMEVAL_SRC/data/baselines/all_valid.jsonl" --quiet) || fail "eval failed"
+    --predictions "$PRMEVAL_SRC/data/baselines/all_valid.jsonl" --json "$T/eval.json" --quiet) || fail "eval failed"
 if grep -q 'openblas\|prmeval_blas\|hdf5\|prmeval_h5' <<<"$eval_libs"; then fail "eval --json loaded OpenBLAS or HDF5: $eval_libs"; fi
 h5_libs=$(loaded "$PRMEVAL" eval --data "$PRMEVAL_SRC/data/subset400.jsonl" \
     --predictions "$PRMEVAL_SRC/data/baselines/all_valid.jsonl" --out "$T/eval.h5" --quiet) || fail "eval --out failed"
@@ -74,6 +74,24 @@ for cmd in "eval --data $PRMEVAL_SRC/data/subset400.jsonl --predictions $PRMEVAL
         || fail "${cmd%% *} with a missing HDF5 module: $(cat "$T/err")"
 done
 [ ! -f "$T/bad2.h5" ] || fail "a failed eval left a results file"
+
+# Beside a copy of the executable: a broken module is reported as broken (not as
+# missing), and a module from another build is refused by its build id.
+mkdir -p "$T/copy"
+cp "$PRMEVAL" "$T/copy/prmeval"
+h5_eval() { "$T/copy/prmeval" eval --data "$PRMEVAL_SRC/data/subset400.jsonl" \
+    --predictions "$PRMEVAL_SRC/data/baselines/all_valid.jsonl" --out "$T/copy/x.h5" --quiet >"$T/out" 2>"$T/err"; }
+echo "not a shared object" >"$T/copy/libprmeval_h5.so"
+set +e; h5_eval; rc=$?; set -e
+[ "$rc" = 5 ] && grep -q "copy/libprmeval_h5.so" "$T/err" && ! grep -q "No such file" "$T/err" \
+    || fail "a broken module beside the executable: exit $rc, $(cat "$T/err")"
+printf 'const char pe_module_abi[] = "0.0+another-build";\nint pe_h5_module_write(void) { return 0; }\nint pe_h5_module_read(void) { return 0; }\n' \
+    >"$T/copy/other.c"
+cc -shared -fPIC -o "$T/copy/libprmeval_h5.so" "$T/copy/other.c"
+set +e; h5_eval; rc=$?; set -e
+[ "$rc" = 5 ] && grep -q "another prmeval build (0.0+another-build" "$T/err" \
+    || fail "a module from another build: exit $rc, $(cat "$T/err")"
+[ ! -f "$T/copy/x.h5" ] || fail "a refused module wrote a results file"
 set +e
 PRMEVAL_H5_MODULE="$T/no-h5.so" "$PRMEVAL" run "$T/job.json" --set output="$T/bad3.h5" >"$T/out" 2>"$T/err"
 rc=$?

@@ -11,8 +11,10 @@ export PRMEVAL_SLURM_USER="${PRMEVAL_SLURM_USER:-$(basename "$0" .sh)-$$}"
 
 slurm_as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    slurm_as_root=(sudo -n "--preserve-env=PRMEVAL_SLURM_DIR,PRMEVAL_SLURM_USER,PRMEVAL_SLURM_PORT,PRMEVAL_SLURM_WAIT")
+  as_root=(sudo -n "--preserve-env=PRMEVAL_SLURM_DIR,PRMEVAL_SLURM_USER,PRMEVAL_SLURM_PORT,PRMEVAL_SLURM_WAIT")
+  # Probed as it will be used: a sudoers entry may allow commands but not the environment.
+  if command -v sudo >/dev/null 2>&1 && "${as_root[@]}" true 2>/dev/null; then
+    slurm_as_root=("${as_root[@]}")
   else
     echo "SKIP: the local SLURM cluster needs root (slurmd starts jobs as their owner):" \
       "run the tests as root, or as a user with passwordless sudo" >&2
