@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <utf8proc.h>
 
@@ -114,9 +116,37 @@ static void test_cases(void)
     CHECK(why && strstr(why, "UTF-8"));
 }
 
+/* Text that ends where an unreadable page begins: a read past the last byte
+ * (a 16-byte load that overruns) is a crash here, not a silent pass. */
+static void test_page_end(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *map = mmap(NULL, (size_t)(2 * page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED);
+    if (map == MAP_FAILED)
+        return;
+    CHECK(mprotect(map + page, (size_t)page, PROT_NONE) == 0);
+    static const char last[] = {'x', '"', '\\', '\xc3', '\n', '\x01'};
+    int mismatches = 0;
+    for (size_t len = 0; len <= 200; len++)
+        for (size_t k = 0; k < sizeof last; k++) {
+            unsigned char *s = map + page - len;
+            memset(s, 'a', len);
+            if (len)
+                s[len - 1] = (unsigned char)last[k];
+            int is_utf8;
+            const char *why;
+            size_t want = model_bad_byte(s, len, 0, &is_utf8);
+            mismatches += pe_json_bad_byte((const char *)s, len, 0, &why) != want;
+        }
+    CHECK_INT(mismatches, 0);
+    munmap(map, (size_t)(2 * page));
+}
+
 int main(void)
 {
     test_cases();
     test_random();
+    test_page_end();
     return pe_check_done();
 }
