@@ -11,17 +11,10 @@
 set -uo pipefail
 
 SRC="${PRMEVAL_SRC:?}"
-BIN="${PRMEVAL:?PRMEVAL must name the prmeval binary}"
-TMP="${PRMEVAL_TMP:-/tmp/prmeval-test-slurm}"
-PY=/usr/bin/python3
-rm -rf "$TMP"
-mkdir -p "$TMP"
-export PRMEVAL_SLURM_USER="test_slurm-$$"
-TIMEOUT=300
-DATA="$SRC/data/subset400.jsonl"
-
 # shellcheck source=../slurm/common.sh
 . "$SRC/tests/slurm/common.sh"
+TIMEOUT=300
+DATA="$SRC/data/subset400.jsonl"
 
 # Predictions for every sample of the subset (keys built as the metric page
 # says), with step scores spread over [0, 1) by a fixed hash so that each

@@ -16,17 +16,10 @@
 set -uo pipefail
 
 SRC="${PRMEVAL_SRC:?}"
-BIN="${PRMEVAL:?PRMEVAL must name the prmeval binary}"
-TMP="${PRMEVAL_TMP:-/tmp/prmeval-test-slurm-preempt}"
-PY=/usr/bin/python3
-rm -rf "$TMP"
-mkdir -p "$TMP"
-export PRMEVAL_SLURM_USER="test_slurm_preempt-$$"
-TIMEOUT=150  # seconds for any one wait
-NSHARDS=8
-
 # shellcheck source=../slurm/common.sh
 . "$SRC/tests/slurm/common.sh"
+TIMEOUT=150  # seconds for any one wait
+NSHARDS=8
 
 # --- the model, the job, the uninterrupted reference -------------------------
 if ! "$BIN" tiny-model "$TMP/model" --family qwen-prm --seed 5 >"$TMP/tiny-model.log" 2>&1; then

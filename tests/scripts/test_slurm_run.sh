@@ -14,16 +14,9 @@
 set -uo pipefail
 
 SRC="${PRMEVAL_SRC:?}"
-BIN="${PRMEVAL:?PRMEVAL must name the prmeval binary}"
-TMP="${PRMEVAL_TMP:-/tmp/prmeval-test-slurm-run}"
-PY=/usr/bin/python3
-rm -rf "$TMP"
-mkdir -p "$TMP"
-export PRMEVAL_SLURM_USER="test_slurm_run-$$"
-TIMEOUT=150  # seconds for any one job (or array) to leave the queue
-
 # shellcheck source=../slurm/common.sh
 . "$SRC/tests/slurm/common.sh"
+TIMEOUT=150  # seconds for any one job (or array) to leave the queue
 
 # --- the model and the jobs ------------------------------------------------
 if ! "$BIN" tiny-model "$TMP/model" --family qwen-prm --seed 7 --layers 1 --hidden 32 --heads 2 \
