@@ -669,8 +669,11 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
         pe_err_prefix(e, "uploading weights to %s (device %d): ", prop.name, device);
         goto fail;
     }
+    /* cudaMemcpy from pageable memory may return before its DMA lands, and the
+     * forward pass runs on a non-blocking stream that does not wait for the
+     * legacy default stream: wait here for every upload. */
     size_t fr = 0, tot = 0;
-    if (CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
+    if (CUDA_CHECK(cudaDeviceSynchronize(), e) || CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
         goto fail;
     size_t room = fr > PE_RESERVE_BYTES ? fr - PE_RESERVE_BYTES : 0;
     char name[96];
