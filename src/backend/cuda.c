@@ -105,7 +105,7 @@ static int check_shape(const pe_model *m, const pe_tensor *t, const char *name, 
         /* "[a, b, ...]" for the tensor, "[d0]" or "[d0, d1]" for what was expected */
         char got[96] = "[", want[48];
         size_t n = 1;
-        for (int i = 0; i < t->ndim && n < sizeof got; i++)
+        for (int i = 0; i < t->ndim && i < (int)(sizeof t->shape / sizeof t->shape[0]) && n < sizeof got; i++)
             n += (size_t)snprintf(got + n, sizeof got - n, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
         if (n < sizeof got)
             snprintf(got + n, sizeof got - n, "]");
@@ -414,8 +414,9 @@ static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t 
 
 static int validate_batch(const cuda_state *s, const pe_batch *bt, pe_err *e)
 {
-    if (bt->ntok <= 0 || bt->nseq <= 0 || bt->nread < 0)
-        return pe_fail(e, PE_EINPUT, "cuda backend: empty batch (ntok %lld, nseq %d, nread %lld)",
+    if (bt->ntok <= 0 || bt->nseq <= 0 || bt->nread < 0 || !bt->tokens || !bt->seq_start ||
+        (bt->nread > 0 && !bt->readout))
+        return pe_fail(e, PE_EINPUT, "cuda backend: empty batch or missing arrays (ntok %lld, nseq %d, nread %lld)",
                        (long long)bt->ntok, bt->nseq, (long long)bt->nread);
     if (bt->seq_start[0] != 0 || bt->seq_start[bt->nseq] != bt->ntok)
         return pe_fail(e, PE_EINPUT, "cuda backend: seq_start must run from 0 to ntok %lld",
