@@ -164,6 +164,8 @@ pe_attention_kernel(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t 
 #endif
 }
 
+extern "C" size_t pe_k_attention_smem_bytes(int D) { return pe_attn_smem_bytes(D); }
+
 extern "C" int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *tiles,
                               int64_t ntiles, int NH, int NKV, int D, int window,
                               cudaStream_t stream)

@@ -65,6 +65,10 @@ int pe_k_swiglu(pe_bf16 *out, const pe_bf16 *gu, int64_t ntok, int F, cudaStream
  * q - k >= window are masked (0 = no sliding window). D % 16 == 0, D <= PE_ATTN_MAX_D. */
 int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *tiles,
                    int64_t ntiles, int NH, int NKV, int D, int window, cudaStream_t stream);
+/* Dynamic shared memory one attention block needs at head_dim D (110.5 KiB at
+ * D = 128): above the device's sharedMemPerBlockOptin the launch fails, so the
+ * backend compares the two when it is created (sm_86/sm_89 allow only 99 KiB). */
+size_t pe_k_attention_smem_bytes(int D);
 
 /* heads.cu: step-reward extraction at the read-out rows only. */
 /* out[i, :] = h[rows[i], :] (fp32). */

@@ -101,11 +101,20 @@ static int check_shape(const pe_model *m, const pe_tensor *t, const char *name, 
     int want_ndim = d1 ? 2 : 1;
     if (!t->data)
         return pe_fail(e, PE_EINPUT, "%s: tensor %s is missing", m->dir, name);
-    if (t->ndim != want_ndim || t->shape[0] != d0 || (d1 && t->shape[1] != d1))
-        return pe_fail(e, PE_EINPUT, "%s: tensor %s has shape [%lld%s%lld], expected [%lld%s%lld]",
-                       m->dir, name, (long long)t->shape[0], t->ndim > 1 ? ", " : "",
-                       t->ndim > 1 ? (long long)t->shape[1] : 0LL, (long long)d0,
-                       d1 ? ", " : "", (long long)d1);
+    if (t->ndim != want_ndim || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
+        /* "[a, b, ...]" for the tensor, "[d0]" or "[d0, d1]" for what was expected */
+        char got[96] = "[", want[48];
+        size_t n = 1;
+        for (int i = 0; i < t->ndim && i < (int)(sizeof t->shape / sizeof t->shape[0]) && n < sizeof got; i++)
+            n += (size_t)snprintf(got + n, sizeof got - n, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        if (n < sizeof got)
+            snprintf(got + n, sizeof got - n, "]");
+        if (d1)
+            snprintf(want, sizeof want, "[%lld, %lld]", (long long)d0, (long long)d1);
+        else
+            snprintf(want, sizeof want, "[%lld]", (long long)d0);
+        return pe_fail(e, PE_EINPUT, "%s: tensor %s has shape %s, expected %s", m->dir, name, got, want);
+    }
     size_t es = t->dtype == PE_DT_F32 ? 4 : 2;
     if (t->nbytes < numel(t) * es)
         return pe_fail(e, PE_EINPUT, "%s: tensor %s holds %zu bytes, its shape needs %zu",
@@ -259,9 +268,12 @@ static int upload_weights(cuda_state *s, const pe_model *m, pe_err *e)
                            m->dir, numel(&w->vhead_w), H);
         if (upload1(s, &s->vhead_w, &w->vhead_w, "v_head.summary.weight", e))
             return e->code;
-        if (w->vhead_b.data && (numel(&w->vhead_b) != 1 ||
-                                upload1(s, &s->vhead_b, &w->vhead_b, "v_head.summary.bias", e)))
-            return pe_fail(e, PE_EINPUT, "%s: tensor v_head.summary.bias: expected 1 element", m->dir);
+        if (w->vhead_b.data && numel(&w->vhead_b) != 1)
+            return pe_fail(e, PE_EINPUT, "%s: tensor v_head.summary.bias has %zu elements, expected 1",
+                           m->dir, numel(&w->vhead_b));
+        /* an allocation failure keeps its own message */
+        if (w->vhead_b.data && upload1(s, &s->vhead_b, &w->vhead_b, "v_head.summary.bias", e))
+            return e->code;
         break;
     case PE_HEAD_LM_TWO_TOKENS:
     case PE_HEAD_LM_FULL_SOFTMAX:
@@ -324,6 +336,19 @@ static size_t bytes_per_readout(const cuda_state *s)
     return 8 + (size_t)s->H * (4 + 2 + 4 + 2) + 4;
 }
 
+/* Activation bytes that do not grow with the batch: the full-vocabulary logits block. */
+static size_t bytes_fixed(const cuda_state *s)
+{
+    return s->lm_full ? (size_t)PE_LSE_CHUNK * (size_t)s->V * 4 : 0;
+}
+
+/* Tokens that fit in `room` bytes, counting one tile and one read-out per token (an upper bound). */
+static long long tokens_that_fit(const cuda_state *s, size_t room)
+{
+    size_t fixed = bytes_fixed(s);
+    return room > fixed ? (long long)((room - fixed) / (bytes_per_token(s) + 24 + bytes_per_readout(s))) : 0;
+}
+
 static void free_activations(cuda_state *s)
 {
     void *p[] = {s->h, s->xn, s->qkv32, s->qkv, s->att, s->gu, s->act, s->tokens, s->pos,
@@ -348,7 +373,7 @@ static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t 
     int64_t nr = nread > s->cap_read ? nread : s->cap_read;
     free_activations(s);
     size_t need = (size_t)nt * bytes_per_token(s) + (size_t)ti * 24 + (size_t)nr * bytes_per_readout(s) +
-                  (s->lm_full ? (size_t)PE_LSE_CHUNK * s->V * 4 : 0);
+                  bytes_fixed(s);
     size_t fr = 0, tot = 0;
     if (CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
         return e->code;
@@ -359,7 +384,7 @@ static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t 
                        "(%.0f MiB kept in reserve); lower the token budget to at most %lld tokens",
                        s->device, (long long)ntok, (long long)nread, need / PE_MIB, fr / PE_MIB,
                        tot / PE_MIB, s->weight_bytes / PE_MIB, PE_RESERVE_BYTES / PE_MIB,
-                       (long long)(fr > PE_RESERVE_BYTES ? (fr - PE_RESERVE_BYTES) / (bytes_per_token(s) + 24 + bytes_per_readout(s)) : 0));
+                       tokens_that_fit(s, fr > PE_RESERVE_BYTES ? fr - PE_RESERVE_BYTES : 0));
     size_t H = (size_t)s->H, T = (size_t)nt, R = (size_t)nr;
     if (dev_alloc(s, (void **)&s->h, T * H * 4, "residual stream", e) ||
         dev_alloc(s, (void **)&s->xn, T * H * 2, "normed activations", e) ||
@@ -389,8 +414,9 @@ static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t 
 
 static int validate_batch(const cuda_state *s, const pe_batch *bt, pe_err *e)
 {
-    if (bt->ntok <= 0 || bt->nseq <= 0 || bt->nread < 0)
-        return pe_fail(e, PE_EINPUT, "cuda backend: empty batch (ntok %lld, nseq %d, nread %lld)",
+    if (bt->ntok <= 0 || bt->nseq <= 0 || bt->nread < 0 || !bt->tokens || !bt->seq_start ||
+        (bt->nread > 0 && !bt->readout))
+        return pe_fail(e, PE_EINPUT, "cuda backend: empty batch or missing arrays (ntok %lld, nseq %d, nread %lld)",
                        (long long)bt->ntok, bt->nseq, (long long)bt->nread);
     if (bt->seq_start[0] != 0 || bt->seq_start[bt->nseq] != bt->ntok)
         return pe_fail(e, PE_EINPUT, "cuda backend: seq_start must run from 0 to ntok %lld",
@@ -619,8 +645,9 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
     s->F = c->intermediate_size, s->V = c->vocab_size, s->L = c->num_layers;
     s->QKV = (s->NH + 2 * s->NKV) * s->D;
     s->eps = (float)c->rms_norm_eps;
-    /* Only Mistral applies its window; Qwen2 configs carry one that is switched off. */
-    s->window = c->arch == PE_ARCH_MISTRAL ? c->sliding_window : 0;
+    /* config.c has already decided: Mistral's window, Qwen2's only with
+     * use_sliding_window, otherwise 0; the CPU backend uses the same value. */
+    s->window = c->sliding_window;
 
     struct cudaDeviceProp prop;
     if (CUDA_CHECK(cudaSetDevice(device), e) || CUDA_CHECK(cudaGetDeviceProperties(&prop, device), e) ||
@@ -632,12 +659,22 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
                 "the bf16 kernels need 8.0 or newer", prop.name, device, prop.major, prop.minor);
         goto fail;
     }
+    if (pe_k_attention_smem_bytes(s->D) > prop.sharedMemPerBlockOptin) {
+        pe_fail(e, PE_ERESOURCE, "CUDA backend: %s (device %d) allows %zu bytes of shared memory per "
+                "block; the attention kernel needs %zu at head_dim %d (%s/config.json)", prop.name,
+                device, (size_t)prop.sharedMemPerBlockOptin, pe_k_attention_smem_bytes(s->D), s->D,
+                m->dir);
+        goto fail;
+    }
     if (upload_weights(s, m, e)) {
         pe_err_prefix(e, "uploading weights to %s (device %d): ", prop.name, device);
         goto fail;
     }
+    /* cudaMemcpy from pageable memory may return before its DMA lands, and the
+     * forward pass runs on a non-blocking stream that does not wait for the
+     * legacy default stream: wait here for every upload. */
     size_t fr = 0, tot = 0;
-    if (CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
+    if (CUDA_CHECK(cudaDeviceSynchronize(), e) || CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
         goto fail;
     size_t room = fr > PE_RESERVE_BYTES ? fr - PE_RESERVE_BYTES : 0;
     char name[96];
@@ -645,7 +682,7 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
     snprintf(b->device, sizeof b->device,
              "%s (device %d, sm_%d%d, %.1f GiB weights, room for about %lld tokens per batch)",
              name, device, prop.major, prop.minor, s->weight_bytes / (PE_MIB * 1024.0),
-             (long long)(room / (bytes_per_token(s) + 24 + bytes_per_readout(s))));
+             tokens_that_fit(s, room));
     return PE_OK;
 fail:
     cuda_destroy(b);

@@ -374,6 +374,15 @@ int main(void)
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, 0);
     printf("device 0: %s, sm_%d%d\n", prop.name, prop.major, prop.minor);
+    /* The backend refuses a device whose opt-in limit is below what the
+     * attention kernel asks for; on the GPUs it targets (sm_80, sm_90) even
+     * head_dim 128 fits. 110.5 KiB at D = 128, as docs/backend-cuda.md says. */
+    CHECK_INT(pe_k_attention_smem_bytes(128), 113152);
+    CHECK(pe_k_attention_smem_bytes(128) <= prop.sharedMemPerBlockOptin);
+    /* Sizes the kernel cannot take are refused before any launch. */
+    CHECK_INT(pe_k_attention(NULL, NULL, 48, NULL, 1, 2, 1, 24, 0, 0), (int)cudaErrorInvalidValue);
+    CHECK_INT(pe_k_attention(NULL, NULL, 432, NULL, 1, 1, 1, 144, 0, 0), (int)cudaErrorInvalidValue);
+    CHECK_INT(pe_k_attention(NULL, NULL, 64, NULL, 1, 3, 2, 16, 0, 0), (int)cudaErrorInvalidValue);
     test_embed_norm();
     test_rope();
     test_elementwise();
