@@ -6,13 +6,7 @@
 #include <unistd.h>
 
 #include "core/sha256.h"
-
-#ifndef PRMEVAL_VERSION
-#define PRMEVAL_VERSION "unknown"
-#endif
-#ifndef PRMEVAL_GIT_COMMIT
-#define PRMEVAL_GIT_COMMIT "unknown"
-#endif
+#include "core/version.h"
 
 void pe_iso8601_utc(const struct timespec *t, char out[PE_ISO8601_LEN])
 {

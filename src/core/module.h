@@ -5,12 +5,7 @@
 
 #include <stddef.h>
 
-#ifndef PRMEVAL_VERSION
-#define PRMEVAL_VERSION "unknown"
-#endif
-#ifndef PRMEVAL_GIT_COMMIT
-#define PRMEVAL_GIT_COMMIT "unknown"
-#endif
+#include "version.h"
 
 /* Which build a module comes from. Structs cross the module boundary by
  * layout, so a module from another build (a stale copy on the loader's path)

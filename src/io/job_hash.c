@@ -12,13 +12,7 @@
 
 #include "../core/sha256.h"
 #include "../core/shard.h"
-
-#ifndef PRMEVAL_VERSION
-#define PRMEVAL_VERSION "unknown"
-#endif
-#ifndef PRMEVAL_GIT_COMMIT
-#define PRMEVAL_GIT_COMMIT "unknown"
-#endif
+#include "../core/version.h"
 
 /* The safetensors header limit of src/io/safetensors.c: a larger one is not a checkpoint. */
 #define HEADER_MAX (100u << 20)
