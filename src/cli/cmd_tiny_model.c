@@ -57,10 +57,11 @@ static int parse_int(const char *opt, const char *s, long long lo, long long hi,
 int cmd_tiny_model(int argc, char **argv)
 {
     const char *dir = NULL, *family = NULL, *dtype = "f32";
-    long long seed = 0, v[7] = {0};
-    /* The first 7 set v[] (the model's sizes). */
-    static const char *const opts[11] = {"--layers", "--hidden", "--heads", "--kv-heads", "--ffn", "--head-dim",
-                                          "--max-pos", "--family", "--dtype", "--seed", "--merges"};
+    /* The first NSIZES set v[] (the model's sizes); the rest by name below. */
+    enum { NSIZES = 7, OPT_FAMILY = NSIZES, OPT_DTYPE, OPT_SEED, OPT_MERGES, NOPTS };
+    long long seed = 0, v[NSIZES] = {0};
+    static const char *const opts[NOPTS] = {"--layers", "--hidden", "--heads", "--kv-heads", "--ffn", "--head-dim",
+                                            "--max-pos", "--family", "--dtype", "--seed", "--merges"};
     long long merges = 320;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -78,7 +79,7 @@ int cmd_tiny_model(int argc, char **argv)
         }
         /* every option takes a value: name an unknown one before asking for it */
         const char *val;
-        int which = pe_cli_option(argc, argv, &i, opts, 11, &val);
+        int which = pe_cli_option(argc, argv, &i, opts, NOPTS, &val);
         if (which < 0) {
             fprintf(stderr, "prmeval tiny-model: unknown option '%s'\n", a);
             usage(stderr);
@@ -90,13 +91,13 @@ int cmd_tiny_model(int argc, char **argv)
             return PE_EUSAGE;
         }
         int ok = 1;
-        if (which == 7)
+        if (which == OPT_FAMILY)
             family = val;
-        else if (which == 8)
+        else if (which == OPT_DTYPE)
             dtype = val;
-        else if (which == 9)
+        else if (which == OPT_SEED)
             ok = parse_int(name, val, 0, 0x7fffffffffffffffLL, &seed);
-        else if (which == 10)
+        else if (which == OPT_MERGES)
             ok = parse_int(name, val, 1, 4096, &merges);
         else
             ok = parse_int(name, val, 1, 65536, &v[which]);
@@ -124,8 +125,8 @@ int cmd_tiny_model(int argc, char **argv)
         fprintf(stderr, "prmeval tiny-model: --dtype '%s': expected f32, bf16 or f16\n", dtype);
         return PE_EUSAGE;
     }
-    int *fields[7] = {&s.layers, &s.hidden, &s.heads, &s.kv_heads, &s.ffn, &s.head_dim, &s.max_pos};
-    for (int k = 0; k < 7; k++)
+    int *fields[NSIZES] = {&s.layers, &s.hidden, &s.heads, &s.kv_heads, &s.ffn, &s.head_dim, &s.max_pos};
+    for (int k = 0; k < NSIZES; k++)
         if (v[k])
             *fields[k] = (int)v[k];
     pe_err e = {0};

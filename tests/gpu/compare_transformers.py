@@ -41,15 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "oracle"))
 import reward_compare as rc  # noqa: E402
+import torch_prm  # noqa: E402
 
-
-def head_tokens(family, folder):
-    vocab = json.load(open(os.path.join(folder, "tokenizer.json")))["model"]["vocab"]
-    if family == "math-shepherd":
-        return vocab["\u2581+"], vocab["\u2581-"]
-    if family == "rlhflow":
-        return vocab["+"], -1
-    return -1, -1
 
 
 def read_tensors(folder, want, prefix=None):
@@ -67,7 +60,6 @@ def read_tensors(folder, want, prefix=None):
                     if take(k):
                         out[k] = f.get_tensor(k).float()
     except ImportError:   # Debian has no safetensors: the oracle's own reader (numpy)
-        import torch_prm
         for fn in files:
             for k, a in torch_prm.read_safetensors(fn).items():
                 if take(k):
@@ -110,7 +102,6 @@ def rewards(family, head, h, tok_a, tok_b):
 def expected_inv_freq(cfg):
     """RoPE frequencies from config.json as tests/oracle/torch_prm.py forms them
     (Llama-3.1 scaling included), float64."""
-    import torch_prm
     rs = cfg.get("rope_scaling") or {}
     c = dict(head_dim=cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"],
              rope_theta=float(cfg.get("rope_theta", 10000.0)),
@@ -186,7 +177,6 @@ class OracleBackbone:
     """tests/oracle/torch_prm.py's forward pass (for machines without transformers)."""
 
     def __init__(self, folder, dtype, device):
-        import torch_prm
         self.torch_prm = torch_prm
         self.cfg, self.w = torch_prm.load_checkpoint(folder, dtype=dtype)
         self.dtype = dtype
@@ -201,7 +191,7 @@ def run_case(a, name, family, folder, dump, h5s, dtype):
     t0 = time.time()
     bb = (TransformersBackbone if a.impl == "transformers" else OracleBackbone)(folder, dtype, a.device)
     head = {k: v.to(a.device, dtype) for k, v in head_weights(family, folder, cfg).items()}
-    tok_a, tok_b = head_tokens(family, folder)
+    tok_a, tok_b = torch_prm.head_tokens(family, folder)
     prompts = rc.read_dump(dump)
     gated = h5s[0] != "-" and not a.no_gate   # "-": the tested run failed
     h5s = h5s if h5s[0] != "-" else h5s[1:]

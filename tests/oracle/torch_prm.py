@@ -25,6 +25,7 @@ file needs only the config, the seed and the batch (see synth_weights).
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
@@ -213,6 +214,19 @@ def head_rewards(kind, w, h, tok_a, tok_b):
     if kind == "value_sigmoid":
         return torch.sigmoid(h @ w["vhead_w"].T + w["vhead_b"])[:, 0]
     raise ValueError(kind)
+
+
+def head_tokens(family, folder):
+    """The head's token ids, looked up in tokenizer.json's vocabulary directly:
+    math-shepherd encode("+ -") = "▁+", "▁-"; rlhflow encode("+") = "+"
+    (docs/tiny-model.md: these are single tokens in the tiny vocabularies).
+    -1 where the family's head reads no token."""
+    vocab = json.load(open(os.path.join(folder, "tokenizer.json")))["model"]["vocab"]
+    if family == "math-shepherd":
+        return vocab["\u2581+"], vocab["\u2581-"]
+    if family == "rlhflow":
+        return vocab["+"], -1
+    return -1, -1
 
 
 def score(cfg, w, tokens, seq_start, readout, kind, tok_a, tok_b, dtype=torch.float64):

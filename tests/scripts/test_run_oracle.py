@@ -41,17 +41,6 @@ def fail(msg):
     print("FAIL:", msg)
 
 
-def head_tokens(family, folder):
-    """The head's token ids, looked up in tokenizer.json's vocabulary directly:
-    math-shepherd encode("+ -") = "▁+", "▁-"; rlhflow encode("+") = "+"
-    (docs/tiny-model.md: these are single tokens in the tiny vocabularies)."""
-    vocab = json.load(open(os.path.join(folder, "tokenizer.json")))["model"]["vocab"]
-    if family == "math-shepherd":
-        return vocab["\u2581+"], vocab["\u2581-"]
-    if family == "rlhflow":
-        return vocab["+"], -1
-    return -1, -1
-
 
 def labels_oracle(family, r):
     if family == "skywork":  # PRMBench's rule: differences of consecutive rewards > -0.05
@@ -75,7 +64,7 @@ for family, dtype, kind in FAMILIES:
     env = dict(os.environ, PRMEVAL_MPI="0")
     subprocess.run([binary, "run", job_path, "--quiet", "--dump-tokens", dump], check=True, env=env)
     cfg, w = torch_prm.load_checkpoint(folder)
-    tok_a, tok_b = head_tokens(family, folder)
+    tok_a, tok_b = torch_prm.head_tokens(family, folder)
     prompts = [json.loads(l) for l in open(dump)]
     with h5py.File(job["output"]) as f:
         off = f["samples/step_offset"][:]

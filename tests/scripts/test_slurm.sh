@@ -55,25 +55,10 @@ for t in 0.3 0.5 0.7; do
 done
 ok
 
-trap slurm_down EXIT
-if ! slurm_up; then
+if ! slurm_start; then
   bad "the local SLURM did not start (Debian packages slurm-wlm and munge; scripts/deps.sh)"
   finish
 fi
-# shellcheck disable=SC1091
-source "$PRMEVAL_SLURM_DIR/env.sh"
-
-wait_done() {
-  local t=0
-  while [ "$t" -lt "$TIMEOUT" ]; do
-    [ -z "$(squeue -h -j "$1" 2>/dev/null)" ] && return 0
-    sleep 1
-    t=$((t + 1))
-  done
-  squeue -j "$1" >&2
-  return 1
-}
-job_state() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n 's/^JobState=//p' | head -n1; }
 
 export PRMEVAL_SRC="$SRC" PRMEVAL_BIN="$BIN" PRMEVAL_CMD=eval PRMEVAL_RESULTS_DIR="$TMP/results"
 printf -- '--threshold 0.3\n--threshold 0.5\n--threshold 0.7\n' >"$TMP/thresholds.txt"
@@ -84,7 +69,7 @@ sweep=$(PRMEVAL_ARGS="--data $DATA --predictions $P" PRMEVAL_GRID="$TMP/threshol
 check "submitted the run ($run) and the sweep ($sweep)" test -n "$run" -a -n "$sweep"
 
 check "2-task run finished" wait_done "$run"
-check "2-task run completed" test "$(job_state "$run")" = COMPLETED
+check "2-task run completed" test "$(job_field "$run" JobState)" = COMPLETED
 check "sweep finished" wait_done "$sweep"
 
 # Same metrics: every key of the JSON but the provenance, which names hosts, ranks and times.

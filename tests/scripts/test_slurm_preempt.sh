@@ -40,15 +40,11 @@ echo "uninterrupted direct run: $((SECONDS - start)) s"
 check "the direct run has $NSHARDS shards" grep -q " 0 of $NSHARDS shards reused" "$TMP/direct.log"
 
 # --- SLURM --------------------------------------------------------------------
-trap slurm_down EXIT
-if ! slurm_up; then
+if ! slurm_start; then
   bad "the local SLURM did not start (Debian packages slurm-wlm and munge; scripts/deps.sh)"
   finish
 fi
-# shellcheck disable=SC1091
-source "$PRMEVAL_SLURM_DIR/env.sh"
 
-job_field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 journals() { find "$1" -maxdepth 1 -name 'shard-*.journal' 2>/dev/null | wc -l; }
 
 export PRMEVAL_SRC="$SRC" PRMEVAL_BIN="$BIN" PRMEVAL_CMD=run PRMEVAL_RESULTS_DIR="$TMP/results"

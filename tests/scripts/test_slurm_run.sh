@@ -60,26 +60,10 @@ for t in "${ts[@]}"; do direct "$TMP/sweeps/thr-$t.json" "$t"; done
 ok
 
 # --- SLURM --------------------------------------------------------------------
-trap slurm_down EXIT
-if ! slurm_up; then
+if ! slurm_start; then
   bad "the local SLURM did not start (Debian packages slurm-wlm and munge; scripts/deps.sh)"
   finish
 fi
-# shellcheck disable=SC1091
-source "$PRMEVAL_SLURM_DIR/env.sh"
-
-job_field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
-wait_done() {
-  local t=0
-  while [ "$t" -lt "$TIMEOUT" ]; do
-    [ -z "$(squeue -h -j "$1" 2>/dev/null)" ] && return 0
-    sleep 1
-    t=$((t + 1))
-  done
-  echo "job $1 still queued after $TIMEOUT s:" >&2
-  squeue -j "$1" >&2
-  return 1
-}
 
 export PRMEVAL_SRC="$SRC" PRMEVAL_BIN="$BIN" PRMEVAL_CMD=run PRMEVAL_RESULTS_DIR="$TMP/results"
 run=$(sbatch --parsable --chdir="$TMP" --output="$TMP/slurm-%j.out" --ntasks-per-node=2 \

@@ -33,30 +33,11 @@ check() {  # description command...
   if "$@"; then ok; else bad "$what"; fi
 }
 
-trap slurm_down EXIT
-
-if ! slurm_up; then
+if ! slurm_start; then
   echo "FAIL: the local SLURM did not start (Debian packages slurm-wlm and munge; scripts/deps.sh)" >&2
   echo "0 passed, 1 failed"
   exit 1
 fi
-# shellcheck disable=SC1091
-source "$PRMEVAL_SLURM_DIR/env.sh"
-
-job_field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
-
-# Waits until job (or array) $1 has left the queue; false after $TIMEOUT s.
-wait_done() {
-  local t=0
-  while [ "$t" -lt "$TIMEOUT" ]; do
-    if [ -z "$(squeue -h -j "$1" 2>/dev/null)" ]; then return 0; fi
-    sleep 1
-    t=$((t + 1))
-  done
-  echo "job $1 still queued after $TIMEOUT s:" >&2
-  squeue -j "$1" >&2
-  return 1
-}
 
 # Waits until job $1 has been requeued once and sits pending, then lets it
 # start at once: SLURM holds a requeued job back for two minutes, and must

@@ -24,3 +24,28 @@ fi
 
 slurm_up() { "${slurm_as_root[@]}" bash "$SRC/tests/slurm/start_local_slurm.sh"; }
 slurm_down() { "${slurm_as_root[@]}" bash "$SRC/tests/slurm/stop_local_slurm.sh" >/dev/null 2>&1 || true; }
+
+# Starts the cluster (stopped again when the test exits) and points the SLURM
+# clients at it; false when it did not come up.
+slurm_start() {
+  trap slurm_down EXIT
+  slurm_up || return 1
+  # shellcheck disable=SC1091
+  source "$PRMEVAL_SLURM_DIR/env.sh"
+}
+
+# A field of `scontrol show job` (JobState, Restarts, ExitCode, ...).
+job_field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
+
+# Waits until job (or array) $1 has left the queue; false after $TIMEOUT s.
+wait_done() {
+  local t=0
+  while [ "$t" -lt "$TIMEOUT" ]; do
+    [ -z "$(squeue -h -j "$1" 2>/dev/null)" ] && return 0
+    sleep 1
+    t=$((t + 1))
+  done
+  echo "job $1 still queued after $TIMEOUT s:" >&2
+  squeue -j "$1" >&2
+  return 1
+}
