@@ -44,6 +44,8 @@ typedef struct cpu_model {
     float *x, *xn, *qkv, *att, *gu, *act, *cos_t, *sin_t, *scratch; /* see ensure_buffers */
     int32_t *pos;
     float *hr, *hh, *logits;
+    int64_t *read_start;  /* (nseq + 1): sequence s's read-outs are read_start[s] .. read_start[s+1]-1 */
+    int cap_seq;
 } cpu_model;
 
 enum { LM_CHUNK = 8 }; /* read-out rows per full-vocabulary sgemm: bounds logits to 8*V floats */
@@ -96,7 +98,7 @@ static void free_model(cpu_model *m)
     free(m->lm_rows); free(m->lm_full); free(m->vhead_w); free(m->vhead_b);
     free(m->x); free(m->xn); free(m->qkv); free(m->att); free(m->gu); free(m->act);
     free(m->cos_t); free(m->sin_t); free(m->scratch); free(m->pos);
-    free(m->hr); free(m->hh); free(m->logits);
+    free(m->hr); free(m->hh); free(m->logits); free(m->read_start);
     free(m);
 }
 
@@ -219,8 +221,8 @@ static int grow(float **p, size_t n, pe_err *e)
     return 0;
 }
 
-/* Buffers for ntok packed tokens, the longest sequence max_len, nread read-outs. */
-static int ensure_buffers(cpu_model *m, int64_t ntok, int64_t max_len, int64_t nread, pe_err *e)
+/* Buffers for ntok packed tokens in nseq sequences, the longest sequence max_len, nread read-outs. */
+static int ensure_buffers(cpu_model *m, int64_t ntok, int nseq, int64_t max_len, int64_t nread, pe_err *e)
 {
     const pe_config *c = &m->cfg;
     size_t H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
@@ -251,6 +253,12 @@ static int ensure_buffers(cpu_model *m, int64_t ntok, int64_t max_len, int64_t n
         if (grow(&m->hr, (size_t)nread * H, e) || grow(&m->hh, (size_t)nread * H, e))
             return e->code;
         m->cap_read = nread;
+    }
+    if (nseq > m->cap_seq) {
+        int64_t *rs = pe_realloc(m->read_start, ((size_t)nseq + 1) * sizeof *rs, e);
+        if (!rs) return e->code;
+        m->read_start = rs;
+        m->cap_seq = nseq;
     }
     if (m->lm_full && !m->logits && grow(&m->logits, (size_t)LM_CHUNK * c->vocab_size, e))
         return e->code;
@@ -286,6 +294,10 @@ static int check_batch(const cpu_model *m, const pe_batch *b, int64_t *max_len, 
         if (b->readout[r] < 0 || b->readout[r] >= b->ntok)
             return pe_fail(e, PE_EINPUT, "batch: read-out %lld at %lld outside the %lld tokens",
                            (long long)r, (long long)b->readout[r], (long long)b->ntok);
+    for (int64_t r = 1; r < b->nread; r++) /* the head groups them by sequence */
+        if (b->readout[r] < b->readout[r - 1])
+            return pe_fail(e, PE_EINPUT, "batch: read-out %lld at %lld comes before the one ahead of it (%lld)",
+                           (long long)r, (long long)b->readout[r], (long long)b->readout[r - 1]);
     return 0;
 }
 
@@ -294,33 +306,41 @@ static float sigmoidf_(float x)
     return 1.0f / (1.0f + expf(-x));
 }
 
-/* rewards (nread) from the final-normed hidden rows hr (nread, H). */
-static void apply_head(cpu_model *m, int64_t nread, float *rewards)
+/* rewards (nread) from the final-normed hidden rows hr (nread, H), whose
+ * products are grouped by sequence (read_start, nseq groups) so that a
+ * sequence's rewards never depend on its batch (blas.h). */
+static void apply_head(cpu_model *m, int64_t nread, const int64_t *read_start, int nseq, float *rewards)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
     float *hr = m->hr;
+    static const int64_t one_row[2] = {0, 1};
     switch (m->head.kind) {
     case PE_HEAD_QWEN_PRM:
-        pe_matmul_forward(m->hh, hr, m->score0_w, m->score0_b, nread, H, H, 0);
+        pe_matmul_forward(m->hh, hr, m->score0_w, m->score0_b, read_start, nseq, H, H, 0);
         for (size_t i = 0; i < (size_t)nread * H; i++)
             m->hh[i] = m->hh[i] > 0.0f ? m->hh[i] : 0.0f;
         for (int64_t r = 0; r < nread; r++) {
             float l[2];
-            pe_matmul_forward(l, m->hh + (size_t)r * H, m->score2_w, m->score2_b, 1, H, 2, 0);
+            pe_matmul_forward(l, m->hh + (size_t)r * H, m->score2_w, m->score2_b, one_row, 1, H, 2, 0);
             rewards[r] = sigmoidf_(l[1] - l[0]); /* softmax over 2, class 1 */
         }
         break;
     case PE_HEAD_LM_TWO_TOKENS:
         for (int64_t r = 0; r < nread; r++) {
             float l[2];
-            pe_matmul_forward(l, hr + (size_t)r * H, m->lm_rows, NULL, 1, H, 2, 0);
+            pe_matmul_forward(l, hr + (size_t)r * H, m->lm_rows, NULL, one_row, 1, H, 2, 0);
             rewards[r] = sigmoidf_(l[0] - l[1]); /* softmax over (tok_a, tok_b), tok_a */
         }
         break;
     case PE_HEAD_LM_FULL_SOFTMAX:
-        for (int64_t r0 = 0; r0 < nread; r0 += LM_CHUNK) {
-            int64_t n = nread - r0 < LM_CHUNK ? nread - r0 : LM_CHUNK;
-            pe_matmul_forward(m->logits, hr + (size_t)r0 * H, m->lm_full, NULL, n, H, V, 0);
+        /* In chunks of LM_CHUNK rows counted from each sequence's first read-out. */
+        for (int64_t r0 = 0, s = 0, n = 0; r0 < nread; r0 += n) {
+            while (read_start[s + 1] <= r0)
+                s++;
+            int64_t end = read_start[s + 1] < r0 + LM_CHUNK ? read_start[s + 1] : r0 + LM_CHUNK;
+            n = end - r0;
+            int64_t chunk[2] = {0, n};
+            pe_matmul_forward(m->logits, hr + (size_t)r0 * H, m->lm_full, NULL, chunk, 1, H, V, 0);
             for (int64_t r = 0; r < n; r++) {
                 const float *l = m->logits + (size_t)r * V;
                 float mx = l[0];
@@ -336,7 +356,7 @@ static void apply_head(cpu_model *m, int64_t nread, float *rewards)
     case PE_HEAD_VALUE_SIGMOID:
         for (int64_t r = 0; r < nread; r++) {
             float l;
-            pe_matmul_forward(&l, hr + (size_t)r * H, m->vhead_w, m->vhead_b, 1, H, 1, 0);
+            pe_matmul_forward(&l, hr + (size_t)r * H, m->vhead_w, m->vhead_b, one_row, 1, H, 1, 0);
             rewards[r] = sigmoidf_(l);
         }
         break;
@@ -350,7 +370,7 @@ static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_er
     int H = c->hidden_size, NH = c->num_heads, NKV = c->num_kv_heads, D = c->head_dim;
     int F = c->intermediate_size, QD = NH * D, KD = NKV * D;
     int64_t ntok = batch->ntok, nread = batch->nread, max_len = 0;
-    if (check_batch(m, batch, &max_len, e) || ensure_buffers(m, ntok, max_len, nread, e))
+    if (check_batch(m, batch, &max_len, e) || ensure_buffers(m, ntok, batch->nseq, max_len, nread, e))
         return e->code;
     if (nread == 0)
         return 0;
@@ -361,25 +381,32 @@ static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_er
     pe_embed_forward(m->x, batch->tokens, m->embed, m->embed_dt, ntok, H);
     float eps = (float)c->rms_norm_eps;
     size_t qkv_stride = (size_t)QD + 2 * (size_t)KD;
+    const int64_t *seqs = batch->seq_start; /* products grouped by sequence: blas.h */
+    int nseq = batch->nseq;
     for (int l = 0; l < c->num_layers; l++) {
         const cpu_layer *ly = &m->layers[l];
         pe_rmsnorm_forward(m->xn, m->x, ly->in_norm, ntok, H, eps);
-        pe_matmul_forward(m->qkv, m->xn, ly->wqkv, ly->bqkv, ntok, H, (int)qkv_stride, 0);
+        pe_matmul_forward(m->qkv, m->xn, ly->wqkv, ly->bqkv, seqs, nseq, H, (int)qkv_stride, 0);
         pe_rope_forward(m->qkv, m->cos_t, m->sin_t, ntok, qkv_stride, NH, D);
         pe_rope_forward(m->qkv + QD, m->cos_t, m->sin_t, ntok, qkv_stride, NKV, D);
         pe_attention_forward(m->att, m->qkv, qkv_stride, batch->seq_start, batch->nseq, NH, NKV,
                              D, c->sliding_window, m->scratch, m->cap_len);
-        pe_matmul_forward(m->x, m->att, ly->wo, NULL, ntok, QD, H, 1);
+        pe_matmul_forward(m->x, m->att, ly->wo, NULL, seqs, nseq, QD, H, 1);
         pe_rmsnorm_forward(m->xn, m->x, ly->post_norm, ntok, H, eps);
-        pe_matmul_forward(m->gu, m->xn, ly->wgu, NULL, ntok, H, 2 * F, 0);
+        pe_matmul_forward(m->gu, m->xn, ly->wgu, NULL, seqs, nseq, H, 2 * F, 0);
         pe_swiglu_forward(m->act, m->gu, ntok, F);
-        pe_matmul_forward(m->x, m->act, ly->wdown, NULL, ntok, F, H, 1);
+        pe_matmul_forward(m->x, m->act, ly->wdown, NULL, seqs, nseq, F, H, 1);
     }
     /* The final norm and the head only at the read-out rows. */
     for (int64_t r = 0; r < nread; r++)
         memcpy(m->hr + (size_t)r * H, m->x + (size_t)batch->readout[r] * H, (size_t)H * sizeof(float));
     pe_rmsnorm_forward(m->hr, m->hr, m->final_norm, nread, H, eps);
-    apply_head(m, nread, rewards);
+    for (int s = 0, r = 0; s <= nseq; s++) { /* read-outs ascend (check_batch) */
+        while (r < nread && (s == nseq || batch->readout[r] < batch->seq_start[s]))
+            r++;
+        m->read_start[s] = r;
+    }
+    apply_head(m, nread, m->read_start, nseq, rewards);
     return 0;
 }
 

@@ -92,8 +92,9 @@ void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t n
 }
 
 void pe_matmul_forward(float *out, const float *x, const float *w, const float *b,
-                       int64_t ntok, int C, int OC, int accumulate)
+                       const int64_t *row_start, int ngroups, int C, int OC, int accumulate)
 {
+    int64_t ntok = row_start[ngroups];
     float beta = accumulate ? 1.0f : 0.0f;
     if (b) {
         if (accumulate) {
@@ -108,7 +109,7 @@ void pe_matmul_forward(float *out, const float *x, const float *w, const float *
         }
         beta = 1.0f; /* the bias is already in out */
     }
-    pe_blas_sgemm_nt((int)ntok, OC, C, 1.0f, x, C, w, C, beta, out, OC);
+    pe_blas_sgemm_nt_groups(row_start, ngroups, OC, C, 1.0f, x, C, w, C, beta, out, OC);
 }
 
 void pe_attention_forward(float *out, const float *qkv, size_t qkv_stride,

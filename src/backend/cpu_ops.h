@@ -41,9 +41,12 @@ void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t n
 /* out (ntok, OC) = x (ntok, C) @ w^T + b, with w stored (OC, C) row-major as
  * Hugging Face's Linear; b may be NULL. accumulate != 0 adds to out instead
  * (that is how the residual add is done: the projection lands on the stream).
- * The product is OpenBLAS's: pe_blas_load (blas.h) must have succeeded. */
+ * The rows come in ngroups groups (row_start: ngroups + 1 entries from 0 to
+ * ntok), the sequences of a batch or their read-outs: a row's result depends
+ * on its group only, never on the thread count or the other groups
+ * (pe_blas_sgemm_nt_groups in blas.h, which must be loaded). */
 void pe_matmul_forward(float *out, const float *x, const float *w, const float *b,
-                       int64_t ntok, int C, int OC, int accumulate);
+                       const int64_t *row_start, int ngroups, int C, int OC, int accumulate);
 
 /* Grouped-query causal attention over packed sequences.
  * qkv rows (stride qkv_stride) hold q (NH*D), then k (NKV*D), then v (NKV*D);

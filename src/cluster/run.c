@@ -117,7 +117,8 @@ static int choose_backend(run_ctx *c, pe_err *e)
  * and 2 OpenBLAS threads each on 2 cores spin against each other and run
  * 10x slower. A rank bound to some cores (mpirun binds with -np <= cores)
  * uses those; an unbound one takes cores / ranks on the node. Collective.
- * OMP_NUM_THREADS or OPENBLAS_NUM_THREADS in the environment win. */
+ * OMP_NUM_THREADS in the environment wins (OpenBLAS always runs one thread:
+ * backend/blas.h). */
 static int share_cores(const pe_world *w)
 {
     int local = 1;
@@ -127,7 +128,7 @@ static int share_cores(const pe_world *w)
         MPI_Comm_size(node, &local);
         MPI_Comm_free(&node);
     }
-    if (getenv("OMP_NUM_THREADS") || getenv("OPENBLAS_NUM_THREADS"))
+    if (getenv("OMP_NUM_THREADS"))
         return 0;
     cpu_set_t set;
     long online = sysconf(_SC_NPROCESSORS_ONLN);

@@ -101,18 +101,21 @@ static void test_matmul(void)
 {
     /* x (2, 3), w (2, 3) as [out, in]: y = x w^T + b */
     float x[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f}, b[2] = {10, 20}, y[4];
+    const int64_t rows2[2] = {0, 2}, two_groups[3] = {0, 1, 2};
     pe_err e = {0};
     if (pe_blas_load(&e)) {
         fprintf(stderr, "%s\n", e.msg);
         CHECK(!"OpenBLAS module loads (PRMEVAL_BLAS_MODULE)");
         return;
     }
-    pe_matmul_forward(y, x, w, b, 2, 3, 2, 0);
+    pe_matmul_forward(y, x, w, b, rows2, 1, 3, 2, 0);
     CHECK(y[0] == 8.0f && y[1] == 23.0f && y[2] == 8.0f && y[3] == 27.5f);
-    pe_matmul_forward(y, x, w, NULL, 2, 3, 2, 1); /* accumulate: the residual add */
+    pe_matmul_forward(y, x, w, NULL, rows2, 1, 3, 2, 1); /* accumulate: the residual add */
     CHECK(y[0] == 6.0f && y[1] == 26.0f && y[2] == 6.0f && y[3] == 35.0f);
-    pe_matmul_forward(y, x, w, b, 2, 3, 2, 1);
+    pe_matmul_forward(y, x, w, b, rows2, 1, 3, 2, 1);
     CHECK(y[0] == 14.0f && y[1] == 49.0f);
+    pe_matmul_forward(y, x, w, b, two_groups, 2, 3, 2, 0); /* one row per group */
+    CHECK(y[0] == 8.0f && y[1] == 23.0f && y[2] == 8.0f && y[3] == 27.5f);
 }
 
 static void test_attention(void)

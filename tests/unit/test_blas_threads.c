@@ -1,0 +1,123 @@
+/* The CPU backend's matrix product gives the same bits for any thread count,
+ * and a group of rows (a sequence of a packed batch) gets the same bits
+ * whichever other groups share its call (so for any packing, rank count or
+ * resume). Shapes are Qwen2.5-0.5B's (hidden 896, FFN 4864): large enough that
+ * OpenBLAS's own threading splits them differently at 1, 2 and 3 threads, and
+ * OpenBLAS's single-threaded result for a row changes with the rows around it
+ * (both seen on this project's CI machines before blas_loader.c tiled the
+ * product). A double-precision product checks that the tiling computes the
+ * right thing at all. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/blas.h"
+#include "check.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static float urand(void)
+{
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+static float *rand_mat(size_t n)
+{
+    float *m = malloc(n * sizeof *m);
+    for (size_t i = 0; i < n; i++)
+        m[i] = urand();
+    return m;
+}
+
+/* How far C is from the double-precision product, relative to sum |a b|. */
+static double worst_error(const float *C, const float *A, const float *B, const float *C0, int M, int N, int K,
+                          float beta)
+{
+    double worst = 0;
+    for (int i = 0; i < M; i += 7)
+        for (int j = 0; j < N; j += 5) {
+            double s = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                s += (double)A[(size_t)i * K + k] * B[(size_t)j * K + k];
+                mag += fabs((double)A[(size_t)i * K + k] * B[(size_t)j * K + k]);
+            }
+            s += beta * (double)C0[(size_t)i * N + j];
+            double err = fabs(C[(size_t)i * N + j] - s) / (mag + 1e-30);
+            if (err > worst)
+                worst = err;
+        }
+    return worst;
+}
+
+static size_t count_differ(const float *a, const float *b, size_t n)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
+/* M rows in the groups row_start[0..ngroups] (row_start[ngroups] = M). */
+static void one_shape(const int64_t *row_start, int ngroups, int N, int K, float beta)
+{
+    int M = (int)row_start[ngroups];
+    float *A = rand_mat((size_t)M * K), *B = rand_mat((size_t)N * K), *C0 = rand_mat((size_t)M * N);
+    size_t bytes = (size_t)M * N * sizeof(float);
+    float *ref = malloc(bytes), *C = malloc(bytes);
+    for (int threads = 1; threads <= 3; threads++) {
+        pe_backend_cpu_threads(threads);
+        float *out = threads == 1 ? ref : C;
+        memcpy(out, C0, bytes);
+        pe_blas_sgemm_nt_groups(row_start, ngroups, N, K, 1.0f, A, K, B, K, beta, out, N);
+        size_t d = threads > 1 ? count_differ(ref, C, (size_t)M * N) : 0;
+        if (d)
+            fprintf(stderr, "M=%d (%d groups) N=%d K=%d beta=%g: %zu of %zu results differ between 1 and %d threads\n",
+                    M, ngroups, N, K, beta, d, (size_t)M * N, threads);
+        CHECK(d == 0);
+    }
+    double err = worst_error(ref, A, B, C0, M, N, K, beta);
+    if (err > 1e-5)
+        fprintf(stderr, "M=%d N=%d K=%d: error %.3g against the double product\n", M, N, K, err);
+    CHECK(err <= 1e-5);
+
+    /* Each group on its own (another batch, another rank): the same bits.
+     * Computed into a fresh buffer at offset 0, so placement in memory and the
+     * neighbouring groups both change. */
+    pe_backend_cpu_threads(2);
+    for (int g = 0; g < ngroups; g++) {
+        int64_t lo = row_start[g], n = row_start[g + 1] - lo, alone[2] = {0, n};
+        float *Cg = malloc((size_t)n * N * sizeof(float) + 1);
+        memcpy(Cg, C0 + (size_t)lo * N, (size_t)n * N * sizeof(float));
+        pe_blas_sgemm_nt_groups(alone, 1, N, K, 1.0f, A + (size_t)lo * K, K, B, K, beta, Cg, N);
+        size_t d = count_differ(Cg, ref + (size_t)lo * N, (size_t)n * N);
+        if (d)
+            fprintf(stderr, "N=%d K=%d: group %d (rows %lld..%lld) has %zu results that differ when computed alone\n",
+                    N, K, g, (long long)lo, (long long)(lo + n - 1), d);
+        CHECK(d == 0);
+        free(Cg);
+    }
+    free(A); free(B); free(C0); free(ref); free(C);
+}
+
+int main(void)
+{
+    pe_err e = {0};
+    if (pe_blas_load(&e) != PE_OK) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    const int64_t one[2] = {0, 300};                      /* a single sequence */
+    const int64_t packed[5] = {0, 1, 38, 290, 517};       /* four, one of them longer than a tile */
+    const int64_t reads[4] = {0, 37, 120, 160};           /* read-out rows of three sequences */
+    const int64_t small[3] = {0, 2, 3};
+    one_shape(one, 1, 896, 896, 0.0f);        /* o_proj */
+    one_shape(packed, 4, 1152, 896, 1.0f);    /* q/k/v with the bias already in C */
+    one_shape(reads, 3, 896, 4864, 1.0f);     /* down_proj accumulating into the residual */
+    one_shape(packed, 4, 9728, 896, 0.0f);    /* gate and up together */
+    one_shape(small, 2, 5, 7, 0.0f);          /* smaller than any tile */
+    return pe_check_done();
+}
