@@ -107,14 +107,18 @@ def convert(argv):
     if shards == 1:
         torch.save(sd, os.path.join(dst, "pytorch_model.bin"))
         return
-    names = list(sd)
-    per = -(-len(names) // shards)
+    # Tensors that share a storage stay in one shard (transformers keeps them
+    # together too); the groups are dealt out in order.
+    groups = collections.OrderedDict()
+    for n, t in sd.items():
+        groups.setdefault(t.untyped_storage().data_ptr() if hasattr(t, "untyped_storage")
+                          else t.storage().data_ptr(), []).append(n)
+    groups = list(groups.values())
+    per = -(-len(groups) // shards)
     weight_map = {}
     for k in range(shards):
-        part = names[k * per:(k + 1) * per]
+        part = [n for g in groups[k * per:(k + 1) * per] for n in g]
         fn = f"pytorch_model-{k + 1:05d}-of-{shards:05d}.bin"
-        # A shard keeps views of storages that other shards also use: torch.save
-        # writes each storage whole, as transformers' shards do.
         torch.save(collections.OrderedDict((n, sd[n]) for n in part), os.path.join(dst, fn))
         for n in part:
             weight_map[n] = fn
@@ -229,7 +233,9 @@ def hostile(out):
     cases["no_stop"] = (zip_with(b"\x80\x02}"), "without STOP")
     cases["string_past_end"] = (zip_with(b"\x80\x02X\xff\xff\xff\x00ab"), "runs past the end of the pickle")
     cases["inst_opcode"] = (zip_with(b"\x80\x02(iposix\nsystem\n."), "opcode INST")
-    cases["legacy_format"] = (b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.", "legacy (pre-1.6, non-zip) format")
+    legacy = io.BytesIO()
+    torch.save({"w": torch.zeros(3)}, legacy, _use_new_zipfile_serialization=False)
+    cases["legacy_format"] = (legacy.getvalue(), "legacy (pre-1.6, non-zip) format")
     cases["not_zip"] = (b"GARBAGE!" * 4, "")
     cases["two_pickles"] = (zip_with(tensor_pickle(), {"0": f32}, extra={"other/data.pkl": tensor_pickle()}),
                             "two data.pkl entries")
