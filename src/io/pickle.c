@@ -228,7 +228,8 @@ static int tuple_from(pk *p, size_t base)
     size_t n = p->sp - base;
     if (grow(p, (void **)&p->items, &p->capitems, p->nitems + n, sizeof *p->items))
         return p->e->code;
-    memcpy(p->items + p->nitems, p->stack + base, n * sizeof *p->items);
+    if (n)  /* items is still NULL before the first non-empty tuple */
+        memcpy(p->items + p->nitems, p->stack + base, n * sizeof *p->items);
     int id = 0;
     if (new_val(p, V_TUPLE, &id))
         return p->e->code;
@@ -321,14 +322,17 @@ static int persistent(pk *p, int pid)
         return p->e->code;
     if (numel < 0)
         return bad(p, "storage size %lld is negative", (long long)numel);
+    /* new_val may move the arena: copy what is needed first. */
+    int64_t dt = cls->i == G_STORAGE_F32 ? PE_DT_F32 : cls->i == G_STORAGE_F16 ? PE_DT_F16 : PE_DT_BF16;
+    size_t koff = key->off, klen = key->len;
     int id = 0;
     if (new_val(p, V_STORAGE, &id))
         return p->e->code;
     val *s = &p->v[id];
-    s->i = cls->i == G_STORAGE_F32 ? PE_DT_F32 : cls->i == G_STORAGE_F16 ? PE_DT_F16 : PE_DT_BF16;
+    s->i = dt;
     s->numel = (uint64_t)numel;
-    s->off = key->off;
-    s->len = key->len;
+    s->off = koff;
+    s->len = klen;
     return push(p, id);
 }
 

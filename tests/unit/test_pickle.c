@@ -15,7 +15,7 @@
 #include "io/pickle.h"
 
 typedef struct buf {
-    uint8_t b[4096];
+    uint8_t b[16384];
     size_t n;
 } buf;
 
@@ -222,6 +222,64 @@ static void test_good(void)
     pk_free(&sd);
 }
 
+/* Enough tensors that every array of the reader grows many times, at every
+ * opcode position (values referenced across a reallocation must survive). */
+static void many(int m, int j)
+{
+    static buf p;
+    p.n = 0;
+    op(&p, 0x80);
+    op(&p, 2);
+    op(&p, '}');
+    /* A state (ignored by BUILD) of m pairs, j of them with a tuple value:
+     * 1 + 3m + j values before the first tensor, which moves the points at
+     * which the value arena grows across every opcode of a tensor. */
+    op(&p, '}');
+    op(&p, '(');
+    for (int i = 0; i < m; i++) {
+        num(&p, i);
+        num(&p, 0);
+        if (i < j)
+            op(&p, 0x85);
+    }
+    op(&p, 'u');
+    op(&p, 'b');
+    op(&p, '(');
+    int n = 0;
+    for (; p.n + 200 < sizeof p.b; n++) {
+        char name[16], key[16];
+        snprintf(name, sizeof name, "t%d", n);
+        snprintf(key, sizeof key, "%d", n % 7);
+        str(&p, name);
+        const long long sz[2] = {n % 5 + 1, 3}, st[2] = {3, 1};
+        tensor(&p, "FloatStorage", key, 100, n % 7, 2, sz, st);
+    }
+    op(&p, 'u');
+    op(&p, '.');
+    pk_state_dict sd;
+    pe_err e;
+    CHECK_INT(read(&p, &sd, &e), PE_OK);
+    CHECK_INT(sd.n, n);
+    CHECK(n > 15);
+    int bad = 0;
+    for (int i = 0; i < sd.n; i++) {
+        char name[16], key[16];
+        snprintf(name, sizeof name, "t%d", i);
+        snprintf(key, sizeof key, "%d", i % 7);
+        bad += strcmp(sd.t[i].name, name) || strcmp(sd.t[i].storage, key) || sd.t[i].size[0] != i % 5 + 1 ||
+               sd.t[i].offset != (uint64_t)(i % 7) || sd.t[i].storage_numel != 100;
+    }
+    CHECK_INT(bad, 0);
+    pk_free(&sd);
+}
+
+static void test_many(void)
+{
+    for (int m = 8; m <= 16; m++)
+        for (int j = 0; j <= m; j++)
+            many(m, j);
+}
+
 static void expect_bad(const buf *p, const char *frag, const char *frag2)
 {
     pk_state_dict sd;
@@ -379,6 +437,7 @@ static void test_mutations(void)
 int main(void)
 {
     test_good();
+    test_many();
     test_bad();
     test_mutations();
     return pe_check_done();
