@@ -32,11 +32,10 @@ static const struct {
 
 typedef struct val {
     vkind kind;
-    int64_t i;       /* INT, BOOL; GLOBAL: G_*; STORAGE: pe_dtype; TENSOR: index into specs */
-    uint64_t numel;  /* STORAGE */
-    size_t off, len; /* STR, STORAGE key: bytes in the pickle; TUPLE: items[off .. off+len) */
-    int a, b;        /* PAIR: key, value; DICT: first and last pair (-1: empty) */
+    int a, b;        /* PAIR: key, value; DICT: first and last pair (-1: empty); STORAGE: a = pe_dtype */
     int next;        /* PAIR: the next pair of its dict */
+    int64_t i;       /* INT, BOOL; GLOBAL: G_*; STORAGE: numel; TENSOR: index into specs */
+    size_t off, len; /* STR, STORAGE key: bytes in the pickle; TUPLE: items[off .. off+len) */
 } val;
 
 typedef struct pk {
@@ -46,7 +45,7 @@ typedef struct pk {
     const char *what;
     pe_err *e;
     val *v;
-    size_t nv, capv;
+    size_t nv, capv, maxv;
     int *items;
     size_t nitems, capitems;
     int *stack;
@@ -166,6 +165,11 @@ static int grow(pk *p, void **arr, size_t *cap, size_t need, size_t esz)
 
 static int new_val(pk *p, vkind kind, int *out)
 {
+    /* torch.save's pickles make one value per 7 bytes; a pickle of 1-byte
+     * opcodes could make 1.5 per byte: the cap bounds memory at 20 bytes of
+     * values per byte of pickle. */
+    if (p->nv >= p->maxv)
+        return bad(p, "more than %zu values: not a state dict of this size (refused to bound memory)", p->maxv);
     if (grow(p, (void **)&p->v, &p->capv, p->nv + 1, sizeof *p->v))
         return p->e->code;
     val *x = &p->v[p->nv];
@@ -323,14 +327,14 @@ static int persistent(pk *p, int pid)
     if (numel < 0)
         return bad(p, "storage size %lld is negative", (long long)numel);
     /* new_val may move the arena: copy what is needed first. */
-    int64_t dt = cls->i == G_STORAGE_F32 ? PE_DT_F32 : cls->i == G_STORAGE_F16 ? PE_DT_F16 : PE_DT_BF16;
+    int dt = cls->i == G_STORAGE_F32 ? PE_DT_F32 : cls->i == G_STORAGE_F16 ? PE_DT_F16 : PE_DT_BF16;
     size_t koff = key->off, klen = key->len;
     int id = 0;
     if (new_val(p, V_STORAGE, &id))
         return p->e->code;
     val *s = &p->v[id];
-    s->i = dt;
-    s->numel = (uint64_t)numel;
+    s->a = dt;
+    s->i = numel;
     s->off = koff;
     s->len = klen;
     return push(p, id);
@@ -391,8 +395,8 @@ static int rebuild(pk *p, const val *args)
         return bad(p, "_rebuild_tensor_v2: backward_hooks is not an empty dict");
     if (args->len == 7 && p->v[a[6]].kind != V_NONE && !empty_dict(p, a[6]))
         return bad(p, "_rebuild_tensor_v2: metadata is not None or an empty dict");
-    t.dtype = (pe_dtype)st->i;
-    t.storage_numel = st->numel;
+    t.dtype = (pe_dtype)st->a;
+    t.storage_numel = (uint64_t)st->i;
     t.offset = (uint64_t)off;
     memcpy(t.storage, p->buf + st->off, st->len);
     t.storage[st->len] = '\0';
@@ -459,9 +463,9 @@ static int memo_put(pk *p, uint64_t idx)
 {
     if (p->sp <= frame_base(p))
         return bad(p, "memoizes an empty stack");
-    /* Picklers number memo entries from 0 up, at most one per opcode. */
-    if (idx > p->len)
-        return bad(p, "memo index %llu is larger than the pickle", (unsigned long long)idx);
+    /* Picklers number memo entries from 0 up, one per value at most. */
+    if (idx > p->nv)
+        return bad(p, "memo index %llu is larger than the %zu values read so far", (unsigned long long)idx, p->nv);
     size_t old = p->capmemo;
     if (grow(p, (void **)&p->memo, &p->capmemo, (size_t)idx + 1, sizeof *p->memo))
         return p->e->code;
@@ -647,6 +651,7 @@ int pk_read_state_dict(const uint8_t *buf, size_t len, const char *what, pk_stat
     p.len = len;
     p.what = what;
     p.e = e;
+    p.maxv = len / 2 + 64;
     int stop = 0;
     while (!stop) {
         if (p.pos >= len) {

@@ -16,8 +16,11 @@
 #include "../core/err.h"
 #include "safetensors.h"
 
-/* data.pkl larger than this is not a state dict (a 70B model's is < 1 MB). */
-#define TB_MAX_PICKLE ((uint64_t)64 << 20)
+/* data.pkl larger than this is not a state dict: torch.save writes about
+ * 130 bytes per tensor, so 4 MiB is some 30000 tensors in one file (a 70B
+ * model has about 720 in all its shards). pickle.c's memory grows with it:
+ * at most 110 MB for a hostile pickle of this size (docs/checkpoints.md). */
+#define TB_MAX_PICKLE ((uint64_t)4 << 20)
 
 /* Maps PATH as the next file of S and appends its tensors. */
 int tb_add_file(st_set *s, const char *path, pe_err *e);

@@ -227,8 +227,9 @@ def hostile(out):
     cases["memo_cycle"] = (zip_with(b"\x80\x02}q\x00" + p_str("w") + b"h\x00s."), "is a dict, not a tensor")
     # BUILD with the state dict itself as its state, then itself under a key.
     cases["memo_cycle_build"] = (zip_with(b"\x80\x02}q\x00h\x00b" + p_str("x") + b"h\x00s."), "not a tensor")
+    cases["value_flood"] = (zip_with(b"\x80\x02" + b"N" * (3 << 20) + b"."), "values: not a state dict of this size")
     cases["memo_unset"] = (zip_with(b"\x80\x02h\x05."), "memo index 5 was never set")
-    cases["memo_huge"] = (zip_with(b"\x80\x02}r\xff\xff\xff\x7f."), "memo index 2147483647 is larger")
+    cases["memo_huge"] = (zip_with(b"\x80\x02}r\xff\xff\xff\x7f."), "memo index 2147483647 is larger than the 1 values")
     cases["truncated_pickle"] = (zip_with(pkl[:len(pkl) // 2]), "")
     cases["no_stop"] = (zip_with(b"\x80\x02}"), "without STOP")
     cases["string_past_end"] = (zip_with(b"\x80\x02X\xff\xff\xff\x00ab"), "runs past the end of the pickle")
