@@ -24,21 +24,22 @@ static const char *base_name(const char *path)
     return b ? b + 1 : path;
 }
 
-/* A .bin file starts as a zip archive (or, in the legacy format, a pickle);
- * a safetensors file with its header length. The extension decides only
- * when the file is too short to tell. */
+/* A .bin file starts as a zip archive (or, in the legacy format, as a
+ * pickle: PROTO 2, then LONG1 with torch's magic number); a safetensors file
+ * with its header length and '{'. The extension decides only when the file
+ * is too short to tell. */
 static int is_torch_file(const char *path)
 {
-    unsigned char magic[4] = {0};
+    unsigned char magic[9] = {0};
     FILE *fp = fopen(path, "rb");
     size_t n = fp ? fread(magic, 1, sizeof magic, fp) : 0;
     if (fp)
         fclose(fp);
     if (n >= 4 && !memcmp(magic, "PK\x03\x04", 4))
         return 1;
-    if (n >= 1 && magic[0] == 0x80)  /* pickle PROTO: the pre-1.6 torch format */
+    if (n >= 3 && !memcmp(magic, "\x80\x02\x8a", 3) && (n < 9 || magic[8] != '{'))
         return 1;
-    if (n >= 4)
+    if (n >= 9)
         return 0;
     size_t len = strlen(path);
     return len >= 4 && !strcmp(path + len - 4, ".bin");
