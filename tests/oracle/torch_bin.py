@@ -24,6 +24,7 @@ import pickle
 import shutil
 import struct
 import sys
+import warnings
 import zipfile
 
 import torch
@@ -240,6 +241,13 @@ def hostile(out):
     cases["not_zip"] = (b"GARBAGE!" * 4, "")
     cases["two_pickles"] = (zip_with(tensor_pickle(), {"0": f32}, extra={"other/data.pkl": tensor_pickle()}),
                             "two data.pkl entries")
+    dup = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(dup, "w") as z:
+        warnings.simplefilter("ignore")  # "Duplicate name": intended
+        z.writestr("archive/data.pkl", tensor_pickle())
+        z.writestr("archive/data/0", f32)
+        z.writestr("archive/data/0", f32[::-1])  # the same name twice: which one would be read?
+    cases["duplicate_entry"] = (dup.getvalue(), "not a readable zip archive")
     cases["big_endian"] = (zip_with(tensor_pickle(), {"0": f32}, extra={"archive/byteorder": "big"}),
                            "only little-endian")
     with open(os.path.join(out, "EXPECT"), "w") as ex:
