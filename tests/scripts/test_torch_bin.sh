@@ -1,3 +1,4 @@
+# labels: fuzz
 # PyTorch .bin checkpoints (docs/checkpoints.md), against Debian's PyTorch:
 #  - tiny models of each family (f32, bf16, f16) are written as .bin by
 #    torch.save (tests/oracle/torch_bin.py), single and in 3 shards with an
