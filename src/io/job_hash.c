@@ -70,6 +70,13 @@ static int weights_line(FILE *out, const char *dir, const char *name, pe_err *e)
     return rc;
 }
 
+/* pytorch_model.bin and its shards (not training_args.bin and the like,
+ * which no run reads). */
+static int is_torch_weights(const char *name)
+{
+    return !strncmp(name, "pytorch_model", 13) && ends_with(name, ".bin");
+}
+
 /* name size mtime sha256(first MiB) of one PyTorch .bin file: torch.save
  * writes data.pkl, the state dict's names, shapes and storages, first. */
 static int bin_line(FILE *out, const char *dir, const char *name, pe_err *e)
@@ -116,7 +123,7 @@ int pe_model_fingerprint(const char *dir, char **text, pe_err *e)
         const char *nm = de->d_name;
         int want = ends_with(nm, ".safetensors") || !strcmp(nm, "config.json") || !strcmp(nm, "tokenizer.json") ||
                    !strcmp(nm, "tokenizer_config.json") || !strcmp(nm, "model.safetensors.index.json") ||
-                   ends_with(nm, ".bin") || !strcmp(nm, "pytorch_model.bin.index.json");
+                   is_torch_weights(nm) || !strcmp(nm, "pytorch_model.bin.index.json");
         if (!want)
             continue;
         if (n == cap) {
@@ -144,7 +151,7 @@ int pe_model_fingerprint(const char *dir, char **text, pe_err *e)
     for (size_t i = 0; rc == PE_OK && i < n; i++) {
         if (ends_with(names[i], ".safetensors")) {
             rc = weights_line(out, dir, names[i], e);
-        } else if (ends_with(names[i], ".bin")) {
+        } else if (is_torch_weights(names[i])) {
             rc = bin_line(out, dir, names[i], e);
         } else {
             char path[8192], hex[65];
