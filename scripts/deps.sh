@@ -8,6 +8,7 @@ pkgs=(build-essential cmake pkg-config git
       libcjson-dev libpcre2-dev libutf8proc-dev libopenblas-dev
       python3 python3-h5py python3-numpy python3-torch
       slurm-wlm munge)
+pkgs+=(libzip-dev)  # PyTorch .bin checkpoints: the zip container (src/io/torch_bin.c)
 # Node.js may come from elsewhere (e.g. NodeSource); Debian's npm would conflict with it.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

@@ -10,9 +10,12 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: prmeval inspect DIR [--quiet]\n"
-               "  Reads DIR/config.json and DIR/model.safetensors (or the shards listed in\n"
-               "  model.safetensors.index.json), checks every tensor against the config and\n"
-               "  prints the configuration, parameter count, dtypes, tensors and heads.\n"
+               "  Reads DIR/config.json and the weights: model.safetensors, the shards listed\n"
+               "  in model.safetensors.index.json, pytorch_model.bin, or the shards listed in\n"
+               "  pytorch_model.bin.index.json (the first found; .bin files are torch.save zip\n"
+               "  archives whose pickle is read, never executed). Checks every tensor against\n"
+               "  the config and prints the layout read, the configuration, parameter count,\n"
+               "  dtypes, tensors and heads.\n"
                "  The family printed is a guess from the architecture and the heads.\n"
                "\n"
                "  --quiet      print the summary only, not one line per tensor\n"
@@ -86,15 +89,22 @@ int cmd_inspect(int argc, char **argv)
     }
     const st_set *s = m.impl;
     printf("checkpoint: %s\n", dir);
+    printf("layout: %s\n", s->layout);
     printf("files: %d\n", s->nfiles);
     for (int i = 0; i < s->nfiles; i++)
         printf("  %s (%zu bytes)\n", s->files[i].path, s->files[i].size);
     print_config(&m.cfg);
 
-    /* Parameters counted per stored tensor: a tied LM head is counted once. */
+    /* Parameters counted per stored tensor: a tied LM head is counted once,
+     * and so is a .bin tensor stored under two names (same bytes). */
     size_t params = 0, bytes = 0, per_dtype[3] = {0, 0, 0};
     for (int i = 0; i < s->n; i++) {
         const st_entry *t = &s->entries[i];
+        int dup = 0;
+        for (int j = 0; j < i && !dup && t->end > t->begin; j++)
+            dup = s->entries[j].file == t->file && s->entries[j].begin == t->begin && s->entries[j].end == t->end;
+        if (dup)
+            continue;
         size_t n = (t->end - t->begin) / st_dtype_size(t->dtype);
         params += n;
         bytes += t->end - t->begin;

@@ -478,8 +478,8 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
         goto out;
     if (w->rank == 0)
-        fprintf(stderr, "run: %s (%s, %s) on %d samples (%d problems%s) from %s, %d ranks\n", job->model,
-                c.fam->name, pe_arch_name(c.model.cfg.arch), c.d.nsamples, c.d.nproblems,
+        fprintf(stderr, "run: %s (%s, %s, %s) on %d samples (%d problems%s) from %s, %d ranks\n", job->model,
+                c.fam->name, pe_arch_name(c.model.cfg.arch), pe_model_layout(&c.model), c.d.nsamples, c.d.nproblems,
                 job->limit > 0 ? ", limit" : "", job->data, w->size);
 
     char *cfg = pe_job_to_json(job, e);

@@ -70,6 +70,45 @@ static int weights_line(FILE *out, const char *dir, const char *name, pe_err *e)
     return rc;
 }
 
+/* pytorch_model.bin and its shards (not training_args.bin and the like,
+ * which no run reads). */
+static int is_torch_weights(const char *name)
+{
+    return !strncmp(name, "pytorch_model", 13) && ends_with(name, ".bin");
+}
+
+/* name size mtime sha256(first MiB) of one PyTorch .bin file: torch.save
+ * writes data.pkl, the state dict's names, shapes and storages, first. */
+static int bin_line(FILE *out, const char *dir, const char *name, pe_err *e)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return pe_fail(e, PE_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1u << 20;
+    uint8_t *buf = pe_malloc(cap, e);
+    size_t n = buf ? fread(buf, 1, cap, f) : 0;
+    int rc = !buf ? PE_ERESOURCE : ferror(f) ? pe_fail(e, PE_EIO, "%s: read error", path) : PE_OK;
+    fclose(f);
+    if (rc == PE_OK) {
+        pe_sha256 s;
+        uint8_t d[32];
+        char hex[65];
+        pe_sha256_init(&s);
+        pe_sha256_update(&s, buf, n);
+        pe_sha256_final(&s, d);
+        pe_sha256_hex(d, hex);
+        fprintf(out, "weights %s size=%lld mtime=%lld.%09ld head_sha256=%s\n", name, (long long)st.st_size,
+                (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec, hex);
+    }
+    free(buf);
+    return rc;
+}
+
 int pe_model_fingerprint(const char *dir, char **text, pe_err *e)
 {
     *text = NULL;
@@ -83,7 +122,8 @@ int pe_model_fingerprint(const char *dir, char **text, pe_err *e)
     while (rc == PE_OK && (de = readdir(d))) {
         const char *nm = de->d_name;
         int want = ends_with(nm, ".safetensors") || !strcmp(nm, "config.json") || !strcmp(nm, "tokenizer.json") ||
-                   !strcmp(nm, "tokenizer_config.json") || !strcmp(nm, "model.safetensors.index.json");
+                   !strcmp(nm, "tokenizer_config.json") || !strcmp(nm, "model.safetensors.index.json") ||
+                   is_torch_weights(nm) || !strcmp(nm, "pytorch_model.bin.index.json");
         if (!want)
             continue;
         if (n == cap) {
@@ -111,6 +151,8 @@ int pe_model_fingerprint(const char *dir, char **text, pe_err *e)
     for (size_t i = 0; rc == PE_OK && i < n; i++) {
         if (ends_with(names[i], ".safetensors")) {
             rc = weights_line(out, dir, names[i], e);
+        } else if (is_torch_weights(names[i])) {
+            rc = bin_line(out, dir, names[i], e);
         } else {
             char path[8192], hex[65];
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);

@@ -1,5 +1,6 @@
-/* pe_model_open: config.json + safetensors, every tensor checked against the
- * config, and every stored tensor accounted for. */
+/* pe_model_open: config.json + the weights (safetensors or PyTorch .bin, read
+ * into one tensor index by st_open), every tensor checked against the config,
+ * and every stored tensor accounted for. */
 #include "model.h"
 
 #include <stdarg.h>
@@ -154,6 +155,11 @@ void pe_model_close(pe_model *m)
     free(m->w.layers);
     m->impl = NULL;
     m->w.layers = NULL;
+}
+
+const char *pe_model_layout(const pe_model *m)
+{
+    return m->impl ? ((const st_set *)m->impl)->layout : "";
 }
 
 const char *pe_model_family_guess(const pe_model *m)

@@ -84,6 +84,9 @@ typedef struct pe_model {
 const char *pe_model_family_guess(const pe_model *m);
 
 int pe_model_open(pe_model *m, const char *dir, pe_err *e);
+/* The weights' layout as read, e.g. "safetensors (model.safetensors)" or
+ * "PyTorch .bin, sharded (pytorch_model.bin.index.json, 3 files)". */
+const char *pe_model_layout(const pe_model *m);
 void pe_model_close(pe_model *m);
 
 /* Converts n elements of a tensor to fp32 (dst must hold n floats). */

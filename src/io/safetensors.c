@@ -61,8 +61,14 @@ static int json_uint(const cJSON *j, uint64_t *out)
     return 1;
 }
 
-static int map_file(st_file *f, const char *path, pe_err *e)
+int st_map(st_set *s, const char *path, int *fi, pe_err *e)
 {
+    st_file *nf = pe_realloc(s->files, (size_t)(s->nfiles + 1) * sizeof *nf, e);
+    if (!nf)
+        return e->code;
+    s->files = nf;
+    *fi = s->nfiles++;
+    st_file *f = &s->files[*fi];
     memset(f, 0, sizeof *f);
     f->path = pe_strdup(path, e);
     if (!f->path)
@@ -80,15 +86,24 @@ static int map_file(st_file *f, const char *path, pe_err *e)
         return pe_fail(e, PE_EIO, "%s: not a regular file", path);
     }
     f->size = (size_t)st.st_size;
-    if (f->size < 8) {
+    if (f->size == 0) {  /* nothing to map: each format's reader says why that is wrong */
         close(fd);
-        return pe_fail(e, PE_EINPUT, "%s: truncated: %zu bytes, a safetensors file has at least 8", path, f->size);
+        return PE_OK;
     }
     void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED)
         return pe_fail(e, PE_EIO, "%s: cannot mmap %zu bytes: %s", path, f->size, strerror(errno));
     f->map = p;
+    return PE_OK;
+}
+
+int st_reserve(st_set *s, int count, pe_err *e)
+{
+    st_entry *ne = pe_realloc(s->entries, (size_t)(s->n + count) * sizeof *ne, e);
+    if (!ne)
+        return e->code;
+    s->entries = ne;
     return PE_OK;
 }
 
@@ -174,17 +189,14 @@ static int parse_entry(st_set *s, int fi, const cJSON *item, pe_err *e)
     return PE_OK;
 }
 
-/* Maps PATH as file number s->nfiles and appends its tensors. */
-static int add_file(st_set *s, const char *path, pe_err *e)
+int st_add_safetensors(st_set *s, const char *path, pe_err *e)
 {
-    st_file *nf = pe_realloc(s->files, (size_t)(s->nfiles + 1) * sizeof *nf, e);
-    if (!nf)
+    int fi;
+    if (st_map(s, path, &fi, e))
         return e->code;
-    s->files = nf;
-    int fi = s->nfiles++;
     st_file *f = &s->files[fi];
-    if (map_file(f, path, e))
-        return e->code;
+    if (f->size < 8)
+        return pe_fail(e, PE_EINPUT, "%s: truncated: %zu bytes, a safetensors file has at least 8", path, f->size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | f->map[i];
@@ -204,13 +216,10 @@ static int add_file(st_set *s, const char *path, pe_err *e)
         cJSON_Delete(root);
         return pe_fail(e, PE_EINPUT, "%s: header is not a JSON object", path);
     }
-    int count = cJSON_GetArraySize(root);
-    st_entry *ne = pe_realloc(s->entries, (size_t)(s->n + count) * sizeof *ne, e);
-    if (!ne) {
+    if (st_reserve(s, cJSON_GetArraySize(root), e)) {
         cJSON_Delete(root);
         return e->code;
     }
-    s->entries = ne;
     int first = s->n;
     const cJSON *item;
     cJSON_ArrayForEach(item, root) {
@@ -255,147 +264,13 @@ static int add_file(st_set *s, const char *path, pe_err *e)
     return PE_OK;
 }
 
-static int finish(st_set *s, pe_err *e)
+int st_finish(st_set *s, pe_err *e)
 {
     qsort(s->entries, (size_t)s->n, sizeof *s->entries, cmp_entry);
     for (int i = 1; i < s->n; i++)
         if (!strcmp(s->entries[i - 1].name, s->entries[i].name))
             return pe_fail(e, PE_EINPUT, "tensor '%s' is stored twice (%s and %s)", s->entries[i].name,
                            s->files[s->entries[i - 1].file].path, s->files[s->entries[i].file].path);
-    return PE_OK;
-}
-
-int st_open_file(st_set *s, const char *file, pe_err *e)
-{
-    memset(s, 0, sizeof *s);
-    if (add_file(s, file, e) || finish(s, e)) {
-        st_close(s);
-        return e->code;
-    }
-    return PE_OK;
-}
-
-static int read_text(const char *path, char **out, pe_err *e)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = pe_malloc(cap, e);
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *nb = pe_realloc(buf, cap * 2, e);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n - 1, fp);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (!buf)
-        return e->code;
-    if (bad) {
-        free(buf);
-        return pe_fail(e, PE_EIO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return PE_OK;
-}
-
-static int open_index(st_set *s, const char *dir, const char *index, pe_err *e)
-{
-    char *text = NULL;
-    if (read_text(index, &text, e))
-        return e->code;
-    cJSON *root = pe_json_parse_strict(text, strlen(text), index, e);
-    free(text);
-    if (!root)
-        return e->code;
-    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    if (!cJSON_IsObject(wm)) {
-        cJSON_Delete(root);
-        return pe_fail(e, PE_EINPUT, "%s: missing \"weight_map\" object", index);
-    }
-    /* Shards in order of first mention, each opened once. */
-    const cJSON *it;
-    cJSON_ArrayForEach(it, wm) {
-        if (!cJSON_IsString(it)) {
-            int rc = pe_fail(e, PE_EINPUT, "%s: weight_map['%s'] is not a file name", index, it->string);
-            cJSON_Delete(root);
-            return rc;
-        }
-        const char *fn = it->valuestring;
-        if (!*fn || strchr(fn, '/') || !strcmp(fn, "..") || !strcmp(fn, ".")) {
-            int rc = pe_fail(e, PE_EINPUT, "%s: weight_map['%s'] = '%s' is not a plain file name in the folder", index,
-                             it->string, fn);
-            cJSON_Delete(root);
-            return rc;
-        }
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, fn);
-        int seen = 0;
-        for (int i = 0; i < s->nfiles && !seen; i++)
-            seen = !strcmp(s->files[i].path, path);
-        if (!seen && add_file(s, path, e)) {
-            cJSON_Delete(root);
-            return e->code;
-        }
-    }
-    if (finish(s, e)) {
-        cJSON_Delete(root);
-        return e->code;
-    }
-    /* The index and the shards must agree both ways. */
-    cJSON_ArrayForEach(it, wm) {
-        const st_entry *t = st_find(s, it->string);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, it->valuestring);
-        if (!t || strcmp(s->files[t->file].path, path)) {
-            int rc = pe_fail(e, PE_EINPUT, "%s: tensor '%s' is listed in %s but that file does not hold it", index,
-                             it->string, it->valuestring);
-            cJSON_Delete(root);
-            return rc;
-        }
-    }
-    for (int i = 0; i < s->n; i++)
-        if (!cJSON_GetObjectItemCaseSensitive(wm, s->entries[i].name)) {
-            int rc = pe_fail(e, PE_EINPUT, "%s: tensor '%s' is stored but not listed in %s",
-                             s->files[s->entries[i].file].path, s->entries[i].name, index);
-            cJSON_Delete(root);
-            return rc;
-        }
-    cJSON_Delete(root);
-    return PE_OK;
-}
-
-int st_open(st_set *s, const char *path, pe_err *e)
-{
-    memset(s, 0, sizeof *s);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return pe_fail(e, PE_EIO, "%s: %s", path, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return st_open_file(s, path, e);
-    char single[4096], index[4096];
-    snprintf(single, sizeof single, "%s/model.safetensors", path);
-    snprintf(index, sizeof index, "%s/model.safetensors.index.json", path);
-    if (access(single, F_OK) == 0)
-        return st_open_file(s, single, e);
-    if (access(index, F_OK) != 0)
-        return pe_fail(e, PE_EIO, "%s: neither model.safetensors nor model.safetensors.index.json is there", path);
-    if (open_index(s, path, index, e)) {
-        st_close(s);
-        return e->code;
-    }
     return PE_OK;
 }
 

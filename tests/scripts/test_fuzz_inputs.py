@@ -22,6 +22,7 @@ Environment: PRMEVAL, PRMEVAL_SRC, PRMEVAL_TMP (as every script test);
 PRMEVAL_FUZZ_SECONDS (default 60), PRMEVAL_FUZZ_SEED (default 1),
 PRMEVAL_FUZZ_TARGETS (comma list, default all), PRMEVAL_FUZZ_CASE (run one
 case of each chosen target), PRMEVAL_FUZZ_TIMEOUT (seconds per run, 20)."""
+import io
 import json
 import math
 import os
@@ -319,7 +320,10 @@ def make_seeds(seed_dir):
     with open(os.path.join(seed_dir, "texts.txt"), "wb") as fh:
         fh.write("hello world\nThe cost of 3 pencils is $1.24.\n\u00e9t\u00e9 \u2581 \u4f60\u597d\n"
                  "<|im_start|>user\n  tabs\tand  spaces  \n".encode())
-    return {"dir": seed_dir, "model": model, "h5": h5}
+    binmodel = os.path.join(seed_dir, "binmodel")
+    import torch_bin  # noqa: E402  (imports torch: only here and in t_bin)
+    torch_bin.convert([model, binmodel, "--fuse"])
+    return {"dir": seed_dir, "model": model, "h5": h5, "binmodel": binmodel}
 
 
 # ---- the targets -------------------------------------------------------------
@@ -634,8 +638,146 @@ def t_h5(rng, seeds, work):
     return Case([PRMEVAL] + cmd, [p], ["fuzzres.h5"])
 
 
+# ---- PyTorch .bin (torch.save zip archives) ------------------------------------
+
+BIN_GLOBALS = [b"posix\nsystem\n", b"builtins\neval\n", b"torch\nLongStorage\n", b"torch\nDoubleStorage\n",
+               b"torch\nFloatStorage\n", b"torch\nHalfStorage\n", b"torch\nBFloat16Storage\n",
+               b"collections\nOrderedDict\n", b"torch._utils\n_rebuild_tensor_v2\n", b"torch._utils\n_rebuild_parameter\n",
+               b"torch\n", b"\n\n"]
+
+
+def pickle_int(v):
+    if 0 <= v < 256:
+        return b"K" + bytes([v])
+    if -2 ** 31 <= v < 2 ** 31:
+        return b"J" + struct.pack("<i", v)
+    return b"\x8a\x08" + struct.pack("<q", v)
+
+
+def mutate_pickle(pkl, rng):
+    """Opcode-aware changes to a valid pickle (pickletools finds the opcodes)."""
+    import pickletools
+    try:
+        ops = list(pickletools.genops(pkl))
+    except Exception:  # noqa: BLE001  (an earlier mutation broke it: bytes only)
+        return mutate_bytes(pkl, rng)
+    ends = [p for _, _, p in ops[1:]] + [len(pkl)]
+    k = rng.randrange(6)
+    if k == 0:
+        return mutate_bytes(pkl, rng)
+    pick = {1: ("GLOBAL",), 2: ("BININT1", "BININT2", "BININT", "LONG1"), 3: ("BINGET", "BINPUT", "LONG_BINGET"),
+            4: ("BINUNICODE",)}.get(k)
+    idx = [i for i, (o, _, _) in enumerate(ops) if pick is None or o.name in pick]
+    if not idx:
+        return mutate_bytes(pkl, rng)
+    i = rng.choice(idx)
+    o, a, p = ops[i]
+    e = ends[i]
+    if k == 1:
+        new = b"c" + rng.choice(BIN_GLOBALS)
+    elif k == 2:
+        new = pickle_int(rng.choice([-1, 0, 1, 2, a + 1, a - 1, 2 * a, 2 ** 31 - 1, 2 ** 32, 2 ** 40, 2 ** 62,
+                                     2 ** 63 - 1]))
+    elif k == 3:
+        new = pkl[p:p + 1] + bytes([rng.randrange(256)]) * (1 if o.name != "LONG_BINGET" else 4)
+    elif k == 4:  # a string: tensor names, storage keys, 'storage', 'cpu'
+        s = rng.choice([b"", b"0", b"1", b"99", b"../0", b"storage", b"model.norm.weight", b"x" * 300, b"\xff\xfe"])
+        new = b"X" + struct.pack("<I", len(s)) + s
+    else:  # drop or repeat one opcode
+        new = b"" if rng.random() < 0.5 else pkl[p:e] * 2
+    return pkl[:p] + new + pkl[e:]
+
+
+def bin_rewrite(parts, rng):
+    """Storage-level changes: sizes, missing entries, compression, byte order."""
+    import zipfile
+    names = [n for n, _ in parts]
+    k = rng.randrange(5)
+    comp = {}
+    storages = [i for i, n in enumerate(names) if "/data/" in n]
+    i = rng.choice(storages)
+    n, raw = parts[i]
+    if k == 0:
+        parts[i] = (n, raw[:rng.randrange(len(raw) + 1)])
+    elif k == 1:
+        parts[i] = (n, raw + b"\0" * rng.choice([1, 2, 4, 64]))
+    elif k == 2:
+        del parts[i]
+    elif k == 3:
+        comp[n] = zipfile.ZIP_DEFLATED
+    else:
+        prefix = names[0].split("/")[0]
+        parts.append((prefix + "/byteorder", rng.choice([b"big", b"little", b"", b"little\n"])))
+    return parts, comp
+
+
+def bin_parts(b):
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(b)) as z:
+        return [(i.filename, z.read(i.filename)) for i in z.infolist()]
+
+
+def bin_join(parts, comp=None):
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for n, raw in parts:
+            z.writestr(zipfile.ZipInfo(n), raw, compress_type=(comp or {}).get(n, zipfile.ZIP_STORED))
+    return out.getvalue()
+
+
+def torch_agrees(path, stdout):
+    """An accepted .bin must be one torch.load(weights_only=True) reads, with
+    the same tensors (name, dtype, shape) as inspect lists."""
+    import torch
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as ex:  # noqa: BLE001  (any refusal)
+        return "torch.load(weights_only=True) refuses it: %s" % str(ex)[:200]
+    names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
+    want = {k: (names.get(v.dtype, str(v.dtype)), list(v.shape)) for k, v in sd.items()}
+    got, listing = {}, False
+    for line in stdout.decode().splitlines():
+        if line == "tensor list:":
+            listing = True
+        elif listing:
+            nm, dt, shape = line.split(None, 2)
+            got[nm] = (dt, json.loads(shape))
+    if got != want:
+        return "inspect lists %d tensors, torch.load finds %d, or they differ" % (len(got), len(want))
+    return None
+
+
+def t_bin(rng, seeds, work):
+    d = os.path.join(work, "fuzzbin")
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(seeds["binmodel"], d)
+    p = os.path.join(d, "pytorch_model.bin")
+    b = read(p)
+    r = rng.random()
+    oracle_check = r < 0.7
+    if r < 0.5:
+        parts = bin_parts(b)
+        i = [k for k, (n, _) in enumerate(parts) if n.endswith("/data.pkl")][0]
+        pkl = parts[i][1]
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            pkl = mutate_pickle(pkl, rng)
+        parts[i] = (parts[i][0], pkl)
+        out = bin_join(parts)
+    elif r < 0.7:
+        parts, comp = bin_rewrite(bin_parts(b), rng)
+        out = bin_join(parts, comp)
+    else:
+        out = mutate_bytes(b, rng)
+    write(p, out)
+    c = Case([PRMEVAL, "inspect", d], [p], ["pytorch_model.bin"])
+    if oracle_check:
+        c.check_stdout = lambda stdout: torch_agrees(p, stdout)
+    return c
+
+
 TARGETS = {"data": t_data, "preds": t_preds, "config": t_config, "safetensors": t_safetensors,
-           "tokenizer": t_tokenizer, "text": t_tokenize_text, "h5": t_h5}
+           "tokenizer": t_tokenizer, "text": t_tokenize_text, "h5": t_h5, "bin": t_bin}
 
 
 # ---- the loop ----------------------------------------------------------------

@@ -493,7 +493,7 @@ static void test_shards(void)
     write_text(idx, "{\"weight_map\":{\"model.norm.weight\":\"nope.safetensors\"}}");
     expect_model_error(dir, "nope.safetensors", "cannot open");
     unlink(idx);
-    expect_model_error(dir, "neither model.safetensors nor", NULL);
+    expect_model_error(dir, "no weights: none of model.safetensors", "pytorch_model.bin.index.json");
 }
 
 int main(void)

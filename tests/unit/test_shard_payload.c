@@ -189,8 +189,19 @@ static void test_job_hash(void)
     pe_err e = {0};
     CHECK_INT(pe_job_hash(&in, h, &e), PE_EINPUT);
     CHECK(strstr(e.msg, "model.safetensors: header length 200 does not fit the file") != NULL);
-    const char *names[] = {"config.json", "tokenizer.json", "model.safetensors"};
-    for (int i = 0; i < 3; i++) {
+    /* PyTorch .bin weights count too: a changed byte in their first MiB (torch.save's data.pkl) */
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    f = fopen(p, "wb");
+    fwrite(st, 1, sizeof st, f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/pytorch_model.bin", dir);
+    write_file(p, "PK\003\004 data.pkl one");
+    hash_of(&j, 0.5, "cpu", t1);
+    write_file(p, "PK\003\004 data.pkl two");
+    hash_of(&j, 0.5, "cpu", h);
+    CHECK(strcmp(h, t1) != 0);
+    const char *names[] = {"config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin"};
+    for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         unlink(p);
     }
