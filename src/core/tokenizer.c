@@ -682,11 +682,29 @@ int32_t pe_tokenizer_bos_id(const pe_tokenizer *t)
     return t->nprefix > 0 ? t->special_prefix[0] : -1;
 }
 
+const char *pe_tokenizer_special_text(const pe_tokenizer *t, pe_tok_special which)
+{
+    return (unsigned)which < PE_TOK_NSPECIAL ? t->special_text[which] : NULL;
+}
+
+const char *pe_tokenizer_source(const pe_tokenizer *t)
+{
+    return t->source;
+}
+
+const char *pe_tokenizer_kind(const pe_tokenizer *t)
+{
+    return t->kind ? t->kind : "tokenizer.json";
+}
+
 void pe_tokenizer_free(pe_tokenizer *t)
 {
     if (!t)
         return;
     free(t->source);
+    free(t->kind);
+    for (int i = 0; i < PE_TOK_NSPECIAL; i++)
+        free(t->special_text[i]);
     pe_bpe_free(&t->bpe);
     for (int i = 0; i < t->nnorms; i++) {
         free(t->norms[i].str);
