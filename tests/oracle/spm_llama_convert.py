@@ -130,7 +130,9 @@ def main(model_dir, out_dir):
         pre = None
     else:
         normalizer = None
-        pre = {"type": "Metaspace", "replacement": "\u2581",
+        # add_prefix_space is the older field, still read by tokenizers; the
+        # JavaScript port needs it to prepend at all.
+        pre = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": bool(add_prefix_space),
                "prepend_scheme": "first" if add_prefix_space else "never", "split": False}
 
     # --- post-processor (LlamaTokenizerFast.update_post_processor)
