@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# labels: fuzz
+# Hostile SentencePiece tokenizer.model files (tests/corpus/bad_spm, written by
+# its make_corpus.py): each must make `prmeval tokenize` exit 3 (malformed
+# input) with a message naming the file and the protobuf field at fault, fast,
+# and with no sanitizer report (runs in the sanitizer build too). The same
+# files inside a checkpoint folder (no tokenizer.json) must fail `prmeval
+# tokenize --tokenizer DIR` the same way, and an endless file is refused
+# after reading the 64 MB bound.
+# EXPECT lists "file<TAB>regex the message must match".
+set -uo pipefail
+: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
+rm -rf "$PRMEVAL_TMP"
+mkdir -p "$PRMEVAL_TMP"
+corpus="$PRMEVAL_SRC/tests/corpus/bad_spm"
+fail=0
+n=0
+
+expect() {  # expect <what> <regex> <want exit> <prmeval args...>
+  local what="$1" pattern="$2" want="$3"
+  shift 3
+  n=$((n + 1))
+  timeout 60 "$PRMEVAL" "$@" >"$PRMEVAL_TMP/out" 2>"$PRMEVAL_TMP/err"
+  local rc=$?
+  if [ $rc -ne "$want" ]; then
+    echo "FAIL $what: exit $rc, want $want"; cat "$PRMEVAL_TMP/err"; fail=1
+  elif grep -qE "AddressSanitizer|UndefinedBehaviorSanitizer|runtime error" "$PRMEVAL_TMP/err"; then
+    echo "FAIL $what: sanitizer report"; cat "$PRMEVAL_TMP/err"; fail=1
+  elif ! grep -qE -- "$pattern" "$PRMEVAL_TMP/err"; then
+    echo "FAIL $what: message does not match '$pattern':"; cat "$PRMEVAL_TMP/err"; fail=1
+  else
+    echo "ok   $what: $(head -c 200 "$PRMEVAL_TMP/err" | head -n 1)"
+  fi
+}
+
+count=0
+while IFS=$'\t' read -r file pattern; do
+  [ -n "$file" ] || continue
+  count=$((count + 1))
+  expect "$file" "$pattern" 3 tokenize --tokenizer "$corpus/$file" --text "hello world"
+  d="$PRMEVAL_TMP/dir_${file%.model}"
+  mkdir -p "$d" && cp "$corpus/$file" "$d/tokenizer.model"
+  expect "$file in a folder" "dir_${file%.model}/tokenizer\.model${pattern#*'\.model'}" 3 \
+    tokenize --tokenizer "$d" --text "hello world"
+done <"$corpus/EXPECT"
+[ "$count" -ge 16 ] || { echo "FAIL: EXPECT lists only $count files"; fail=1; }
+# Every corpus file is listed (a new one without an expectation is a mistake).
+for f in "$corpus"/*.model; do
+  grep -q "^$(basename "$f")	" "$corpus/EXPECT" || { echo "FAIL: $(basename "$f") is not in EXPECT"; fail=1; }
+done
+ln -sf /dev/zero "$PRMEVAL_TMP/zero.model"
+expect "endless tokenizer.model" "zero\.model: larger than 64 MB" 3 tokenize --tokenizer "$PRMEVAL_TMP/zero.model" --text a
+echo "$n hostile tokenizer.model cases checked"
+exit $fail
