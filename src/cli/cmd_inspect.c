@@ -26,8 +26,8 @@ static void usage(FILE *f)
                "  -h, --help   this help\n"
                "\n"
                "Output on stdout; errors on stderr name the file and the tensor or key.\n"
-               "Exit codes: 0 ok, 2 usage, 3 malformed checkpoint, 4 file system (e.g. a\n"
-               "missing file), 5 out of memory.\n");
+               "Exit codes: 0 ok, 2 usage, 3 malformed checkpoint or tokenizer, 4 file system\n"
+               "(e.g. a missing file, or no tokenizer to run with), 5 out of memory.\n");
 }
 
 static void print_config(const pe_config *c)
