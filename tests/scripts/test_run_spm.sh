@@ -9,7 +9,8 @@
 # (tests/oracle/spm_llama_convert.py) converts from the same folder: all three
 # runs must give identical token ids (--dump-tokens) and bit-identical step
 # rewards. Also: `inspect` on each layout, the missing-tokenizer message and
-# exit code, and the job key in the results' provenance.
+# exit code, and the job key in the results' provenance. And Skywork's BOS is
+# the tokenizer's bos_token (tokenizer_config.json), not config.json's id.
 set -euo pipefail
 : "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
 T="$PRMEVAL_TMP"
@@ -114,5 +115,34 @@ set -e
 [ $rc -eq 4 ] && grep -q 'job key "tokenizer"' "$T/nokey.err" || { cat "$T/nokey.err"; fail "run without tokenizer: exit $rc"; }
 [ $rc2 -eq 4 ] && grep -q 'key "tokenizer": .*nope' "$T/badkey.err" ||
     { cat "$T/badkey.err"; fail "run with a missing tokenizer path: exit $rc2"; }
+# Skywork: BOS is the tokenizer's bos_token (tokenizer_config.json), as the
+# reference writes tokenizer.bos_token + problem, not config.json's bos_token_id.
+sky="$T/skywork"
+"$PRMEVAL" tiny-model "$sky" --family skywork --seed 5 --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
+    --ffn 64 >/dev/null 2>&1
+want=$("$PRMEVAL" tokenize --tokenizer "$sky" --text '<|endoftext|>')
+"$PY" - "$sky/config.json" <<'EOF2'
+import json, sys
+c = json.load(open(sys.argv[1])); c["bos_token_id"] = 7; json.dump(c, open(sys.argv[1], "w"))
+EOF2
+cat > "$T/sky.job.json" <<EOF2
+{"model": "$sky", "family": "skywork", "data": "$DATA", "output": "$T/sky.h5", "backend": "cpu",
+ "max_tokens": 256, "limit": 3}
+EOF2
+PRMEVAL_MPI=0 "$PRMEVAL" run "$T/sky.job.json" --quiet --dump-tokens "$T/sky.tokens" 2> "$T/sky.log" ||
+    { cat "$T/sky.log"; fail "skywork run"; }
+first=$(head -1 "$T/sky.tokens" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ids"][0])')
+[ "[$first]" = "$want" ] || fail "skywork BOS is $first, want the tokenizer's bos_token $want (config.json says 7)"
+# a bos_token that is not one token cannot be written as the reference writes it
+"$PY" - "$sky/tokenizer_config.json" <<'EOF2'
+import json, sys
+c = json.load(open(sys.argv[1])); c["bos_token"] = "hello world"; json.dump(c, open(sys.argv[1], "w"))
+EOF2
+set +e
+PRMEVAL_MPI=0 "$PRMEVAL" run "$T/sky.job.json" --quiet --set output="$T/sky2.h5" 2> "$T/sky2.err"; rc=$?
+set -e
+[ $rc -eq 3 ] && grep -q "bos_token \"hello world\" .* encodes to [0-9]* tokens, expected 1" "$T/sky2.err" ||
+    { cat "$T/sky2.err"; fail "skywork multi-token bos_token: exit $rc"; }
+
 [ $fails -eq 0 ] && echo "tokenizer.model layouts: all checks passed"
 exit $fails

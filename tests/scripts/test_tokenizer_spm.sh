@@ -122,6 +122,20 @@ EOF
 out=$("$PRMEVAL" tokenize --tokenizer "$T/modern" --text "x" --add-special)
 [ "$out" = "[1,$("$PRMEVAL" tokenize --tokenizer "$T/modern" --text x | tr -d '[]'),2]" ] ||
   { echo "FAIL: modern BOS/EOS: $out" >&2; fail=1; }
+# A tokenizer.json folder of class LlamaTokenizerFast: the post-processor comes
+# from add_bos_token/add_eos_token (update_post_processor), not tokenizer.json;
+# another class keeps tokenizer.json's (here: BOS only).
+mkdir -p "$T/llamajson" "$T/otherjson"
+cp "$T/bare.oracle/tokenizer.json" "$T/llamajson/" && cp "$T/bare.oracle/tokenizer.json" "$T/otherjson/"
+echo '{"tokenizer_class": "LlamaTokenizerFast", "add_bos_token": false, "add_eos_token": true}' \
+  > "$T/llamajson/tokenizer_config.json"
+echo '{"tokenizer_class": "PreTrainedTokenizerFast", "add_bos_token": false, "add_eos_token": true}' \
+  > "$T/otherjson/tokenizer_config.json"
+plain=$("$PRMEVAL" tokenize --tokenizer "$T/bare" --text "x y" | tr -d '[]')
+[ "$("$PRMEVAL" tokenize --tokenizer "$T/llamajson" --text "x y" --add-special)" = "[$plain,2]" ] ||
+  { echo "FAIL: LlamaTokenizerFast tokenizer.json: add_bos_token/add_eos_token not applied" >&2; fail=1; }
+[ "$("$PRMEVAL" tokenize --tokenizer "$T/otherjson" --text "x y" --add-special)" = "[1,$plain]" ] ||
+  { echo "FAIL: another class must keep tokenizer.json's post-processor" >&2; fail=1; }
 # The folder's tokenizer.json wins over tokenizer.model (as AutoTokenizer loads it).
 mkdir -p "$T/both" && cp "$MODEL" "$T/both/tokenizer.model" && cp "$T/bare.oracle/tokenizer.json" "$T/both/"
 sed -i 's/"<step>"/"<stepX>"/' "$T/both/tokenizer.json"
