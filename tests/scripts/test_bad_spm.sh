@@ -6,7 +6,8 @@
 # and with no sanitizer report (runs in the sanitizer build too). The same
 # files inside a checkpoint folder (no tokenizer.json) must fail `prmeval
 # tokenize --tokenizer DIR` the same way, and an endless file is refused
-# after reading the 64 MB bound.
+# after reading the 64 MB bound. Malformed tokenizer_config.json and
+# special_tokens_map.json beside a good model: exit 3 naming the file and key.
 # EXPECT lists "file<TAB>regex the message must match".
 set -uo pipefail
 : "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
@@ -48,6 +49,32 @@ done <"$corpus/EXPECT"
 for f in "$corpus"/*.model; do
   grep -q "^$(basename "$f")	" "$corpus/EXPECT" || { echo "FAIL: $(basename "$f") is not in EXPECT"; fail=1; }
 done
+# Hostile configuration files beside a good model: exit 3 naming the file and key.
+good="$PRMEVAL_SRC/tests/data/spm/prmbench_bpe640.model"
+cfg_case() {  # name file content regex
+  local d="$PRMEVAL_TMP/cfg_$1"
+  mkdir -p "$d" && cp "$good" "$d/tokenizer.model"
+  printf '%s' "$3" > "$d/$2"
+  expect "$2: $1" "$4" 3 tokenize --tokenizer "$d" --text "hello"
+}
+cfg_case bool_type tokenizer_config.json '{"add_bos_token": "yes"}' \
+  'tokenizer_config\.json: "add_bos_token": expected true, false or null'
+cfg_case token_type tokenizer_config.json '{"bos_token": 5}' 'tokenizer_config\.json: "bos_token": expected a token'
+cfg_case token_no_content tokenizer_config.json '{"eos_token": {"lstrip": true}}' \
+  'tokenizer_config\.json: "eos_token": a token object needs a string "content"'
+cfg_case empty_token tokenizer_config.json '{"unk_token": ""}' 'tokenizer_config\.json: "unk_token": the token is empty'
+cfg_case decoder_key tokenizer_config.json '{"added_tokens_decoder": {"abc": {"content": "x"}}}' \
+  'tokenizer_config\.json: "added_tokens_decoder\["abc"\]": the key must be a token id'
+cfg_case decoder_huge tokenizer_config.json '{"added_tokens_decoder": {"99999999999": {"content": "x"}}}' \
+  'the key must be a token id from 0 to 2\^24-1'
+cfg_case class_type tokenizer_config.json '{"tokenizer_class": ["LlamaTokenizer"]}' \
+  'tokenizer_config\.json: "tokenizer_class": expected a string'
+cfg_case dup_key tokenizer_config.json '{"bos_token": "<s>", "bos_token": "</s>"}' \
+  'tokenizer_config\.json.*bos_token.* appears twice'
+cfg_case not_object special_tokens_map.json '[1, 2]' 'special_tokens_map\.json: expected a JSON object'
+cfg_case truncated special_tokens_map.json '{"bos_token": ' 'special_tokens_map\.json:1:[0-9]+:'
+cfg_case extra_null special_tokens_map.json '{"additional_special_tokens": [null]}' \
+  'special_tokens_map\.json: "additional_special_tokens\[0\]": expected a token, not null'
 ln -sf /dev/zero "$PRMEVAL_TMP/zero.model"
 expect "endless tokenizer.model" "zero\.model: larger than 64 MB" 3 tokenize --tokenizer "$PRMEVAL_TMP/zero.model" --text a
 echo "$n hostile tokenizer.model cases checked"
