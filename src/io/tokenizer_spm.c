@@ -25,9 +25,10 @@
 #include "io/spm_model.h"
 #include "io/tokenizer_io.h"
 
-/* Merge candidates kept in memory: real vocabularies give well under 2^21;
- * a forged file with nested pieces ("a", "aa", "aaa", ...) must not take GBs. */
-#define MAX_CANDIDATES (1 << 24)
+/* Merge candidates kept in memory (16 bytes each): a 32000-piece Llama-2 model
+ * gives about 10^5; a forged file with nested pieces ("a", "aa", "aaa", ...)
+ * must not take GBs. */
+#define MAX_CANDIDATES (1 << 22)
 #define SPM_SPACE "\xe2\x96\x81" /* U+2581 "▁" */
 
 typedef struct {
@@ -68,7 +69,7 @@ static int build_merges(pe_tokenizer *t, const pe_spm_model *m, const char *file
             if (n == cap) {
                 if (cap >= MAX_CANDIDATES) {
                     free(cs);
-                    return pe_fail(e, PE_EINPUT, "%s: more than 2^24 BPE merges (pieces nested into each other; "
+                    return pe_fail(e, PE_EINPUT, "%s: more than 2^22 BPE merges (pieces nested into each other; "
                                    "not a real vocabulary)", file);
                 }
                 cap = cap ? 2 * cap : 4096;
@@ -153,15 +154,8 @@ static int build_pipeline(pe_tokenizer *t, const pe_tok_config *cfg, pe_err *e)
 typedef struct {
     pe_added_token *tok;
     int n, cap;
+    pe_strmap index;  /* content -> position in tok: a forged model may hold millions of USER_DEFINED pieces */
 } added_list;
-
-static int find_added(const added_list *a, const char *content)
-{
-    for (int i = 0; i < a->n; i++)
-        if (!strcmp(a->tok[i].content, content))
-            return i;
-    return -1;
-}
 
 /* Adds content unless an added token with the same text exists (the first
  * definition keeps its flags, as tokenizers keeps a special token's first
@@ -169,7 +163,8 @@ static int find_added(const added_list *a, const char *content)
 static int push_added(pe_tokenizer *t, added_list *a, const char *content, int special, int lstrip, int rstrip,
                       int single_word, int normalized, pe_err *e)
 {
-    if (find_added(a, content) >= 0)
+    size_t len = strlen(content);
+    if (pe_strmap_get(&a->index, content, len) >= 0)
         return PE_OK;
     if (a->n == a->cap) {
         int ncap = a->cap ? 2 * a->cap : 16;
@@ -183,8 +178,12 @@ static int push_added(pe_tokenizer *t, added_list *a, const char *content, int s
     memset(x, 0, sizeof *x);
     if (!(x->content = pe_strdup(content, e)))
         return e->code;
+    if (pe_strmap_put(&a->index, content, len, a->n, e)) {
+        free(x->content);
+        return e->code;
+    }
     a->n++;
-    x->len = strlen(content);
+    x->len = len;
     x->special = special;
     x->lstrip = lstrip;
     x->rstrip = rstrip;
@@ -209,7 +208,7 @@ static int cfg_normalized(const pe_cfg_token *c, int special)
 static int build_added(pe_tokenizer *t, const pe_spm_model *m, const pe_tok_config *cfg, pe_err *e)
 {
     added_list a = {0};
-    int rc = PE_OK;
+    int rc = pe_strmap_init(&a.index, 64, e);
     for (int32_t k = 0; !rc && k < m->npieces; k++) {
         int ty = m->pieces[k].type;
         if (ty == PE_SPM_CONTROL || ty == PE_SPM_USER_DEFINED)
@@ -237,6 +236,7 @@ static int build_added(pe_tokenizer *t, const pe_spm_model *m, const pe_tok_conf
     }
     t->added = a.tok;
     t->nadded = a.n;
+    pe_strmap_free(&a.index);
     return rc;
 }
 

@@ -75,6 +75,36 @@ cfg_case not_object special_tokens_map.json '[1, 2]' 'special_tokens_map\.json: 
 cfg_case truncated special_tokens_map.json '{"bos_token": ' 'special_tokens_map\.json:1:[0-9]+:'
 cfg_case extra_null special_tokens_map.json '{"additional_special_tokens": [null]}' \
   'special_tokens_map\.json: "additional_special_tokens\[0\]": expected a token, not null'
+# Generated (too large for the corpus): pieces nested into each other ("a",
+# "aa", ... 3000 a's: 4.5 million merges) are refused at the 2^22 bound; 200000
+# USER_DEFINED pieces (added tokens) load in seconds, not quadratic time
+# ("▁" is no piece and there are no byte pieces: unk 0, then "a", then the token).
+/usr/bin/python3 - "$PRMEVAL_TMP" <<'PY'
+import sys
+def varint(v):
+    out = b""
+    while True:
+        c = v & 0x7F; v >>= 7
+        out += bytes([c | (0x80 if v else 0)])
+        if not v: return out
+def piece(t, typ=1):
+    body = b"\x0a" + varint(len(t)) + t + (b"\x18" + varint(typ) if typ != 1 else b"")
+    return b"\x0a" + varint(len(body)) + body
+head = piece(b"<unk>", 2) + piece(b"<s>", 3) + piece(b"</s>", 3)
+bpe = b"\x12\x02\x18\x02"
+open(sys.argv[1] + "/nested.model", "wb").write(head + b"".join(piece(b"a" * k) for k in range(1, 3001)) + bpe)
+open(sys.argv[1] + "/user_defined.model", "wb").write(
+    head + b"".join(piece(b"<u%d>" % i, 4) for i in range(200000)) + piece(b"a") + bpe)
+PY
+expect "nested pieces" "nested\.model: more than 2\^22 BPE merges" 3 tokenize --tokenizer "$PRMEVAL_TMP/nested.model" --text a
+n=$((n + 1))
+start=$SECONDS
+out=$(timeout 60 "$PRMEVAL" tokenize --tokenizer "$PRMEVAL_TMP/user_defined.model" --text "a<u199999>" 2>&1)
+if [ "$out" = "[0,200003,200002]" ] && [ $((SECONDS - start)) -lt 30 ]; then
+  echo "ok   200000 USER_DEFINED pieces: $out in $((SECONDS - start)) s"
+else
+  echo "FAIL 200000 USER_DEFINED pieces: '$out' after $((SECONDS - start)) s"; fail=1
+fi
 ln -sf /dev/zero "$PRMEVAL_TMP/zero.model"
 expect "endless tokenizer.model" "zero\.model: larger than 64 MB" 3 tokenize --tokenizer "$PRMEVAL_TMP/zero.model" --text a
 echo "$n hostile tokenizer.model cases checked"
