@@ -53,8 +53,19 @@ static int utf8_cont(unsigned char c)
     return (c & 0xC0) == 0x80;
 }
 
+/* Finding the splits hashes every prefix and suffix of every piece: work
+ * grows with the sum of the squared piece lengths. Real models (pieces of a
+ * few dozen bytes) stay near 10^7; a forged file of long pieces would take hours. */
+#define MAX_SPLIT_WORK ((uint64_t)1 << 30)
+
 static int build_merges(pe_tokenizer *t, const pe_spm_model *m, const char *file, pe_err *e)
 {
+    uint64_t work = 0;
+    for (int32_t k = 0; k < m->npieces; k++)
+        work += (uint64_t)m->pieces[k].len * m->pieces[k].len;
+    if (work > MAX_SPLIT_WORK)
+        return pe_fail(e, PE_EINPUT, "%s: pieces too long to convert (the sum of their squared lengths is %llu, "
+                       "over 2^30; real vocabularies stay near 10^7)", file, (unsigned long long)work);
     cand *cs = NULL;
     size_t n = 0, cap = 0;
     for (int32_t k = 0; k < m->npieces; k++) {
@@ -83,7 +94,8 @@ static int build_merges(pe_tokenizer *t, const pe_spm_model *m, const char *file
             cs[n++] = (cand){k < 3 ? 0.0f : p->score, k, l, r};
         }
     }
-    qsort(cs, n, sizeof *cs, cmp_cand);
+    if (n) /* qsort(NULL, 0) is undefined */
+        qsort(cs, n, sizeof *cs, cmp_cand);
     int rc = pe_pairmap_init(&t->bpe.merges, n, e);
     for (size_t i = 0; !rc && i < n; i++)
         rc = pe_pairmap_put(&t->bpe.merges, cs[i].left, cs[i].right, (int32_t)i, cs[i].piece, e);

@@ -75,8 +75,9 @@ cfg_case not_object special_tokens_map.json '[1, 2]' 'special_tokens_map\.json: 
 cfg_case truncated special_tokens_map.json '{"bos_token": ' 'special_tokens_map\.json:1:[0-9]+:'
 cfg_case extra_null special_tokens_map.json '{"additional_special_tokens": [null]}' \
   'special_tokens_map\.json: "additional_special_tokens\[0\]": expected a token, not null'
-# Generated (too large for the corpus): pieces nested into each other ("a",
-# "aa", ... 3000 a's: 4.5 million merges) are refused at the 2^22 bound; 200000
+# Generated (too large for the corpus): long pieces nested into each other
+# ("a", "aa", ... 3000 a's: 9e9 steps to find their splits) are refused at the
+# 2^30 bound; 8.4 million merges of short pieces at the 2^22 bound; 200000
 # USER_DEFINED pieces (added tokens) load in seconds, not quadratic time
 # ("▁" is no piece and there are no byte pieces: unk 0, then "a", then the token).
 /usr/bin/python3 - "$PRMEVAL_TMP" <<'PY'
@@ -93,10 +94,20 @@ def piece(t, typ=1):
 head = piece(b"<unk>", 2) + piece(b"<s>", 3) + piece(b"</s>", 3)
 bpe = b"\x12\x02\x18\x02"
 open(sys.argv[1] + "/nested.model", "wb").write(head + b"".join(piece(b"a" * k) for k in range(1, 3001)) + bpe)
+# every string of 1 to 18 letters over {a, b}: each splits into two of them in
+# all its places, 8.4 million merges from 2^19 short pieces
+ab = [b"a", b"b"]
+allw, level = [], ab
+for _ in range(18):
+    allw += level
+    level = [w + c for w in level for c in ab]
+open(sys.argv[1] + "/merges.model", "wb").write(head + b"".join(piece(w) for w in allw) + bpe)
 open(sys.argv[1] + "/user_defined.model", "wb").write(
     head + b"".join(piece(b"<u%d>" % i, 4) for i in range(200000)) + piece(b"a") + bpe)
 PY
-expect "nested pieces" "nested\.model: more than 2\^22 BPE merges" 3 tokenize --tokenizer "$PRMEVAL_TMP/nested.model" --text a
+expect "nested pieces" "nested\.model: pieces too long to convert" 3 tokenize --tokenizer "$PRMEVAL_TMP/nested.model" --text a
+expect "8.4 million merges" "merges\.model: more than 2\^22 BPE merges" 3 \
+  tokenize --tokenizer "$PRMEVAL_TMP/merges.model" --text a
 n=$((n + 1))
 start=$SECONDS
 out=$(timeout 60 "$PRMEVAL" tokenize --tokenizer "$PRMEVAL_TMP/user_defined.model" --text "a<u199999>" 2>&1)
