@@ -9,6 +9,9 @@ pkgs=(build-essential cmake pkg-config git
       python3 python3-h5py python3-numpy python3-torch
       slurm-wlm munge)
 pkgs+=(libzip-dev)  # PyTorch .bin checkpoints: the zip container (src/io/torch_bin.c)
+# Test oracles for tokenizer.model (docs/tokenizer.md): protobuf's Python library with
+# sentencepiece's schema, libsentencepiece, and spm_train (tests/data/spm/make_models.sh).
+pkgs+=(python3-sentencepiece python3-protobuf sentencepiece)
 # Node.js may come from elsewhere (e.g. NodeSource); Debian's npm would conflict with it.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

@@ -3,13 +3,14 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/inspect_tokenizer.h"
 #include "core/err.h"
 #include "io/model.h"
 #include "io/safetensors.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: prmeval inspect DIR [--quiet]\n"
+    fprintf(f, "usage: prmeval inspect DIR [--quiet] [--tokenizer PATH]\n"
                "  Reads DIR/config.json and the weights: model.safetensors, the shards listed\n"
                "  in model.safetensors.index.json, pytorch_model.bin, or the shards listed in\n"
                "  pytorch_model.bin.index.json (the first found; .bin files are torch.save zip\n"
@@ -17,13 +18,19 @@ static void usage(FILE *f)
                "  the config and prints the layout read, the configuration, parameter count,\n"
                "  dtypes, tensors and heads.\n"
                "  The family printed is a guess from the architecture and the heads.\n"
+               "  Then the tokenizer `run` would use: DIR/tokenizer.json, else DIR/tokenizer.model\n"
+               "  (SentencePiece, converted as transformers does), with tokenizer_config.json and\n"
+               "  special_tokens_map.json; its special tokens and what add_special_tokens adds.\n"
+               "  A folder without a tokenizer says what is missing and exits 4.\n"
                "\n"
                "  --quiet      print the summary only, not one line per tensor\n"
+               "  --tokenizer PATH  the tokenizer the job key \"tokenizer\" would name (a folder,\n"
+               "               tokenizer.json or tokenizer.model), for checkpoints that ship none\n"
                "  -h, --help   this help\n"
                "\n"
                "Output on stdout; errors on stderr name the file and the tensor or key.\n"
-               "Exit codes: 0 ok, 2 usage, 3 malformed checkpoint, 4 file system (e.g. a\n"
-               "missing file), 5 out of memory.\n");
+               "Exit codes: 0 ok, 2 usage, 3 malformed checkpoint or tokenizer, 4 file system\n"
+               "(e.g. a missing file, or no tokenizer to run with), 5 out of memory.\n");
 }
 
 static void print_config(const pe_config *c)
@@ -61,7 +68,7 @@ static void print_config(const pe_config *c)
 
 int cmd_inspect(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *tok = NULL;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -69,6 +76,12 @@ int cmd_inspect(int argc, char **argv)
             return PE_OK;
         } else if (!strcmp(argv[i], "--quiet")) {
             quiet = 1;
+        } else if (!strcmp(argv[i], "--tokenizer")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "prmeval inspect: --tokenizer needs a value\n");
+                return PE_EUSAGE;
+            }
+            tok = argv[++i];
         } else if (argv[i][0] == '-' || dir) {
             fprintf(stderr, "prmeval inspect: unexpected argument '%s'\n", argv[i]);
             usage(stderr);
@@ -136,5 +149,5 @@ int cmd_inspect(int argc, char **argv)
         }
     }
     pe_model_close(&m);
-    return PE_OK;
+    return pe_inspect_tokenizer(dir, tok);
 }

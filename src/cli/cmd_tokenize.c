@@ -1,5 +1,6 @@
-/* prmeval tokenize: token ids of text under a Hugging Face tokenizer.json, as
- * one JSON array per input (the form the oracle test compares). */
+/* prmeval tokenize: token ids of text under a Hugging Face tokenizer (a
+ * tokenizer.json, or a SentencePiece tokenizer.model converted as transformers
+ * does), as one JSON array per input (the form the oracle tests compare). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,14 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: prmeval tokenize --tokenizer PATH (--text T | --file F [--jsonl]) [--add-special]\n"
             "\n"
-            "Prints the token ids of text under a Hugging Face tokenizer.json, one JSON\n"
-            "array per input, e.g. [9707,1879]. Ids equal Hugging Face's for byte-level BPE\n"
-            "(Qwen2, Llama-3) and SentencePiece-style BPE (Llama-2, Mistral); see\n"
-            "docs/tokenizer.md.\n"
+            "Prints the token ids of text under a Hugging Face tokenizer, one JSON array\n"
+            "per input, e.g. [9707,1879]. Ids equal Hugging Face's fast tokenizer for\n"
+            "byte-level BPE (Qwen2, Llama-3) and SentencePiece-style BPE (Llama-2,\n"
+            "Mistral), also from a SentencePiece tokenizer.model; see docs/tokenizer.md.\n"
             "\n"
-            "  --tokenizer PATH  tokenizer.json, or a folder that holds one\n"
+            "  --tokenizer PATH  a folder (its tokenizer.json, else its tokenizer.model, with\n"
+            "                    tokenizer_config.json and special_tokens_map.json: what\n"
+            "                    `prmeval run` reads), a tokenizer.json or a tokenizer.model\n"
             "  --text T          T is one input, newlines included; prints one array\n"
             "  --file F          each line of F (without its '\\n') is one input; prints one\n"
             "                    array per line. F may be '-' for standard input\n"
@@ -34,8 +37,8 @@ static void usage(FILE *f)
             "\n"
             "Added and special tokens written in the text (e.g. <|im_start|>) are always\n"
             "matched as tokens, as Hugging Face does.\n"
-            "exit codes: 0 success, 2 usage, 3 malformed tokenizer.json or input, 4 file\n"
-            "system, 5 out of memory\n");
+            "exit codes: 0 success, 2 usage, 3 malformed tokenizer file or input, 4 file\n"
+            "system (e.g. a folder without a tokenizer), 5 out of memory\n");
 }
 
 static int print_ids(const int32_t *ids, size_t n)

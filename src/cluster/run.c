@@ -57,6 +57,29 @@ static int limit_view(run_ctx *c, pe_err *e)
     return PE_OK;
 }
 
+/* Skywork's reference encodes tokenizer.bos_token + problem: the BOS is the
+ * tokenizer's bos_token as transformers reads the folder (tokenizer_config.json,
+ * special_tokens_map.json), matched as one token; config.json's bos_token_id
+ * only when the tokenizer declares none (the reference would fail there). */
+static int skywork_bos(run_ctx *c, pe_err *e)
+{
+    const char *bos = pe_tokenizer_special_text(c->tok, PE_TOK_BOS);
+    if (!bos) {
+        c->fo.bos_id = c->model.cfg.bos_token_id;
+        return PE_OK;
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = pe_tokenizer_encode(c->tok, bos, strlen(bos), 0, &ids, &n, e);
+    if (rc == PE_OK && n != 1)
+        rc = pe_fail(e, PE_EINPUT, "family skywork: the tokenizer's bos_token \"%s\" (%s) encodes to %zu tokens, "
+                     "expected 1", bos, pe_tokenizer_source(c->tok), n);
+    if (rc == PE_OK)
+        c->fo.bos_id = ids[0];
+    free(ids);
+    return rc;
+}
+
 /* Model, family, tokenizer, head, and which backend this rank will use. */
 static int open_model(run_ctx *c, pe_err *e)
 {
@@ -74,13 +97,15 @@ static int open_model(run_ctx *c, pe_err *e)
                        "(%d, %s/config.json)", job_name(j), (long long)j->max_tokens,
                        c->model.cfg.max_position_embeddings, j->model);
     pe_job_family_opts(j, &c->fo);
-    /* The reference writes tokenizer.bos_token + problem; Qwen2.5 tokenizer.json
-     * files have no BOS, config.json's bos_token_id is the one meant. */
-    if (c->fam->id == PE_FAM_SKYWORK)
-        c->fo.bos_id = c->model.cfg.bos_token_id;
     c->threshold = isnan(j->threshold) ? pe_family_threshold(c->fam, &c->fo) : j->threshold;
-    if (!(c->tok = pe_tokenizer_load(j->model, e)))
+    /* The job's "tokenizer" for checkpoints that ship none (docs/job-config.md). */
+    if (!(c->tok = pe_tokenizer_load(j->tokenizer[0] ? j->tokenizer : j->model, e))) {
+        if (j->tokenizer[0])
+            pe_err_prefix(e, "%s: key \"tokenizer\": ", job_name(j));
         return e->code ? e->code : PE_EINPUT;
+    }
+    if (c->fam->id == PE_FAM_SKYWORK && (rc = skywork_bos(c, e)) != PE_OK)
+        return rc;
     pe_encoder enc;
     pe_encoder_from_tokenizer(&enc, c->tok);
     return pe_engine_head(c->fam, &enc, &c->head, e);

@@ -577,6 +577,20 @@ fail:
 
 /* ---- set-up, accessors, free --------------------------------------------- */
 
+typedef struct {
+    size_t len;
+    int32_t idx;
+} len_idx;
+
+/* Longest first, equal lengths in file order. */
+static int cmp_longest(const void *pa, const void *pb)
+{
+    const len_idx *a = pa, *b = pb;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
 static int build_matcher(pe_tokenizer *t, pe_added_matcher *m, int normalized, pe_err *e)
 {
     memset(m, 0, sizeof *m);
@@ -599,17 +613,18 @@ static int build_matcher(pe_tokenizer *t, pe_added_matcher *m, int normalized, p
     for (int i = 0; i < t->nadded; i++)
         if (t->added[i].normalized == normalized && t->added[i].len > 0)
             m->cand[fill[(unsigned char)t->added[i].content[0]]++] = i;
-    /* Longest first within each bucket (insertion sort: buckets are small). */
+    /* Longest first within each bucket, equal lengths in file order (sorted,
+     * not inserted one by one: a forged file may put 10^5 tokens in one bucket). */
+    len_idx *tmp = pe_malloc(total * sizeof *tmp, e);
+    if (!tmp)
+        return e->code;
+    for (size_t i = 0; i < total; i++)
+        tmp[i] = (len_idx){t->added[m->cand[i]].len, m->cand[i]};
     for (int b = 0; b < 256; b++)
-        for (size_t i = m->first[b] + 1; i < m->first[b + 1]; i++) {
-            int32_t x = m->cand[i];
-            size_t j = i;
-            while (j > m->first[b] && t->added[m->cand[j - 1]].len < t->added[x].len) {
-                m->cand[j] = m->cand[j - 1];
-                j--;
-            }
-            m->cand[j] = x;
-        }
+        qsort(tmp + m->first[b], m->first[b + 1] - m->first[b], sizeof *tmp, cmp_longest);
+    for (size_t i = 0; i < total; i++)
+        m->cand[i] = tmp[i].idx;
+    free(tmp);
     return PE_OK;
 }
 
@@ -682,11 +697,29 @@ int32_t pe_tokenizer_bos_id(const pe_tokenizer *t)
     return t->nprefix > 0 ? t->special_prefix[0] : -1;
 }
 
+const char *pe_tokenizer_special_text(const pe_tokenizer *t, pe_tok_special which)
+{
+    return (unsigned)which < PE_TOK_NSPECIAL ? t->special_text[which] : NULL;
+}
+
+const char *pe_tokenizer_source(const pe_tokenizer *t)
+{
+    return t->source;
+}
+
+const char *pe_tokenizer_kind(const pe_tokenizer *t)
+{
+    return t->kind ? t->kind : "tokenizer.json";
+}
+
 void pe_tokenizer_free(pe_tokenizer *t)
 {
     if (!t)
         return;
     free(t->source);
+    free(t->kind);
+    for (int i = 0; i < PE_TOK_NSPECIAL; i++)
+        free(t->special_text[i]);
     pe_bpe_free(&t->bpe);
     for (int i = 0; i < t->nnorms; i++) {
         free(t->norms[i].str);

@@ -106,6 +106,10 @@ struct pe_tokenizer {
     int32_t vocab_size;           /* 1 + largest id */
     pe_strmap token_to_id;        /* vocabulary form (and added tokens) -> id */
     pe_tok_scratch *scratch;      /* mutable even through a const pe_tokenizer * */
+    /* The folder's special tokens as transformers reads them (tokenizer_config.json,
+     * special_tokens_map.json, the class defaults); NULL when none. */
+    char *special_text[PE_TOK_NSPECIAL];
+    char *kind;                   /* "tokenizer.json" or "tokenizer.model (LlamaConverter)" */
 };
 
 /* Called by the loader once every field above is filled: builds the matchers

@@ -25,6 +25,7 @@ typedef struct job_key {
 #define N(field) offsetof(pe_job, field), 0
 static const job_key keys[] = {
     {"model", K_PATH, F(model), NULL, 0},
+    {"tokenizer", K_PATH, F(tokenizer), NULL, 0},
     {"family", K_ENUM, F(family), "auto|qwen-prm|math-shepherd|rlhflow|skywork", 0},
     {"data", K_PATH, F(data), NULL, 0},
     {"output", K_PATH, F(output), NULL, 0},

@@ -14,6 +14,7 @@
 typedef struct pe_job {
     char source[PE_JOB_PATH];        /* the job file ("" when built in memory) */
     char model[PE_JOB_PATH];         /* checkpoint folder */
+    char tokenizer[PE_JOB_PATH];     /* tokenizer folder, tokenizer.json or tokenizer.model; "" = the model's */
     char family[32];                 /* auto | qwen-prm | math-shepherd | rlhflow | skywork */
     char data[PE_JOB_PATH];          /* PRMBench JSONL file or folder */
     char output[PE_JOB_PATH];        /* HDF5 results */

@@ -109,6 +109,51 @@ static int bin_line(FILE *out, const char *dir, const char *name, pe_err *e)
     return rc;
 }
 
+/* The files a tokenizer is read from (src/io/tokenizer_load.c). */
+int pe_is_tokenizer_file(const char *name)
+{
+    return !strcmp(name, "tokenizer.json") || !strcmp(name, "tokenizer.model") ||
+           !strcmp(name, "tokenizer_config.json") || !strcmp(name, "special_tokens_map.json");
+}
+
+/* The job key "tokenizer": SHA-256 of the file it names (or of each tokenizer
+ * file of the folder) and of the configuration files beside it. */
+static int tokenizer_lines(FILE *out, const char *path, pe_err *e)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return pe_fail(e, PE_EIO, "%s: %s", path, strerror(errno));
+    char dir[8192];
+    const char *single = NULL;
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(dir, sizeof dir, "%s", path);
+    } else {
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+        single = path;
+    }
+    static const char *const names[] = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+                                        "special_tokens_map.json"};
+    char hex[65], p[8300];
+    if (single) {
+        int rc = pe_sha256_file(single, hex, e);
+        if (rc)
+            return rc;
+        const char *base = strrchr(single, '/');
+        fprintf(out, "tokenizer %s sha256=%s\n", base ? base + 1 : single, hex);
+    }
+    for (int i = single ? 2 : 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        if (stat(p, &st) != 0)
+            continue;
+        int rc = pe_sha256_file(p, hex, e);
+        if (rc)
+            return rc;
+        fprintf(out, "tokenizer %s sha256=%s\n", names[i], hex);
+    }
+    return PE_OK;
+}
+
 int pe_model_fingerprint(const char *dir, char **text, pe_err *e)
 {
     *text = NULL;
@@ -121,9 +166,9 @@ int pe_model_fingerprint(const char *dir, char **text, pe_err *e)
     struct dirent *de;
     while (rc == PE_OK && (de = readdir(d))) {
         const char *nm = de->d_name;
-        int want = ends_with(nm, ".safetensors") || !strcmp(nm, "config.json") || !strcmp(nm, "tokenizer.json") ||
-                   !strcmp(nm, "tokenizer_config.json") || !strcmp(nm, "model.safetensors.index.json") ||
-                   is_torch_weights(nm) || !strcmp(nm, "pytorch_model.bin.index.json");
+        int want = ends_with(nm, ".safetensors") || !strcmp(nm, "config.json") || pe_is_tokenizer_file(nm) ||
+                   !strcmp(nm, "model.safetensors.index.json") || is_torch_weights(nm) ||
+                   !strcmp(nm, "pytorch_model.bin.index.json");
         if (!want)
             continue;
         if (n == cap) {
@@ -199,8 +244,14 @@ int pe_job_hash_text(const pe_job_hash_in *in, char **text, pe_err *e)
     for (int i = 0; i < in->ndata; i++)
         fprintf(out, "data sha256=%s\n", in->data_sha256[i]);
     fputs(model, out);
-    fclose(out);
     free(model);
+    /* Only when set, so the hashes (and journals) of jobs without it stay as they were. */
+    if (j->tokenizer[0] && (rc = tokenizer_lines(out, j->tokenizer, e)) != PE_OK) {
+        fclose(out);
+        free(buf);
+        return rc;
+    }
+    fclose(out);
     if (!buf)
         return pe_fail(e, PE_ERESOURCE, "out of memory");
     *text = buf;

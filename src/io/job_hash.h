@@ -19,11 +19,17 @@ typedef struct pe_job_hash_in {
 } pe_job_hash_in;
 
 /* Appends the model folder's fingerprint to the canonical text: the full
- * SHA-256 of config.json, tokenizer.json (and tokenizer_config.json and
- * model.safetensors.index.json when present), and for every *.safetensors
+ * SHA-256 of config.json, the tokenizer files (tokenizer.json, tokenizer.model,
+ * tokenizer_config.json, special_tokens_map.json) and
+ * model.safetensors.index.json when present, and for every *.safetensors
  * file its name, size, modification time and the SHA-256 of its header
  * (hashing gigabytes of weights on every start would cost minutes). */
 int pe_model_fingerprint(const char *dir, char **text, pe_err *e);
+/* The job key "tokenizer", when set, adds the SHA-256 of the tokenizer files
+ * it names to the job hash (pe_job_hash_text). */
+/* 1 for the files a tokenizer is read from: tokenizer.json, tokenizer.model,
+ * tokenizer_config.json, special_tokens_map.json. */
+int pe_is_tokenizer_file(const char *name);
 
 /* The canonical text (malloc'ed), for docs, tests and `--explain`-style debugging. */
 int pe_job_hash_text(const pe_job_hash_in *in, char **text, pe_err *e);

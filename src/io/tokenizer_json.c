@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <utf8proc.h>
@@ -16,6 +15,7 @@
 #include "core/bytelevel.h"
 #include "core/tokenizer_impl.h"
 #include "io/json_check.h"
+#include "io/tokenizer_io.h"
 
 /* The pattern of GPT-2's ByteLevel pre-tokenizer when use_regex is true. */
 static const char gpt2_pattern[] =
@@ -658,7 +658,7 @@ static int load_post(ctx *c, pe_tokenizer *t, const cJSON *o, const char *path)
  * refused instead of filling memory; cJSON's tree is several times larger. */
 #define MAX_FILE (256 << 20)
 
-static char *read_file(const char *path, size_t *len, pe_err *e)
+char *pe_tok_read_text(const char *path, size_t *len, pe_err *e)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -722,27 +722,13 @@ static int load_json(pe_tokenizer *t, const cJSON *root, ctx *c)
     return pe_tokenizer_finish(t, c->e);
 }
 
-pe_tokenizer *pe_tokenizer_load(const char *path, pe_err *e)
+pe_tokenizer *pe_tokenizer_from_json(const char *path, pe_err *e)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        pe_fail(e, PE_EIO, "%s: %s", path, strerror(errno));
+    char *file = pe_strdup(path, e);
+    if (!file)
         return NULL;
-    }
-    char *file = NULL;
-    if (S_ISDIR(st.st_mode)) {
-        size_t n = strlen(path) + sizeof "/tokenizer.json";
-        file = pe_malloc(n, e);
-        if (!file)
-            return NULL;
-        snprintf(file, n, "%s/tokenizer.json", path);
-    } else {
-        file = pe_strdup(path, e);
-        if (!file)
-            return NULL;
-    }
     size_t len;
-    char *text = read_file(file, &len, e);
+    char *text = pe_tok_read_text(file, &len, e);
     if (!text) {
         free(file);
         return NULL;

@@ -21,7 +21,7 @@ specs=(
   "rescore|docs/cli-rescore-report.md|--threshold --label-rule --csv --json --out|--quiet|r.h5"
   "report|docs/cli-rescore-report.md|--csv|--force --quiet|a.h5"
   "tiny-model|docs/tiny-model.md|--family --seed --dtype --layers --hidden --heads --kv-heads --ffn --head-dim --max-pos --merges||dir"
-  "inspect|docs/checkpoints.md||--quiet|"
+  "inspect|docs/checkpoints.md|--tokenizer|--quiet|"
   "tokenize|docs/tokenizer.md|--tokenizer --text --file|--jsonl --add-special|"
   "run|docs/run.md|--set --dump-tokens|--quiet|job.json"
 )

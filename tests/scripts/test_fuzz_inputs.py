@@ -2,7 +2,7 @@
 """Mutation fuzzer for prmeval's input readers (docs/fuzzing.md).
 
 Takes valid seed inputs (PRMBench lines, predictions, a tiny model's
-config.json / model.safetensors / tokenizer.json, tokenizer input text, an
+config.json / model.safetensors / tokenizer.json / tokenizer.model, tokenizer input text, an
 HDF5 results file), mutates them (bit flips, truncation, byte insertion and
 deletion, invalid UTF-8, and structure-aware changes: JSON types, keys,
 duplicate keys, huge numbers, NaN/Infinity, deep nesting, long strings;
@@ -546,6 +546,104 @@ def t_tokenizer(rng, seeds, work):
     return c
 
 
+# SentencePiece tokenizer.model: the protobuf wire format. Mutations: the
+# bytes, or one top-level field (a piece, trainer_spec, normalizer_spec) cut
+# out, doubled, given a forged length, or an unknown field inserted.
+SPM_SEED = os.path.join(SRC, "tests", "data", "spm", "prmbench_bpe640.model")
+
+
+def pb_varint(v):
+    out = bytearray()
+    while True:
+        c = v & 0x7F
+        v >>= 7
+        out.append(c | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def pb_fields(b):
+    """(start, end, field number) of each top-level field, by the wire format
+    (varint, 64-bit, length-delimited, 32-bit); IndexError or ValueError when
+    the bytes are not a valid sequence of fields."""
+    def varint(i):
+        v, shift = 0, 0
+        while True:
+            c = b[i]
+            i += 1
+            v |= (c & 0x7F) << shift
+            shift += 7
+            if not c & 0x80:
+                return v, i
+            if shift > 63:
+                raise ValueError("varint")
+    out, i = [], 0
+    while i < len(b):
+        start = i
+        tag, i = varint(i)
+        wt = tag & 7
+        if wt == 0:
+            _, i = varint(i)
+        elif wt == 1 or wt == 5:
+            i += 8 if wt == 1 else 4
+        elif wt == 2:
+            n, i = varint(i)
+            i += n
+        else:
+            raise ValueError("wire type")
+        if i > len(b):
+            raise IndexError("past the end")
+        out.append((start, i, tag >> 3))
+    return out
+
+
+def mutate_spm(b, rng):
+    if rng.random() < 0.4:
+        return mutate_bytes(b, rng)
+    fields = pb_fields(b)
+    s, e, _ = rng.choice(fields)
+    op = rng.randrange(5)
+    if op == 0:  # drop the field
+        return b[:s] + b[e:]
+    if op == 1:  # the field twice (a repeated piece, or a message merged)
+        return b[:e] + b[s:e] + b[e:]
+    if op == 2:  # a forged length for it
+        tag = b[s:s + 1] if b[s] < 0x80 else b[s:s + 2]
+        n = rng.choice([0, 1, e - s, e - s + 1, 1 << 31, 1 << 40, (1 << 64) - 1])
+        return b[:s] + tag + pb_varint(n) + b[e - min(e - s - len(tag), 64):]
+    if op == 3:  # an unknown field of each wire type
+        f = rng.choice([6, 17, 99, 1 << 28])
+        wt = rng.randrange(8)
+        extra = pb_varint(f << 3 | wt) + rng.choice([b"", b"\x01", b"\x05abcde", b"\xff" * 11, b"\x00" * 8])
+        return b[:s] + extra + b[s:]
+    # a piece's type or score bytes overwritten
+    i = rng.randrange(s, e)
+    return b[:i] + bytes([rng.choice([0x18, 0x15, 0x00, 0x07, 0x06, 0xff])]) + b[i + 1:]
+
+
+def t_spm(rng, seeds, work):
+    p = os.path.join(work, "fuzz.model")
+    write(p, mutate_spm(read(SPM_SEED), rng))
+    texts = os.path.join(seeds["dir"], "texts.txt")
+    args = ["--add-special"] if rng.random() < 0.3 else []
+    c = Case([PRMEVAL, "tokenize", "--tokenizer", p, "--file", texts] + args, [p], ["fuzz.model"])
+
+    def check(stdout):
+        # ids inside the pieces, or one of LlamaTokenizer's <s>, </s>, <unk>
+        # appended when a mutation removed its piece (no tokenizer_config.json)
+        try:
+            npieces = sum(1 for _, _, f in pb_fields(read(p)) if f == 1)
+        except (IndexError, ValueError):
+            return "exit 0 on a file that is not a valid sequence of protobuf fields"
+        for line in stdout.decode().split("\n"):
+            for i in json.loads(line) if line else []:
+                if not 0 <= i < npieces + 3:
+                    return "token id %d outside the %d pieces (+3 default special tokens)" % (i, npieces)
+        return None
+    c.check_stdout = check
+    return c
+
+
 def t_tokenize_text(rng, seeds, work):
     p = os.path.join(work, "fuzztext.txt")
     b = read(os.path.join(seeds["dir"], "texts.txt"))
@@ -777,7 +875,7 @@ def t_bin(rng, seeds, work):
 
 
 TARGETS = {"data": t_data, "preds": t_preds, "config": t_config, "safetensors": t_safetensors,
-           "tokenizer": t_tokenizer, "text": t_tokenize_text, "h5": t_h5, "bin": t_bin}
+           "tokenizer": t_tokenizer, "spm": t_spm, "text": t_tokenize_text, "h5": t_h5, "bin": t_bin}
 
 
 # ---- the loop ----------------------------------------------------------------

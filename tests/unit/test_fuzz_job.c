@@ -205,7 +205,7 @@ static void fuzz_job_text(int cases)
 
 static void fuzz_job_set(int cases)
 {
-    static const char *keys[] = {"model", "family", "data", "output", "json", "backend", "max_tokens", "token_budget",
+    static const char *keys[] = {"model", "tokenizer", "family", "data", "output", "json", "backend", "max_tokens", "token_budget",
                                  "threshold", "limit", "seed", "checkpoint_dir", "label_rule",
                                  "qwen_backspace_quirk", "rlhflow_system_block", "progress_interval", "bogus", "",
                                  "seed=1", "MODEL"};

@@ -142,7 +142,7 @@ static void test_set(void)
         {"backend=gpu", "--set: key \"backend\": \"gpu\" is not one of auto|cpu|cuda"},
         {"family=shepherd", "not one of auto|qwen-prm|math-shepherd|rlhflow|skywork"},
         {"label_rule=new", "\"new\" is not one of current|original"},
-        {"modle=x", "--set: unknown key \"modle\"; valid keys: model, family, data, output, json, backend, "
+        {"modle=x", "--set: unknown key \"modle\"; valid keys: model, tokenizer, family, data, output, json, backend, "
                     "max_tokens, token_budget, threshold, limit, seed, checkpoint_dir, label_rule, "
                     "qwen_backspace_quirk, rlhflow_system_block, progress_interval"},
         {"model", "--set model: expected key=value"},
@@ -171,7 +171,7 @@ static void test_file_errors(void)
     static const char *cases[][3] = {
         {"e1.json", "{\n  \"model\": \"m\",\n  \"data\" \"d\"\n}\n", ":3:"},          /* line of the error */
         {"e2.json", "[1, 2]", "a job file is one JSON object"},
-        {"e3.json", "{\"modle\": \"m\"}", "unknown key \"modle\"; valid keys: model, family"},
+        {"e3.json", "{\"modle\": \"m\"}", "unknown key \"modle\"; valid keys: model, tokenizer, family"},
         {"e4.json", "{\"max_tokens\": \"2048\"}", "key \"max_tokens\": expected an integer, got \"2048\""},
         {"e5.json", "{\"max_tokens\": 2048.5}", "key \"max_tokens\": expected an integer >= 1, got 2048.5"},
         {"e6.json", "{\"limit\": -3}", "key \"limit\": expected an integer >= 0, got -3"},

@@ -179,6 +179,39 @@ static void test_job_hash(void)
     fclose(f);
     hash_of(&j, 0.5, "cpu", h);
     CHECK(strcmp(h, t1) != 0);
+    /* tokenizer.model and special_tokens_map.json of the folder count too */
+    char t2[65], t3[65];
+    snprintf(t2, sizeof t2, "%s", h);
+    snprintf(p, sizeof p, "%s/special_tokens_map.json", dir);
+    write_file(p, "{}");
+    hash_of(&j, 0.5, "cpu", h);
+    CHECK(strcmp(h, t2) != 0);
+    snprintf(t3, sizeof t3, "%s", h);
+    /* the job key "tokenizer": the files it names, only when set */
+    char tdir[300], tm[320];
+    snprintf(tdir, sizeof tdir, "%s/tok", dir);
+    CHECK_INT(mkdir(tdir, 0700), 0);
+    snprintf(tm, sizeof tm, "%s/tokenizer.model", tdir);
+    write_file(tm, "x");
+    k = j;
+    snprintf(k.tokenizer, sizeof k.tokenizer, "%s", tdir);
+    hash_of(&k, 0.5, "cpu", h);
+    CHECK(strcmp(h, t3) != 0);
+    char t4[65];
+    snprintf(t4, sizeof t4, "%s", h);
+    write_file(tm, "y");
+    hash_of(&k, 0.5, "cpu", h);
+    CHECK(strcmp(h, t4) != 0);
+    snprintf(k.tokenizer, sizeof k.tokenizer, "%s", tm); /* the file itself */
+    hash_of(&k, 0.5, "cpu", h);
+    CHECK(strcmp(h, t3) != 0);
+    hash_of(&j, 0.5, "cpu", h); /* without the key: as before */
+    CHECK_STR(h, t3);
+    unlink(tm);
+    rmdir(tdir);
+    snprintf(p, sizeof p, "%s/special_tokens_map.json", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
     /* a broken safetensors header is an error naming the file */
     f = fopen(p, "wb");
     const uint8_t bad[9] = {200, 0, 0, 0, 0, 0, 0, 0, '{'};

@@ -1,0 +1,148 @@
+# `prmeval run` on checkpoints laid out as published without tokenizer.json:
+#  - like Math-Shepherd (peiyi9979/math-shepherd-mistral-7b-prm): tokenizer.model
+#    + tokenizer_config.json (older layout) + special_tokens_map.json;
+#  - like the Llemma PRMs: no tokenizer at all, the job key "tokenizer" names
+#    the folder of the base model's tokenizer (here the Math-Shepherd-like one).
+# A tiny math-shepherd model (prmeval tiny-model) gets the test SentencePiece
+# vocabulary (tests/data/spm/prmbench_bpe640.model, 640 pieces = the model's
+# vocab_size). Its twin holds the tokenizer.json that the independent oracle
+# (tests/oracle/spm_llama_convert.py) converts from the same folder: all three
+# runs must give identical token ids (--dump-tokens) and bit-identical step
+# rewards. Also: `inspect` on each layout, the missing-tokenizer message and
+# exit code, and the job key in the results' provenance. And Skywork's BOS is
+# the tokenizer's bos_token (tokenizer_config.json), not config.json's id.
+set -euo pipefail
+: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
+T="$PRMEVAL_TMP"
+rm -rf "$T"
+mkdir -p "$T"
+PY=/usr/bin/python3
+DATA="$PRMEVAL_SRC/data/subset400.jsonl"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+base="$T/base"
+"$PRMEVAL" tiny-model "$base" --family math-shepherd --seed 5 --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
+    --ffn 64 >/dev/null 2>&1
+grep -q '"vocab_size":[[:space:]]*640' "$base/config.json" || { echo "FAIL: tiny model vocab_size is not 640"; exit 1; }
+
+ms="$T/math-shepherd-layout"
+cp -r "$base" "$ms"
+rm "$ms/tokenizer.json" "$ms/tokenizer_config.json"
+cp "$PRMEVAL_SRC/tests/data/spm/prmbench_bpe640.model" "$ms/tokenizer.model"
+cat > "$ms/tokenizer_config.json" <<'EOF'
+{"add_bos_token": true, "add_eos_token": false,
+ "bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false},
+ "clean_up_tokenization_spaces": false,
+ "eos_token": {"__type": "AddedToken", "content": "</s>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false},
+ "legacy": true, "model_max_length": 1000000000000000019884624838656, "pad_token": null, "sp_model_kwargs": {},
+ "tokenizer_class": "LlamaTokenizer",
+ "unk_token": {"__type": "AddedToken", "content": "<unk>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false}}
+EOF
+echo '{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}' > "$ms/special_tokens_map.json"
+
+twin="$T/tokenizer-json-twin"
+cp -r "$ms" "$twin"
+rm "$twin/tokenizer.model"
+"$PY" "$PRMEVAL_SRC/tests/oracle/spm_llama_convert.py" "$ms" "$T/converted"
+cp "$T/converted/tokenizer.json" "$twin/"
+
+llemma="$T/llemma-layout"
+cp -r "$base" "$llemma"
+rm "$llemma/tokenizer.json" "$llemma/tokenizer_config.json"
+
+job() {  # name model [extra json]
+    cat > "$T/$1.job.json" <<EOF
+{"model": "$2", "family": "math-shepherd", "data": "$DATA", "output": "$T/$1.h5", "json": "$T/$1.json",
+ "backend": "cpu", "max_tokens": 256, "token_budget": 4096, "limit": 20 ${3:-}}
+EOF
+}
+job ms "$ms"
+job twin "$twin"
+job llemma "$llemma" ", \"tokenizer\": \"$ms\""
+for r in ms twin llemma; do
+    PRMEVAL_MPI=0 "$PRMEVAL" run "$T/$r.job.json" --quiet --dump-tokens "$T/$r.tokens" 2> "$T/$r.log" ||
+        { cat "$T/$r.log"; fail "run $r"; }
+done
+[ -s "$T/ms.tokens" ] || fail "no tokens dumped"
+cmp -s "$T/ms.tokens" "$T/twin.tokens" || fail "token ids of the tokenizer.model folder differ from its tokenizer.json twin"
+cmp -s "$T/ms.tokens" "$T/llemma.tokens" || fail "token ids with the job key \"tokenizer\" differ"
+"$PY" - "$T/ms.h5" "$T/twin.h5" "$T/llemma.h5" "$T/ms.tokens" <<'EOF' || fail "rewards differ"
+import json, sys
+import h5py, numpy as np
+a, b, c = (h5py.File(p) for p in sys.argv[1:4])
+sa, sb, sc = (f["steps/score"][:] for f in (a, b, c))
+assert len(sa) > 50, f"only {len(sa)} step scores"
+assert np.array_equal(sa.view(np.uint32) if sa.dtype == np.float32 else sa.view(np.uint64),
+                      sb.view(np.uint32) if sb.dtype == np.float32 else sb.view(np.uint64)), "ms vs twin"
+assert np.array_equal(sa, sc), "ms vs llemma"
+assert np.all((sa > 0) & (sa < 1))
+# every prompt starts with BOS <s> = 1 (add_bos_token) and the step tag's last id
+# (encode("ки")[-1]) is where the rewards are read
+n = 0
+for line in open(sys.argv[4]):
+    p = json.loads(line)
+    assert p["ids"][0] == 1, p["ids"][:3]
+    n += 1
+print(f"ok: {len(sa)} step rewards bit-identical over 3 layouts, {n} prompts start with BOS")
+EOF
+"$PY" -c "
+import h5py, json, sys
+cfg = json.loads(h5py.File(sys.argv[1]).attrs['config_json'])
+sys.exit(0 if cfg.get('tokenizer') == sys.argv[2] else 1)" "$T/llemma.h5" "$ms" || fail "job key \"tokenizer\" not in the HDF5 provenance"
+
+# inspect: each layout, and what a folder without a tokenizer needs
+"$PRMEVAL" inspect "$ms" --quiet > "$T/i.ms" || fail "inspect math-shepherd layout"
+grep -q "folder holds *tokenizer.model, tokenizer_config.json, special_tokens_map.json" "$T/i.ms" ||
+    fail "inspect: files held"; grep -q "as tokenizer.model (converted as LlamaConverter)" "$T/i.ms" || fail "inspect: read"
+grep -q 'bos "<s>" (1)' "$T/i.ms" || fail "inspect: bos"
+set +e
+"$PRMEVAL" inspect "$llemma" --quiet > "$T/i.ll" 2> "$T/i.ll.err"; rc=$?
+set -e
+[ $rc -eq 4 ] || fail "inspect without tokenizer: exit $rc, want 4"
+grep -q 'holds no tokenizer.json or tokenizer.model' "$T/i.ll.err" && grep -q 'job key "tokenizer"' "$T/i.ll.err" ||
+    { cat "$T/i.ll.err"; fail "inspect without tokenizer: message"; }
+grep -q "folder holds *no tokenizer files" "$T/i.ll" || fail "inspect without tokenizer: what it holds"
+"$PRMEVAL" inspect "$llemma" --quiet --tokenizer "$ms/tokenizer.model" > "$T/i.ll2" || fail "inspect --tokenizer"
+grep -q "(from --tokenizer)" "$T/i.ll2" || fail "inspect --tokenizer: source"
+# run without the key: exit 4 and what to pass
+set +e
+PRMEVAL_MPI=0 "$PRMEVAL" run "$T/llemma.job.json" --quiet --set tokenizer= --set output="$T/x.h5" \
+    2> "$T/nokey.err"; rc=$?
+PRMEVAL_MPI=0 "$PRMEVAL" run "$T/llemma.job.json" --quiet --set tokenizer="$T/nope" --set output="$T/y.h5" \
+    2> "$T/badkey.err"; rc2=$?
+set -e
+[ $rc -eq 4 ] && grep -q 'job key "tokenizer"' "$T/nokey.err" || { cat "$T/nokey.err"; fail "run without tokenizer: exit $rc"; }
+[ $rc2 -eq 4 ] && grep -q 'key "tokenizer": .*nope' "$T/badkey.err" ||
+    { cat "$T/badkey.err"; fail "run with a missing tokenizer path: exit $rc2"; }
+# Skywork: BOS is the tokenizer's bos_token (tokenizer_config.json), as the
+# reference writes tokenizer.bos_token + problem, not config.json's bos_token_id.
+sky="$T/skywork"
+"$PRMEVAL" tiny-model "$sky" --family skywork --seed 5 --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
+    --ffn 64 >/dev/null 2>&1
+want=$("$PRMEVAL" tokenize --tokenizer "$sky" --text '<|endoftext|>')
+"$PY" - "$sky/config.json" <<'EOF2'
+import json, sys
+c = json.load(open(sys.argv[1])); c["bos_token_id"] = 7; json.dump(c, open(sys.argv[1], "w"))
+EOF2
+cat > "$T/sky.job.json" <<EOF2
+{"model": "$sky", "family": "skywork", "data": "$DATA", "output": "$T/sky.h5", "backend": "cpu",
+ "max_tokens": 256, "limit": 3}
+EOF2
+PRMEVAL_MPI=0 "$PRMEVAL" run "$T/sky.job.json" --quiet --dump-tokens "$T/sky.tokens" 2> "$T/sky.log" ||
+    { cat "$T/sky.log"; fail "skywork run"; }
+first=$(head -1 "$T/sky.tokens" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ids"][0])')
+[ "[$first]" = "$want" ] || fail "skywork BOS is $first, want the tokenizer's bos_token $want (config.json says 7)"
+# a bos_token that is not one token cannot be written as the reference writes it
+"$PY" - "$sky/tokenizer_config.json" <<'EOF2'
+import json, sys
+c = json.load(open(sys.argv[1])); c["bos_token"] = "hello world"; json.dump(c, open(sys.argv[1], "w"))
+EOF2
+set +e
+PRMEVAL_MPI=0 "$PRMEVAL" run "$T/sky.job.json" --quiet --set output="$T/sky2.h5" 2> "$T/sky2.err"; rc=$?
+set -e
+[ $rc -eq 3 ] && grep -q "bos_token \"hello world\" .* encodes to [0-9]* tokens, expected 1" "$T/sky2.err" ||
+    { cat "$T/sky2.err"; fail "skywork multi-token bos_token: exit $rc"; }
+
+[ $fails -eq 0 ] && echo "tokenizer.model layouts: all checks passed"
+exit $fails
