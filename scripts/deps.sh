@@ -6,7 +6,7 @@ SUDO=""
 pkgs=(build-essential cmake pkg-config git
       libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       libcjson-dev libpcre2-dev libutf8proc-dev libopenblas-dev
-      python3 python3-h5py python3-numpy python3-torch
+      python3 python3-h5py python3-numpy python3-torch python3-matplotlib
       slurm-wlm munge)
 # Node.js may come from elsewhere (e.g. NodeSource); Debian's npm would conflict with it.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
