@@ -26,6 +26,7 @@ import csv
 import io
 import math
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -93,11 +94,16 @@ class Out:
             die("%s: cannot write (%s)" % (final, ex.strerror or ex), pr.EXIT_FS)
 
     def figure(self, fig, name, plt):
-        for ext in ("png", "svg"):
-            meta = {"Date": None} if ext == "svg" else {"Software": None}
-            self.commit("%s.%s" % (name, ext),
-                        lambda p, ext=ext, meta=meta: fig.savefig(p, format=ext, dpi=110, metadata=meta,
-                                                                  bbox_inches="tight"))
+        self.commit(name + ".png", lambda p: fig.savefig(p, format="png", dpi=110, metadata={"Software": None},
+                                                         bbox_inches="tight"))
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        svg = stable_ids(buf.getvalue())
+
+        def write(p):
+            with open(p, "w", encoding="utf-8") as fh:
+                fh.write(svg)
+        self.commit(name + ".svg", write)
         plt.close(fig)
 
     def table(self, name, header, rows):
@@ -110,6 +116,15 @@ class Out:
             with open(p, "w", encoding="utf-8") as fh:
                 fh.write(buf.getvalue())
         self.commit(name + ".csv", write)
+
+
+def stable_ids(svg):
+    """Clip-path ids numbered in order of appearance: matplotlib derives the id
+    of a path clip (the polar axes' circle) from a Python object id, so the
+    same figure would give another SVG on every run."""
+    ids = {}
+    return re.sub(r'(id="|url\(#)(p[0-9a-f]{10})(?=[")])',
+                  lambda m: m.group(1) + ids.setdefault(m.group(2), "clip%d" % len(ids)), svg)
 
 
 def num(v):

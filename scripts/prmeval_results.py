@@ -163,6 +163,8 @@ def load_run(h5py, path):
     r.stem = os.path.splitext(os.path.basename(path))[0]
     rd = _Reader(h5py, path)
     try:
+        if "schema" not in rd.f.attrs:
+            raise ResultsError("%s: not a prmeval results file (no root attribute schema)" % path)
         schema = rd.attr("/", "schema")
         if _text(schema, "%s: attribute schema" % path) != SCHEMA:
             raise ResultsError("%s: not a prmeval results file (root attribute schema is %r, not %r)" % (
