@@ -28,6 +28,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import prmeval_results as pr  # noqa: E402
@@ -139,7 +140,8 @@ def legend(ax, **kw):
 def note(fig, text):
     """The --force flag, above the figure: runs drawn that are not comparable."""
     if text:
-        fig.text(0.5, 1.02, text, fontsize="x-small", color="firebrick", ha="center", va="bottom", wrap=True)
+        fig.text(0.5, 1.02, textwrap.fill(text, 140), fontsize="x-small", color="firebrick", ha="center",
+                 va="bottom")
 
 
 # ---- figures ----------------------------------------------------------------
@@ -202,7 +204,8 @@ def fig_error_position(plt, runs, out, flag, lo, hi):
     ax.set_ylabel("erroneous steps judged invalid (%)")
     ax.set_title("Error detection against error position (pooled error classes)")
     ax.set_xticks(range(lo, hi + 1))
-    ax.set_ylim(0, 100)
+    ax.set_ylim(-3, 103)  # points at 0 and 100 drawn whole
+    ax.set_yticks(range(0, 101, 20))
     ax.grid(alpha=0.3)
     legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(3, len(runs)))
     note(fig, flag)

@@ -196,8 +196,12 @@ def load_run(h5py, path):
         rule = resc.get("label_rule") if isinstance(resc, dict) else None
         r.label_rule = rule if isinstance(rule, str) and rule else "threshold"
         r.name = _config_name(cfg, r.stem)
+        # the label as `prmeval report` writes it (a rule only for rescored files)
         r.label = "%s@%s%s%s" % (r.name, _fmt_threshold(r.threshold), " rescore" if isinstance(resc, dict) else "",
                                  "" if r.label_rule == "threshold" else " " + r.label_rule)
+        if not isinstance(resc, dict) and isinstance(cfg, dict) and cfg.get("family") == "skywork" and \
+                cfg.get("label_rule", "current") == "current":
+            r.label_rule = "skywork-current"  # the run's own labels: the rule rescore calls so (job-config.md)
         # PRMScores, as the file stores them
         r.prmscore = {}
 
