@@ -244,20 +244,18 @@ def fig_step_scores(plt, np, runs, out, flag):
             rows += [(r.label, r.path, g, num(edges[b]), num(edges[b + 1]), int(counts[b]), num(heights[b]))
                      for b in range(len(heights))]
         p = r.pooled
-        text = "similarity %s (n %d)\ncorrect_step_acc %s\nwrong_step_acc %s" % (
-            "%.3f" % p["similarity"] if p["similarity"] != -1 else "-", p["similarity_n"],
-            "%.3f" % p["correct_step_acc"] if p["correct_step_acc"] != -1 else "-",
-            "%.3f" % p["wrong_step_acc"] if p["wrong_step_acc"] != -1 else "-")
+        val = lambda v: "-" if v == -1 else "%.3f" % v  # noqa: E731 (-1: the metric's "empty")
+        text = "similarity %s (n %d), correct_step_acc %s, wrong_step_acc %s" % (
+            val(p["similarity"]), p["similarity_n"], val(p["correct_step_acc"]), val(p["wrong_step_acc"]))
         if not fin.any():
-            text = "no raw scores (labels only)\n" + text
-        elif r.label_rule == "threshold" and bins[0] <= r.threshold <= bins[-1]:
-            ax.axvline(r.threshold, color="grey", linestyle="--", linewidth=1)
-        ax.text(0.02, 0.97, text, transform=ax.transAxes, fontsize="x-small", va="top", family="monospace")
-        ax.set_title(r.label, fontsize="small", color=r.colour)
+            ax.text(0.5, 0.5, "no raw scores (labels only)", transform=ax.transAxes, ha="center", va="center")
+        elif r.label_rule == "threshold" and r.thresholded and bins[0] <= r.threshold <= bins[-1]:
+            ax.axvline(r.threshold, color="grey", linestyle="--", linewidth=1, label="threshold")
+        ax.set_title("%s\n%s" % (r.label, text), fontsize="small", color=r.colour)
         ax.set_xlabel("step score")
         ax.set_ylabel("fraction of steps")
         if fin.any():
-            legend(ax, loc="upper right")
+            legend(ax, loc="best")
         summary.append((r.label, r.path, int((fin & ~r.is_error).sum()), int((fin & r.is_error).sum()),
                         int((~fin).sum()), num(p["similarity"]), p["similarity_n"], num(p["correct_step_acc"]),
                         num(p["wrong_step_acc"])))

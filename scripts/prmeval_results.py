@@ -28,6 +28,7 @@ POOLED_ROW = 10          # /analysis/error_position rows: 10 classes, then poole
 NPOS = 32                # columns: 1-based positions 1..32 (32 also holds later ones)
 STATUS_OK = 0            # /samples/status
 CLASS_CORRECT = 0        # /samples/class: the synthetic correct twins, never pooled
+LABELS_FROM_SCORES = 0   # /samples/label_source
 
 
 class ResultsError(Exception):
@@ -51,6 +52,7 @@ class Run:
     errpos_n = None        # (32,) its denominators
     scores = None          # raw step scores of evaluated error-class samples (NaN: labels only)
     is_error = None        # the same steps: 1 = an error step
+    thresholded = True     # some evaluated sample's labels came from score > threshold
     colour = None
 
     @property
@@ -238,7 +240,11 @@ def load_run(h5py, path):
             raise ResultsError("%s: samples/step_offset: must start at 0, never decrease and end at %d (the "
                                "length of /steps)" % (path, len(score_all)))
         # the steps the pooled metric counts: evaluated samples of the error classes
-        keep = np.repeat((status == STATUS_OK) & (cls != CLASS_CORRECT), np.diff(off))
+        pooled = (status == STATUS_OK) & (cls != CLASS_CORRECT)
+        keep = np.repeat(pooled, np.diff(off))
+        if "samples/label_source" in rd.f:  # optional (docs/hdf5-schema.md): absent means from scores
+            src = rd.data("samples/label_source", (len(status),), "i")
+            r.thresholded = bool(np.any(src[pooled] == LABELS_FROM_SCORES))
         r.scores, r.is_error = score_all[keep], is_err[keep].astype(bool)
         if np.isinf(r.scores).any():
             raise ResultsError("%s: steps/score: infinite score" % path)
