@@ -10,6 +10,7 @@ message naming the file, a missing one exit 4, never a traceback."""
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def make_inputs():
     job = os.path.join(TMP, "demo.json")
     with open(job, "w") as fh:
         json.dump({"model": model, "family": "qwen-prm", "data": SUBSET, "output": os.path.join(TMP, "demo.h5"),
-                   "backend": "cpu", "max_tokens": 512, "token_budget": 8192, "limit": 24,
+                   "backend": "cpu", "max_tokens": 384, "token_budget": 8192, "limit": 16,
                    "progress_interval": 5}, fh)
     env = dict(os.environ, PRMEVAL_MPI="0")
     r = run([PRMEVAL, "run", job, "--quiet"], env=env)
@@ -300,7 +301,6 @@ def main():
     case("v1.h5", None, 3, "v1.h5: results schema version 1")
     case("sweep_bad.csv", b"threshold,label_rule,Overall\n0.5,threshold,0.4\n", 3, "sweep_bad.csv:1: not a rescore CSV")
     case("missing.h5", None, 4, "missing.h5: no such file")
-    import re
     for p, code, pattern in cases:
         r = run(PLOT + [h5["demo"], p, "--out", os.path.join(bad, "out")])
         if r.returncode != code or not re.search(pattern, r.stderr) or "Traceback" in r.stderr:
