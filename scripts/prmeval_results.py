@@ -26,6 +26,7 @@ SWEEP_HEADER = ["threshold", "label_rule", "Overall", "NR", "NCL", "Simp.", "ES"
                 "DR", "MS", "Sens."]
 POOLED_ROW = 10          # /analysis/error_position rows: 10 classes, then pooled
 NPOS = 32                # columns: 1-based positions 1..32 (32 also holds later ones)
+MAX_ELEMENTS = 1 << 28   # per dataset: PRMBench has ~7,000 samples and ~60,000 steps
 STATUS_OK = 0            # /samples/status
 CLASS_CORRECT = 0        # /samples/class: the synthetic correct twins, never pooled
 LABELS_FROM_SCORES = 0   # /samples/label_source
@@ -126,6 +127,8 @@ class _Reader:
             if len(d.shape) != len(shape) or any(w is not None and w != g for w, g in zip(shape, d.shape)):
                 raise ResultsError("%s: expected shape (%s), found (%s)" % (
                     where, ", ".join("n" if w is None else str(w) for w in shape), ", ".join(map(str, d.shape))))
+            if d.size > MAX_ELEMENTS:  # a hostile shape must not make us allocate it
+                raise ResultsError("%s: %d elements, more than the %d read" % (where, d.size, MAX_ELEMENTS))
             if d.dtype.kind not in (("i", "u") if kind in "iu" else (kind,)):
                 raise ResultsError("%s: expected %s values, found type %s" % (
                     where, {"f": "floating-point", "i": "integer", "u": "integer"}[kind], d.dtype))

@@ -299,6 +299,11 @@ def main():
     with h5py.File(os.path.join(bad, "v1.h5"), "a") as f:
         f.attrs["schema_version"] = np.int64(1)
     case("v1.h5", None, 3, "v1.h5: results schema version 1")
+    shutil.copy(h5["demo"], os.path.join(bad, "huge.h5"))
+    with h5py.File(os.path.join(bad, "huge.h5"), "a") as f:  # 64 GiB declared, nothing stored
+        del f["steps/score"]
+        f.create_dataset("steps/score", shape=(1 << 33,), dtype="f8", chunks=(1 << 16,))
+    case("huge.h5", None, 3, "huge.h5: steps/score: 8589934592 elements, more than")
     case("sweep_bad.csv", b"threshold,label_rule,Overall\n0.5,threshold,0.4\n", 3, "sweep_bad.csv:1: not a rescore CSV")
     case("missing.h5", None, 4, "missing.h5: no such file")
     for p, code, pattern in cases:
@@ -307,6 +312,10 @@ def main():
             fail("%s: exit %d (want %d), stderr: %s" % (os.path.basename(p), r.returncode, code, r.stderr.strip()))
         else:
             print("ok   %s: exit %d: %s" % (os.path.basename(p), r.returncode, r.stderr.strip()[:150]))
+    # the output folder is a file
+    r = run(PLOT + [h5["demo"], "--out", h5["allvalid"]])
+    if r.returncode != 4 or "cannot create the output folder" not in r.stderr:
+        fail("--out on a file: exit %d: %s" % (r.returncode, r.stderr))
     # usage
     for args in (["--out", bad], [h5["demo"]], [h5["demo"], "--out", bad, "--positions", "0:40"]):
         r = run(PLOT + args)
