@@ -3,7 +3,8 @@
 # (release), generates the tiny random qwen-prm model, and runs
 # `prmeval run jobs/demo.json` on 2 MPI ranks over the bundled 394-record
 # PRMBench subset. Prints the paper's table (a random model scores near
-# chance, of course); the results are in build/demo/demo.h5 and demo.json.
+# chance, of course); the results are in build/demo/demo.h5 and demo.json,
+# the paper's figures for it (and two rescored thresholds) in build/demo/figures.
 # Runs again from scratch each time: the demo's journals are cleared first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +20,9 @@ rm -rf build/demo/journal  # jobs/demo.json's checkpoint_dir: a fresh run, not a
 root=()
 [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
 mpirun -np 2 --oversubscribe "${root[@]}" ./build/prmeval run jobs/demo.json
+# The paper's figures (docs/plots.md): the run and two other thresholds, rescored from its stored scores.
+for t in 0.3 0.7; do
+  ./build/prmeval rescore build/demo/demo.h5 --threshold "$t" --out "build/demo/demo_t$t.h5" --quiet
+done
+/usr/bin/python3 scripts/plot.py build/demo/demo.h5 build/demo/demo_t0.3.h5 build/demo/demo_t0.7.h5 \
+    --out build/demo/figures

@@ -6,7 +6,7 @@ SUDO=""
 pkgs=(build-essential cmake pkg-config git
       libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       libcjson-dev libpcre2-dev libutf8proc-dev libopenblas-dev
-      python3 python3-h5py python3-numpy python3-torch
+      python3 python3-h5py python3-numpy python3-torch python3-matplotlib
       slurm-wlm munge)
 pkgs+=(libzip-dev)  # PyTorch .bin checkpoints: the zip container (src/io/torch_bin.c)
 # Test oracles for tokenizer.model (docs/tokenizer.md): protobuf's Python library with

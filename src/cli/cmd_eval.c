@@ -27,8 +27,10 @@ static void eval_usage(FILE *f)
             "\n"
             "  --data PATH          a folder of *.jsonl (read in name order) or one .jsonl file\n"
             "  --predictions FILE   one JSON object per line (docs/predictions.md)\n"
-            "  --format F           reference | native | auto (default auto: decided by the first\n"
-            "                       record: \"idx\" -> reference, \"key\" -> native)\n"
+            "  --format F           reference | native | critic | auto (default auto: decided by the\n"
+            "                       first record: \"task_name\" and \"results\" -> critic (the\n"
+            "                       reference's LLM-critic result files), \"idx\" -> reference,\n"
+            "                       \"key\" -> native)\n"
             "  --threshold T        a step is valid when its score > T, for predictions that give\n"
             "                       scores without labels (default 0.5)\n"
             "  --json FILE          write every metric as JSON (the reference evaluator's keys,\n"
@@ -85,10 +87,12 @@ static int parse_args(int argc, char **argv, eval_opts *o, pe_err *e)
                 o->format = PE_FMT_REFERENCE;
             else if (!strcmp(v, "native"))
                 o->format = PE_FMT_NATIVE;
+            else if (!strcmp(v, "critic"))
+                o->format = PE_FMT_CRITIC;
             else if (!strcmp(v, "auto"))
                 o->format = PE_FMT_AUTO;
             else
-                return pe_fail(e, PE_EUSAGE, "--format: '%s' is not reference, native or auto", v);
+                return pe_fail(e, PE_EUSAGE, "--format: '%s' is not reference, native, critic or auto", v);
         }
     }
     if (!o->data || !o->predictions)
@@ -131,14 +135,22 @@ static int match_notes(const pe_match_report *r, const pe_predictions *P, char n
         EXAMPLES(r->missing_ex, r->missing);
         snprintf(notes[n++], 512, "missing predictions, e.g. %s", ex);
     }
+    if (P->other_task)
+        snprintf(notes[n++], 512, "%s: %lld records of tasks other than %s were ignored (the first on line %d)",
+                 P->path, (long long)P->other_task, PE_CRITIC_TASK, P->other_task_line);
+    if (P->records_invalid)
+        snprintf(notes[n++], 512, "%s: %lld of %lld records say validity: false (duplicates included): skipped",
+                 P->path, (long long)P->records_invalid, (long long)P->n);
 #undef EXAMPLES
     return n;
 }
 
-static char *config_json(const eval_opts *o)
+static char *config_json(const eval_opts *o, const pe_predictions *P)
 {
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "command", "eval");
+    if (P->model_name)  /* a critic file's model_name names the run (report's row, plot legends) */
+        cJSON_AddStringToObject(c, "name", P->model_name);
     cJSON_AddStringToObject(c, "data", o->data);
     cJSON_AddStringToObject(c, "predictions", o->predictions);
     cJSON_AddStringToObject(c, "format", pe_format_name(o->format));
@@ -201,12 +213,12 @@ int cmd_eval(int argc, char **argv)
     rc = pe_world_agree(&w, pe_predictions_match(&d, &P, o.threshold, &S, &rep, &e), &e);
     if (rc != PE_OK)
         goto done;
-    char notes[4][512];
+    char notes[6][512];
     int nnotes = match_notes(&rep, &P, notes);
-    const char *note_ptr[4];
+    const char *note_ptr[6];
     for (int k = 0; k < nnotes; k++)
         note_ptr[k] = notes[k];
-    cfg = config_json(&o);
+    cfg = config_json(&o, &P);
     /* Provenance (SHA-256 of the data and predictions files, hosts, times):
      * collective, and every rank stops together if root cannot hash a file.
      * `prmeval report` refuses to compare runs whose data hashes differ.

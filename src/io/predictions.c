@@ -13,7 +13,10 @@
 
 const char *pe_format_name(int format)
 {
-    return format == PE_FMT_REFERENCE ? "reference" : format == PE_FMT_NATIVE ? "native" : "auto";
+    return format == PE_FMT_REFERENCE ? "reference"
+           : format == PE_FMT_NATIVE  ? "native"
+           : format == PE_FMT_CRITIC  ? "critic"
+                                      : "auto";
 }
 
 static void pred_free(pe_pred *p)
@@ -22,6 +25,7 @@ static void pred_free(pe_pred *p)
     free(p->labels);
     free(p->scores);
     free(p->red);
+    free(p->model);
 }
 
 void pe_predictions_free(pe_predictions *P)
@@ -30,6 +34,7 @@ void pe_predictions_free(pe_predictions *P)
         pred_free(&P->p[k]);
     free(P->p);
     free(P->path);
+    free(P->model_name);
     memset(P, 0, sizeof *P);
 }
 
@@ -45,15 +50,17 @@ static const fmt_fields fmt_native = {"key", "step_labels", "step_scores", "redu
 
 #define FAIL(...) do { snprintf(msg, msgsize, __VA_ARGS__); return -1; } while (0)
 
-/* Bools, or the ints 0 and 1 (as the reference's Python accepts them). */
-static int get_labels(const cJSON *a, const char *field, int32_t *n, uint8_t **out, const char *path, int line,
-                      char *msg, size_t msgsize)
+/* Bools, or the ints 0 and 1 (as the reference's Python accepts them).
+ * `in` prefixes field names in messages ("results." in critic files). */
+static int get_labels(const cJSON *a, const char *in, const char *field, int32_t *n, uint8_t **out, const char *path,
+                      int line, char *msg, size_t msgsize)
 {
     if (!cJSON_IsArray(a))
-        FAIL("%s:%d: \"%s\" must be an array of booleans (or 0/1)", path, line, field);
+        FAIL("%s:%d: \"%s%s\" must be an array of booleans (or 0/1)", path, line, in, field);
     int cnt = cJSON_GetArraySize(a);
     if (cnt > PE_PRED_MAX_STEPS)
-        FAIL("%s:%d: \"%s\" has %d entries, more than the %d allowed", path, line, field, cnt, PE_PRED_MAX_STEPS);
+        FAIL("%s:%d: \"%s%s\" has %d entries, more than the %d allowed", path, line, in, field, cnt,
+             PE_PRED_MAX_STEPS);
     uint8_t *v = malloc(cnt ? (size_t)cnt : 1);
     if (!v)
         FAIL("%s:%d: out of memory", path, line);
@@ -65,7 +72,7 @@ static int get_labels(const cJSON *a, const char *field, int32_t *n, uint8_t **o
             v[i] = it->valuedouble == 1;
         else {
             free(v);
-            FAIL("%s:%d: \"%s\"[%d] must be true, false, 0 or 1", path, line, field, i);
+            FAIL("%s:%d: \"%s%s\"[%d] must be true, false, 0 or 1", path, line, in, field, i);
         }
     }
     *n = cnt;
@@ -73,14 +80,15 @@ static int get_labels(const cJSON *a, const char *field, int32_t *n, uint8_t **o
     return 0;
 }
 
-static int get_scores(const cJSON *a, const char *field, int32_t *n, double **out, const char *path, int line,
-                      char *msg, size_t msgsize)
+static int get_scores(const cJSON *a, const char *in, const char *field, int32_t *n, double **out, const char *path,
+                      int line, char *msg, size_t msgsize)
 {
     if (!cJSON_IsArray(a))
-        FAIL("%s:%d: \"%s\" must be an array of numbers", path, line, field);
+        FAIL("%s:%d: \"%s%s\" must be an array of numbers", path, line, in, field);
     int cnt = cJSON_GetArraySize(a);
     if (cnt > PE_PRED_MAX_STEPS)
-        FAIL("%s:%d: \"%s\" has %d entries, more than the %d allowed", path, line, field, cnt, PE_PRED_MAX_STEPS);
+        FAIL("%s:%d: \"%s%s\" has %d entries, more than the %d allowed", path, line, in, field, cnt,
+             PE_PRED_MAX_STEPS);
     double *v = malloc((cnt ? (size_t)cnt : 1) * sizeof *v);
     if (!v)
         FAIL("%s:%d: out of memory", path, line);
@@ -88,7 +96,7 @@ static int get_scores(const cJSON *a, const char *field, int32_t *n, double **ou
     for (const cJSON *it = a->child; it; it = it->next, i++) {
         if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
             free(v);
-            FAIL("%s:%d: \"%s\"[%d] must be a finite number", path, line, field, i);
+            FAIL("%s:%d: \"%s%s\"[%d] must be a finite number", path, line, in, field, i);
         }
         v[i] = it->valuedouble;
     }
@@ -97,16 +105,15 @@ static int get_scores(const cJSON *a, const char *field, int32_t *n, double **ou
     return 0;
 }
 
-static int parse_pred(const cJSON *o, const fmt_fields *F, pe_pred *p, const char *path, int line, char *msg,
-                      size_t msgsize)
+static int parse_pred(const cJSON *o, const fmt_fields *F, const char *in, pe_pred *p, const char *path, int line,
+                      char *msg, size_t msgsize)
 {
-    p->line = line;
-    p->nlabels = p->nscores = p->nred = -1;
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, F->key);
     if (!k)
-        FAIL("%s:%d: missing field \"%s\" (%s format)", path, line, F->key, F == &fmt_native ? "native" : "reference");
+        FAIL("%s:%d: missing field \"%s%s\" (%s format)", path, line, in, F->key,
+             F == &fmt_native ? "native" : in[0] ? "critic" : "reference");
     if (!cJSON_IsString(k) || !k->valuestring)
-        FAIL("%s:%d: field \"%s\" must be a string", path, line, F->key);
+        FAIL("%s:%d: field \"%s%s\" must be a string", path, line, in, F->key);
     if (!(p->key = strdup(k->valuestring)))
         FAIL("%s:%d: out of memory", path, line);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "validity");
@@ -119,7 +126,7 @@ static int parse_pred(const cJSON *o, const fmt_fields *F, pe_pred *p, const cha
         else if (cJSON_IsNull(v))
             p->validity = 0;  /* None is falsy */
         else
-            FAIL("%s:%d: field \"validity\" must be true, false, a number or null", path, line);
+            FAIL("%s:%d: field \"%svalidity\" must be true, false, a number or null", path, line, in);
     }
     const cJSON *src = o;
     if (F->nested) {
@@ -127,24 +134,103 @@ static int parse_pred(const cJSON *o, const fmt_fields *F, pe_pred *p, const cha
         if (!src) {
             if (p->has_validity && !p->validity)
                 return 0;  /* skipped anyway: an unparsable critic output may carry no scores */
-            FAIL("%s:%d: missing field \"scores\"", path, line);
+            FAIL("%s:%d: missing field \"%sscores\"", path, line, in);
         }
         if (!cJSON_IsObject(src))
-            FAIL("%s:%d: field \"scores\" must be an object", path, line);
+            FAIL("%s:%d: field \"%sscores\" must be an object", path, line, in);
     }
     const cJSON *a;
     if ((a = cJSON_GetObjectItemCaseSensitive(src, F->labels)) &&
-        get_labels(a, F->labels, &p->nlabels, &p->labels, path, line, msg, msgsize))
+        get_labels(a, in, F->labels, &p->nlabels, &p->labels, path, line, msg, msgsize))
         return -1;
     if ((a = cJSON_GetObjectItemCaseSensitive(src, F->scores)) &&
-        get_scores(a, F->scores, &p->nscores, &p->scores, path, line, msg, msgsize))
+        get_scores(a, in, F->scores, &p->nscores, &p->scores, path, line, msg, msgsize))
         return -1;
     if ((a = cJSON_GetObjectItemCaseSensitive(src, F->red)) &&
-        get_labels(a, F->red, &p->nred, &p->red, path, line, msg, msgsize))
+        get_labels(a, in, F->red, &p->nred, &p->red, path, line, msg, msgsize))
         return -1;
     if (p->nlabels < 0 && p->nscores < 0 && !(p->has_validity && !p->validity))
-        FAIL("%s:%d: neither \"%s\" nor \"%s\" is present", path, line, F->labels, F->scores);
+        FAIL("%s:%d: neither \"%s%s\" nor \"%s%s\" is present", path, line, in, F->labels, in, F->scores);
     return 0;
+}
+
+static int get_string(const cJSON *o, const char *field, const char **out, const char *path, int line, char *msg,
+                      size_t msgsize)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
+    if (!v)
+        FAIL("%s:%d: missing field \"%s\" (critic format)", path, line, field);
+    if (!cJSON_IsString(v) || !v->valuestring)
+        FAIL("%s:%d: field \"%s\" must be a string", path, line, field);
+    *out = v->valuestring;
+    return 0;
+}
+
+/* One line of a file: a critic line wraps a reference-format record in
+ * {"task_name", "model_name", "results"} (what the reference writes to its
+ * checkpoint file, one line per sample). */
+static int parse_line(const cJSON *o, int format, pe_pred *p, const char *path, int line, char *msg, size_t msgsize)
+{
+    p->line = line;
+    p->nlabels = p->nscores = p->nred = -1;
+    if (format == PE_FMT_NATIVE)
+        return parse_pred(o, &fmt_native, "", p, path, line, msg, msgsize);
+    if (format == PE_FMT_REFERENCE)
+        return parse_pred(o, &fmt_reference, "", p, path, line, msg, msgsize);
+    const char *task, *model;
+    if (get_string(o, "task_name", &task, path, line, msg, msgsize) ||
+        get_string(o, "model_name", &model, path, line, msg, msgsize))
+        return -1;
+    if (!(p->model = strdup(model)))
+        FAIL("%s:%d: out of memory", path, line);
+    if (strcmp(task, PE_CRITIC_TASK) != 0) {
+        /* another task's record: the reference evaluates each task from its
+         * own records, so it is no prediction of this one (counted, reported) */
+        p->other_task = 1;
+        return 0;
+    }
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "results");
+    if (!r)
+        FAIL("%s:%d: missing field \"results\" (critic format)", path, line);
+    if (!cJSON_IsObject(r))
+        FAIL("%s:%d: field \"results\" must be an object", path, line);
+    return parse_pred(r, &fmt_reference, "results.", p, path, line, msg, msgsize);
+}
+
+/* Critic files: one critic per file (every record's model_name the same, so
+ * two critics' files concatenated are not silently mixed: the first record of
+ * an idx would win whichever critic wrote it), other tasks' records dropped. */
+static int critic_finish(pe_predictions *P, pe_err *e)
+{
+    int64_t kept = 0;
+    for (int64_t k = 0; k < P->n; k++) {
+        pe_pred *p = &P->p[k];
+        if (!P->model_name) {
+            if (!(P->model_name = pe_strdup(p->model, e)))
+                return PE_ERESOURCE;
+        } else if (strcmp(p->model, P->model_name) != 0) {
+            return pe_fail(e, PE_EINPUT,
+                           "%s:%d: model_name \"%.100s\" differs from the first record's \"%.100s\" (one critic per "
+                           "file: the first record of each idx would count, whichever critic wrote it)",
+                           P->path, p->line, p->model, P->model_name);
+        }
+        free(p->model);
+        p->model = NULL;
+        if (p->other_task) {
+            if (!P->other_task++)
+                P->other_task_line = p->line;
+            pred_free(p);
+            memset(p, 0, sizeof *p);  /* P is freed whole if a later line fails */
+            continue;
+        }
+        if (kept != k) {
+            P->p[kept] = *p;
+            memset(p, 0, sizeof *p);
+        }
+        kept++;
+    }
+    P->n = kept;
+    return PE_OK;
 }
 
 int pe_predictions_load(const char *path, int format, pe_predictions *P, pe_err *e)
@@ -168,18 +254,20 @@ int pe_predictions_load(const char *path, int format, pe_predictions *P, pe_err 
             rc = pe_fail(e, PE_EINPUT, "%s", msg);
             goto done;
         }
-        format = cJSON_HasObjectItem(o, "idx") ? PE_FMT_REFERENCE
-                 : cJSON_HasObjectItem(o, "key") ? PE_FMT_NATIVE : -1;
+        format = cJSON_HasObjectItem(o, "task_name") && cJSON_HasObjectItem(o, "results") ? PE_FMT_CRITIC
+                 : cJSON_HasObjectItem(o, "idx")                                            ? PE_FMT_REFERENCE
+                 : cJSON_HasObjectItem(o, "key")                                            ? PE_FMT_NATIVE
+                                                                                             : -1;
         cJSON_Delete(o);
         if (format < 0) {
             rc = pe_fail(e, PE_EINPUT,
-                         "%s:%d: cannot tell the format: the record has neither \"idx\" (reference) nor \"key\" (native)",
+                         "%s:%d: cannot tell the format: the record has neither \"task_name\" and \"results\" "
+                         "(critic), \"idx\" (reference) nor \"key\" (native)",
                          path, j.lineno[0]);
             goto done;
         }
     }
     P->format = format;
-    const fmt_fields *F = format == PE_FMT_NATIVE ? &fmt_native : &fmt_reference;
     int nthreads = omp_get_max_threads();
     pe_arena *arenas = pe_calloc((size_t)nthreads, sizeof *arenas, e);
     if (!arenas) {
@@ -191,7 +279,7 @@ int pe_predictions_load(const char *path, int format, pe_predictions *P, pe_err 
     for (int64_t k = 0; k < j.nlines; k++) {
         char msg[1024];
         cJSON *o = pe_jsonl_parse_in(&j, k, path, &arenas[omp_get_thread_num()], msg, sizeof msg);
-        if (o && parse_pred(o, F, &P->p[k], path, j.lineno[k], msg, sizeof msg) == 0)
+        if (o && parse_line(o, format, &P->p[k], path, j.lineno[k], msg, sizeof msg) == 0)
             continue;
         msgs[k] = strdup(msg);
         if (!msgs[k])
@@ -206,6 +294,10 @@ int pe_predictions_load(const char *path, int format, pe_predictions *P, pe_err 
                             : pe_fail(e, PE_ERESOURCE, "%s:%d: out of memory", path, j.lineno[k]);
             break;
         }
+    if (rc == PE_OK && format == PE_FMT_CRITIC)
+        rc = critic_finish(P, e);
+    for (int64_t k = 0; rc == PE_OK && k < P->n; k++)
+        P->records_invalid += P->p[k].has_validity && !P->p[k].validity;
 done:
     if (msgs)
         for (int64_t k = 0; k < j.nlines; k++)

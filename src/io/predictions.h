@@ -1,5 +1,7 @@
-/* Predictions files (docs/predictions.md): the reference evaluator's format
- * and prmeval's native one, one JSON object per line. */
+/* Predictions files (docs/predictions.md): the reference evaluator's format,
+ * the reference's LLM-critic result files (the same record wrapped in
+ * {"task_name", "model_name", "results"}) and prmeval's native format, one
+ * JSON object per line. */
 #ifndef PE_PREDICTIONS_H
 #define PE_PREDICTIONS_H
 
@@ -9,7 +11,11 @@
 #include "../core/metrics.h"
 #include "../core/sample.h"
 
-typedef enum { PE_FMT_AUTO = 0, PE_FMT_REFERENCE, PE_FMT_NATIVE } pe_pred_format;
+typedef enum { PE_FMT_AUTO = 0, PE_FMT_REFERENCE, PE_FMT_NATIVE, PE_FMT_CRITIC } pe_pred_format;
+
+/* The only task of a critic file that holds PRMBench predictions; records of
+ * other tasks belong to another evaluation and are ignored (and counted). */
+#define PE_CRITIC_TASK "prmtest_classified"
 
 /* Refuse step lists longer than this: no PRMBench sample comes near it. */
 #define PE_PRED_MAX_STEPS 100000
@@ -26,17 +32,24 @@ typedef struct pe_pred {
     double *scores;         /* (nscores) finite */
     int32_t nred;           /* -1 = no redundancy labels */
     uint8_t *red;           /* (nred) 1 = redundant */
+    char *model;            /* critic: the record's model_name (NULL once loaded) */
+    int8_t other_task;      /* critic: task_name is not PE_CRITIC_TASK (dropped once loaded) */
 } pe_pred;
 
 typedef struct pe_predictions {
     char *path;
-    int format;             /* PE_FMT_REFERENCE or PE_FMT_NATIVE after auto-detection */
+    int format;             /* PE_FMT_REFERENCE, _NATIVE or _CRITIC after auto-detection */
     int64_t n;
-    pe_pred *p;             /* (n) in file order */
+    pe_pred *p;             /* (n) in file order (critic: records of other tasks left out) */
+    /* critic format only */
+    char *model_name;       /* "model_name" of every record (one critic per file) */
+    int64_t other_task;     /* records whose task_name is not PE_CRITIC_TASK */
+    int other_task_line;    /* the first of them (0 = none) */
+    int64_t records_invalid; /* records (any format) with validity falsy, duplicates included */
 } pe_predictions;
 
 /* Reads a predictions file; format PE_FMT_AUTO decides from the first record
- * ("idx" -> reference, "key" -> native). Fails with file:line on malformed
+ * ("task_name" and "results" -> critic, "idx" -> reference, "key" -> native). Fails with file:line on malformed
  * lines, wrong types, NaN/inf scores and absurd sizes. */
 int pe_predictions_load(const char *path, int format, pe_predictions *P, pe_err *e);
 void pe_predictions_free(pe_predictions *P);

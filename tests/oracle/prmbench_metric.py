@@ -5,7 +5,7 @@ from prmeval's C code. Plain Python lists and sum(list)/len(list), as the
 reference computes its means, so values can be compared with == against
 prmeval's JSON output.
 
-usage: prmbench_metric.py DATA_PATH PREDICTIONS [--threshold T] [--format reference|native]
+usage: prmbench_metric.py DATA_PATH PREDICTIONS [--threshold T] [--format reference|native|critic]
 prints the metrics as JSON (same keys as `prmeval eval --json`)."""
 import glob
 import json
@@ -52,8 +52,16 @@ def load_predictions(path, fmt):
                 continue
             r = json.loads(line)
             if fmt == "auto":
-                fmt = "reference" if "idx" in r else "native"
-            if fmt == "reference":
+                fmt = ("critic" if "task_name" in r and "results" in r else
+                       "reference" if "idx" in r else "native")
+            if fmt == "critic":
+                # the reference's LLM-critic checkpoint lines (prm-families.md):
+                # {"task_name", "model_name", "results": <a reference record>};
+                # each task is evaluated from its own records only
+                if r["task_name"] != "prmtest_classified":
+                    continue
+                r = r["results"]
+            if fmt in ("reference", "critic"):
                 s = r.get("scores", {})
                 preds.append(dict(key=r["idx"], validity=r.get("validity", True),
                                   labels=s.get("step_level_validity_labels"),

@@ -307,6 +307,16 @@ def make_seeds(seed_dir):
         fh.write("".join(json.dumps(r) + "\n" for r in ref))
     with open(os.path.join(seed_dir, "preds_native.jsonl"), "w") as fh:
         fh.write("".join(json.dumps(r) + "\n" for r in nat))
+    # an LLM critic's result file (docs/predictions.md): the reference records
+    # wrapped, plus an unparsable output, a duplicate and another task's record
+    crit = [{"task_name": "prmtest_classified", "model_name": "gpt-4o", "results": r} for r in ref]
+    crit.insert(1, {"task_name": "prmtest_classified", "model_name": "gpt-4o",
+                    "results": {"idx": ref[0]["idx"], "validity": False, "original_response": "no JSON here"}})
+    crit.insert(2, {"task_name": "prmtest_classified", "model_name": "gpt-4o",
+                    "results": {"validity": False, "idx": ref[-1]["idx"]}})
+    crit.append({"task_name": "other_task", "model_name": "gpt-4o", "results": {"anything": [1, 2]}})
+    with open(os.path.join(seed_dir, "preds_critic.jsonl"), "w") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in crit))
     model = os.path.join(seed_dir, "model")
     r = run([PRMEVAL, "tiny-model", model, "--family", "qwen-prm", "--layers", "1", "--hidden", "16", "--heads", "2",
              "--kv-heads", "1", "--ffn", "32", "--merges", "40"])
@@ -420,13 +430,13 @@ def t_data(rng, seeds, work):
 
 
 def t_preds(rng, seeds, work):
-    native = rng.random() < 0.3
-    src = "preds_native.jsonl" if native else "preds.jsonl"
+    kind = rng.choice(["reference", "reference", "native", "critic"])
+    src = {"reference": "preds.jsonl", "native": "preds_native.jsonl", "critic": "preds_critic.jsonl"}[kind]
     p = os.path.join(work, "fuzzpreds.jsonl")
     write(p, mutate_jsonl(read(os.path.join(seeds["dir"], src)), rng))
     data = os.path.join(seeds["dir"], "data.jsonl")
     out = os.path.join(work, "out.json")
-    fmt = rng.choice(["auto", "auto", "native" if native else "reference"])
+    fmt = rng.choice(["auto", "auto", kind])
     return Case([PRMEVAL, "eval", "--data", data, "--predictions", p, "--format", fmt, "--json", out, "--quiet"],
                 [p], ["fuzzpreds.jsonl"], lambda: eval_oracle_check(data, p, fmt, out))
 
