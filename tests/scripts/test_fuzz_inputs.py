@@ -848,6 +848,8 @@ def torch_agrees(path, stdout):
     for line in stdout.decode().splitlines():
         if line == "tensor list:":
             listing = True
+        elif listing and not line.startswith("  "):
+            break  # the tensor list ends where the next section (tokenizer:) starts
         elif listing:
             nm, dt, shape = line.split(None, 2)
             got[nm] = (dt, json.loads(shape))
