@@ -36,9 +36,10 @@
 #       oracle for transformers, bench_gpu.sh --cpu-dry-run for the benchmark: the
 #       script's own logic (phases, caps, records, summary), not the GPU's numbers.
 # Environment: PHASES (kernels,compare,batch,transformers,bench: a rerun may name fewer;
-# the build always runs), TOTAL_S (345; dry run 900), BENCH_S (150; dry 120), caps per
+# the build always runs), TOTAL_S (345; dry run 900), BENCH_S (150; dry 240), caps per
 # phase BUILD_S (200), KERNELS_S (60), COMPARE_S (100; dry 300), BATCH_S (40; dry 150), HF_S (90; dry 200);
-# LIMIT_TINY / LIMIT_Q05 (PRMBench problems per model run: 8 / 2; dry 2 / 1), LIMIT_BENCH (30),
+# LIMIT_TINY / LIMIT_Q05 (PRMBench problems per model run: 8 / 2; dry 2 / 1), LIMIT_BENCH (30;
+# dry run LIMIT_BENCH_DRY, 2),
 # BENCH_SWEEP (transformers' length-sorted batch sizes after the reference setting, e.g. 16;
 # default none: bench_gpu.sh starts no sweep within 90 s of its deadline, which a 6-minute call leaves), BATCH_BUDGET (the small token budget of the batch phase: 600),
 # BUILD (build-gpu; dry: $PRMEVAL_BUILD or build), PY (python3; dry /usr/bin/python3),
@@ -58,7 +59,7 @@ T0=$(date +%s)
 PHASES=",build,${PHASES:-kernels,compare,batch,transformers,bench},"
 if [ "$MODE" = dry ]; then
     BUILD=${BUILD:-${PRMEVAL_BUILD:-build}}; PY=${PY:-/usr/bin/python3}; TEST_BACKEND=cpu
-    LIMIT_TINY=${LIMIT_TINY:-2}; LIMIT_Q05=${LIMIT_Q05:-1}; TOTAL_S=${TOTAL_S:-900}; BENCH_S=${BENCH_S:-120}
+    LIMIT_TINY=${LIMIT_TINY:-2}; LIMIT_Q05=${LIMIT_Q05:-1}; TOTAL_S=${TOTAL_S:-900}; BENCH_S=${BENCH_S:-240}
     TEST_TOL=fp32   # the CPU stands in for CUDA: fp32 against fp32
 else
     BUILD=${BUILD:-build-gpu}; PY=${PY:-python3}; TEST_BACKEND=cuda
@@ -173,9 +174,10 @@ if [ "$MODE" = gpu ]; then
         [ "${#RUN[@]}" -gt 0 ] && libs="Debian packages from .debs, run under ${RUN[0]}"
         record pass "build (CUDA ON, sm_$PE_CUDA_ARCH)" "$(( $(elapsed) - PHASE_T0 )) s, $libs; $(grep -m1 'prmeval: CUDA backend' "$WORK/build.log" | sed 's/^-- //')"
     else
+        rc=$?
         cp "$WORK/build.log" "$RESULTS/build.log"
         tail -40 "$WORK/build.log"
-        record FAIL "build (CUDA ON)" "see build.log"
+        [ "$rc" -lt 124 ] && record FAIL "build (CUDA ON)" "exit $rc, see build.log"
         finish
     fi
 elif [ ! -x "$B/prmeval" ]; then
@@ -246,8 +248,10 @@ if phase compare "$COMPARE_S"; then
         [ "$(left)" -ge 5 ] || { record "not run" "$m: CUDA vs CPU" "phase compare out of time"; continue; }
         dir=$WORK/models/$m
         # shellcheck disable=SC2086
-        if ! capped "$m: tiny-model" "${RUN[@]}" "$BIN" tiny-model "$dir" --family "$fam" --dtype bf16 --seed 3 $size > /dev/null; then
-            record FAIL "$m: tiny-model" "prmeval tiny-model $dir --family $fam --dtype bf16 --seed 3 $size"
+        capped "$m: tiny-model" "${RUN[@]}" "$BIN" tiny-model "$dir" --family "$fam" --dtype bf16 --seed 3 $size > /dev/null
+        rc=$?
+        if [ "$rc" -ne 0 ]; then   # 124/125: capped has recorded it
+            [ "$rc" -lt 124 ] && record FAIL "$m: tiny-model" "exit $rc: prmeval tiny-model $dir --family $fam --dtype bf16 --seed 3 $size"
             continue
         fi
         cat > "$WORK/$m.job.json" <<EOF

@@ -256,7 +256,9 @@ static void attention_prepare(int D, const struct cudaDeviceProp *prop)
         want = prop->maxBlocksPerMultiProcessor;
     printf("attention D%-3d %zu bytes shared per block: %d blocks/SM (shared memory per SM allows %d)\n", D,
            pe_k_attention_smem_bytes(D), blocks, want);
-    CHECK(blocks >= want && blocks >= 1);
+    /* Up to 3 blocks nothing but shared memory can bind (registers would need
+     * over 170 per thread); beyond, registers may: only at least 1 is asked. */
+    CHECK(blocks >= 1 && (want > 3 || blocks >= want));
 }
 
 /* One packed batch through the kernel and the reference. rows_from > 0 also
