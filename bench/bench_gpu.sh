@@ -15,7 +15,8 @@
 #   5. transformers (bf16, sdpa) on the same ids, loaded once: padded batches of 2
 #      in data order (PRMBench's reference setting), then length-sorted batches of
 #      each size in SWEEP (its best setting);
-#   6. the table: tokens/s, MFU against the dense bf16 peak, speed-ups, targets
+#   6. the table: tokens/s, MFU against the dense bf16 peak, speed-ups, targets,
+#      the end-to-end times (prmeval's whole command, transformers' loading + scoring),
 #      (MFU >= 50%, >= 3x the reference, >= 1.5x the best), prmeval's rewards
 #      against transformers'.
 # Output in $OUT (else $BUILD/bench-out): bench.txt (the table), bench.json,
@@ -25,9 +26,12 @@
 #   bash bench/bench_gpu.sh --cpu-dry-run   anywhere: a 2-layer model of the same layout,
 #       backend=cpu, 2 problems, and the PyTorch oracle for transformers when it is not
 #       installed: checks the script's logic (the numbers mean nothing)
-# Environment: LIMIT (PRMBench problems: 100 = 933 prompts, 491k tokens; 0 = the whole PRMBench,
+# Environment: SKIP_BUILD=1 (gpu_session.sh: the build is there; prmeval runs under
+# $DEBROOT/bin/with-debs when that exists), SECOND_RUN_MAX_S (60: a first run's scoring loop
+# longer than this is the timed one, no second run; -1: never a second run), LIMIT (PRMBench problems: 100 = 933 prompts, 491k tokens; 0 = the whole PRMBench,
 # which needs its own device call), SWEEP (4,8,16,32,64), HF_BUDGET_S (240: no new sweep
-# setting after that, nor after DEADLINE_S - 90), DEADLINE_S (540), TOKEN_BUDGET (prmeval's token_budget, 16384), BUILD (build-gpu;
+# setting after that, nor after DEADLINE_S - 90), DEADLINE_S (540), HF_RESERVE_S (150: seconds of
+# DEADLINE_S kept for transformers and the table when the prmeval run starts), TOKEN_BUDGET (prmeval's token_budget, 16384), BUILD (build-gpu;
 # dry run: $PRMEVAL_BUILD or build), PY (python3; dry: /usr/bin/python3), PEAK (dense
 # bf16 TFLOP/s, when the GPU is not known below).
 set -euo pipefail
@@ -43,10 +47,10 @@ for arg in "$@"; do
 done
 if [ "$MODE" = dry ]; then
     BUILD=${BUILD:-${PRMEVAL_BUILD:-build}}; PY=${PY:-/usr/bin/python3}; BACKEND=cpu
-    LIMIT=${LIMIT:-2}; SWEEP=${SWEEP:-2,4}; SHAPE=dry; DEVICE=cpu
+    LIMIT=${LIMIT:-2}; SWEEP=${SWEEP-2,4}; SHAPE=dry; DEVICE=cpu
 else
     BUILD=${BUILD:-build-gpu}; PY=${PY:-python3}; BACKEND=cuda
-    LIMIT=${LIMIT:-100}; SWEEP=${SWEEP:-4,8,16,32,64}; SHAPE=7b; DEVICE=cuda
+    LIMIT=${LIMIT:-100}; SWEEP=${SWEEP-4,8,16,32,64}; SHAPE=7b; DEVICE=cuda
 fi
 HF_BUDGET_S=${HF_BUDGET_S:-240}
 DEADLINE_S=${DEADLINE_S:-540}   # the whole script inside one 10-minute device call
@@ -77,7 +81,10 @@ echo "$GPU, peak $PEAK TFLOP/s; $COMMAND"
 
 step "1. build"
 RUN=()
-if [ "$MODE" = gpu ]; then
+if [ "$MODE" = gpu ] && [ "${SKIP_BUILD:-0}" = 1 ]; then   # tests/gpu/gpu_session.sh has just built it
+    [ -f "${DEBROOT:-/tmp/debroot}/env.sh" ] && RUN=("${DEBROOT:-/tmp/debroot}/bin/with-debs")
+    echo "build skipped (SKIP_BUILD=1): $B/prmeval${RUN:+ under ${RUN[0]}}"
+elif [ "$MODE" = gpu ]; then
     # shellcheck source=tests/gpu/gpu_build.sh
     source tests/gpu/gpu_build.sh
     : > "$WORK/build.log"
@@ -115,11 +122,15 @@ cat > "$WORK/job.json" <<EOF
 {"model": "$M", "family": "qwen-prm", "data": "$SRC/data/prmbench", "output": "$WORK/first.h5",
  "backend": "$BACKEND", "limit": $LIMIT, "token_budget": $TOKEN_BUDGET, "progress_interval": 30}
 EOF
-left=$(( DEADLINE_S - ($(date +%s) - T0) - 150 ))   # keep 150 s for transformers and the table
+left=$(( DEADLINE_S - ($(date +%s) - T0) - ${HF_RESERVE_S:-150} ))   # keep that for transformers and the table
 [ "$left" -gt 30 ] || { echo "bench_gpu: out of time before the first run (DEADLINE_S=$DEADLINE_S)"; exit 1; }
+t_run=$(date +%s.%N)
 timeout "$left" "${RUN[@]}" "$BIN" run "$WORK/job.json" --quiet --set json="$WORK/first.json" \
     --dump-tokens "$WORK/tokens.jsonl" \
     || { echo "bench_gpu: the first prmeval run failed or passed ${left} s (exit $?)"; exit 1; }
+# end to end: the whole command, loading the weights included
+WALL=$(echo "$t_run $(date +%s.%N)" | awk '{printf "%.2f", $2 - $1}')
+echo "prmeval run, whole command: $WALL s"
 
 step "4. prmeval run (timed)"
 first_s=$("$PY" -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["run"]["ranks"][0]["seconds"]))' "$WORK/first.json")
@@ -148,7 +159,7 @@ fi
 
 step "6. table"
 "$PY" bench/hf_baseline.py report --tokens "$WORK/tokens.jsonl" --model "$M" --prmeval "$WORK/timed.json" \
-    "${FIRST_ARG[@]}" --hf "$WORK/hf.jsonl" --hf-rewards "$WORK/hf_rewards.json" \
+    "${FIRST_ARG[@]}" --prmeval-wall "$WALL" --hf "$WORK/hf.jsonl" --hf-rewards "$WORK/hf_rewards.json" \
     --h5 "$WORK/timed.h5" --peak "$PEAK" --gpu "$GPU" --mode "$MODE" --limit "$LIMIT" \
     --command "$COMMAND; tokenizer: $TOKNOTE" --out-text "$RES/bench.txt" --out-json "$RES/bench.json"
 echo "bench_gpu: done in $(( $(date +%s) - T0 )) s; $RES/bench.txt"

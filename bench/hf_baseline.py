@@ -19,6 +19,8 @@ GPU yet: checked with bench_gpu.sh --cpu-dry-run only.
       tokens count real (unpadded) tokens only. --rewards writes the reference
       setting's rewards per sample key. --impl oracle runs tests/oracle/torch_prm.py
       instead (fp32, CPU: the dry run on machines without transformers).
+  oneline BENCH.json
+      the table's figures in one line (tests/gpu/gpu_session.sh's summary).
   report ...
       the table: prmeval's own scoring time (its JSON's "run" section) against
       each transformers setting, tokens/s, MFU against the dense bf16 peak,
@@ -244,9 +246,14 @@ def hf_setting(impl, head, recs, batch, sort):
 def cmd_hf(a):
     import torch
     recs = load_tokens(a.tokens)
+    t0 = time.perf_counter()
     impl = (HF if a.impl == "transformers" else Oracle)(a.dir, a.device)
     head = {k: v.to(impl.device, impl.dtype) for k, v in read_score_head(a.dir).items()}
-    print(json.dumps({"setting": "implementation", "name": impl.name, "prompts": len(recs)}), flush=True)
+    if impl.device == "cuda":
+        torch.cuda.synchronize()
+    load_s = time.perf_counter() - t0   # from_pretrained, the weight check, the copy to the GPU
+    print(json.dumps({"setting": "implementation", "name": impl.name, "prompts": len(recs),
+                      "load_seconds": load_s}), flush=True)
     hf_setting(impl, head, recs[:2], 2, False)   # warm-up: kernels, cuBLAS handles
     dt, ntok, padded, rew = hf_setting(impl, head, recs, 2, False)
     print(json.dumps({"setting": "hf-reference", "label": "transformers, padded batches of 2 in data order",
@@ -312,8 +319,18 @@ def cmd_report(a):
         lines.append(f"(prmeval's first run, with --dump-tokens, scoring loop {first['seconds']:.2f} s; the table "
                      f"uses the second; both exclude loading the weights, include tokenizing the prompts)")
     else:
-        lines.append("(prmeval's time is that of its only run, with --dump-tokens: the first took too long for a "
-                     "second inside one device call; it excludes loading the weights, includes tokenizing)")
+        lines.append("(prmeval's time is that of its only run, with --dump-tokens: no second run (the first took "
+                     "longer than SECOND_RUN_MAX_S); it excludes loading the weights, includes tokenizing)")
+    if a.prmeval_wall:
+        ld = next((h.get("load_seconds") for h in hf if h.get("setting") == "implementation"), None)
+        ref_s = next((h["seconds"] for h in hf if h.get("setting") == "hf-reference"), None)
+        out["end_to_end"] = dict(prmeval_command_s=a.prmeval_wall, hf_load_s=ld, hf_reference_s=ref_s)
+        e2e = f"end to end (weights loaded from the page cache): prmeval's whole command {a.prmeval_wall:.2f} s"
+        if ld is not None and ref_s is not None:
+            e2e += (f"; transformers loading {ld:.2f} s + reference setting {ref_s:.2f} s = {ld + ref_s:.2f} s "
+                    f"(without Python's start and imports, nor tokenizing): prmeval {(ld + ref_s) / a.prmeval_wall:.2f}x")
+            out["end_to_end"]["prmeval_speedup"] = (ld + ref_s) / a.prmeval_wall
+        lines.append(e2e)
     if k["tokens"] != ntok:
         lines.append(f"WARNING: prmeval ran {k['tokens']} tokens, transformers {ntok}")
     ref = next((r for r in out["rows"] if r["setting"] == "hf-reference"), None)
@@ -338,9 +355,8 @@ def cmd_report(a):
                 t.add(key, mine[key][0], theirs[key], mine[key][1], None)
         res = t.result(check="prmeval rewards vs the reference setting's")
         out["rewards_vs_hf"] = res
-        lines.append(f"rewards: prmeval vs {impl}: {res['rewards']} rewards, worst relative error "
-                     f"{res['worst_rel']:.3g} (absolute {res['worst_abs']:.3g}), {res['over_tol']} over 1e-2, "
-                     f"{res['label_flips']} label flips ({res['flips_near_threshold']} near 0.5)")
+        lines.append(f"rewards: prmeval vs {impl} ({res['status']} by tests/gpu/reward_compare.py's bf16 rule): "
+                     + rc.describe(res))
     lines.append(f"command: {a.command}")
     text = "\n".join(lines) + "\n"
     with open(a.out_text, "w") as f:
@@ -348,6 +364,25 @@ def cmd_report(a):
     with open(a.out_json, "w") as f:
         json.dump(out, f, indent=1)
     sys.stdout.write(text)
+    return 0
+
+
+def cmd_oneline(a):
+    """One line from bench.json for a summary: tokens/s, MFU, ratios, end to end."""
+    b = json.load(open(a.json))
+    rows = {r["setting"]: r for r in b["rows"]}
+    p, ref, best = rows["prmeval"], rows.get("hf-reference"), rows.get("hf-best")
+    s = (f"{b['prompts']} prompts, {b['tokens']} tokens; prmeval {p['tokens_per_s']:,.0f} tokens/s, "
+         f"MFU {100 * p['mfu']:.1f}%")
+    if ref:
+        s += f"; transformers padded pairs {ref['tokens_per_s']:,.0f} tokens/s: prmeval {ref['prmeval_speedup']:.2f}x"
+    if best:
+        s += f"; its best ({best['label']}) {best['tokens_per_s']:,.0f} tokens/s: {best['prmeval_speedup']:.2f}x"
+    e = b.get("end_to_end") or {}
+    if e.get("prmeval_speedup"):
+        s += (f"; end to end {e['prmeval_command_s']:.1f} s vs {e['hf_load_s'] + e['hf_reference_s']:.1f} s "
+              f"({e['prmeval_speedup']:.2f}x)")
+    print(s)
     return 0
 
 
@@ -375,6 +410,7 @@ def main():
     r.add_argument("--model", required=True)
     r.add_argument("--prmeval", required=True, help="JSON of the timed prmeval run")
     r.add_argument("--prmeval-first", help="JSON of the first (--dump-tokens) run")
+    r.add_argument("--prmeval-wall", type=float, help="wall time of the whole first prmeval command (s)")
     r.add_argument("--hf", help="hf's JSON lines")
     r.add_argument("--hf-rewards")
     r.add_argument("--h5", help="HDF5 of the timed prmeval run")
@@ -385,7 +421,11 @@ def main():
     r.add_argument("--command", default="")
     r.add_argument("--out-text", required=True)
     r.add_argument("--out-json", required=True)
+    o = sub.add_parser("oneline")
+    o.add_argument("json")
     a = ap.parse_args()
+    if a.cmd == "oneline":
+        return cmd_oneline(a)
     if a.cmd == "make-model":
         sys.path.insert(0, HERE)
         make_model(a.dir, a.shape, a.device, a.seed)

@@ -166,6 +166,31 @@ pe_attention_kernel(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t 
 
 extern "C" size_t pe_k_attention_smem_bytes(int D) { return pe_attn_smem_bytes(D); }
 
+/* Once per device (and head_dim) before the first launch, not per launch:
+ * cudaFuncSetAttribute is a driver call, and without the carveout preference
+ * the driver may keep the L1/shared split that fits one 110.5 KiB block per
+ * SM where the maximum carveout fits two (H100: 228 KiB per SM). The opt-in
+ * limit is only ever raised, so a smaller head_dim set up later in the same
+ * process cannot shrink what an earlier backend relies on. */
+extern "C" int pe_k_attention_prepare(int D, int *blocks_per_sm)
+{
+    if (D <= 0 || D % 16 != 0 || D > PE_ATTN_MAX_D)
+        return (int)cudaErrorInvalidValue;
+    size_t bytes = pe_attn_smem_bytes(D);
+    cudaFuncAttributes fa;
+    cudaError_t err = cudaFuncGetAttributes(&fa, pe_attention_kernel);
+    if (err == cudaSuccess && (size_t)fa.maxDynamicSharedSizeBytes < bytes)
+        err = cudaFuncSetAttribute(pe_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   (int)bytes);
+    if (err == cudaSuccess)
+        err = cudaFuncSetAttribute(pe_attention_kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                   (int)cudaSharedmemCarveoutMaxShared);
+    if (err == cudaSuccess && blocks_per_sm)
+        err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, pe_attention_kernel,
+                                                            NWARP * 32, bytes);
+    return (int)err;
+}
+
 extern "C" int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *tiles,
                               int64_t ntiles, int NH, int NKV, int D, int window,
                               cudaStream_t stream)
@@ -175,11 +200,6 @@ extern "C" int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, cons
     if (ntiles <= 0)
         return pe_launch_status();
     size_t bytes = pe_attn_smem_bytes(D);
-    cudaError_t err = cudaFuncSetAttribute(pe_attention_kernel,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           (int)bytes);
-    if (err != cudaSuccess)
-        return (int)err;
     float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
     dim3 grid((unsigned)ntiles, (unsigned)NH);
     pe_attention_kernel<<<grid, NWARP * 32, bytes, stream>>>(out, qkv, ld, tiles, NH, NKV, D,

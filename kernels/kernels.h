@@ -65,6 +65,13 @@ int pe_k_swiglu(pe_bf16 *out, const pe_bf16 *gu, int64_t ntok, int F, cudaStream
  * q - k >= window are masked (0 = no sliding window). D % 16 == 0, D <= PE_ATTN_MAX_D. */
 int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *tiles,
                    int64_t ntiles, int NH, int NKV, int D, int window, cudaStream_t stream);
+/* Sets, on the current device, the attention kernel's opt-in shared memory
+ * (for head_dim D) and the maximum shared-memory carveout, and writes the
+ * number of attention blocks one SM holds at D to *blocks_per_sm (may be
+ * NULL). Call it once per device before the first pe_k_attention at D (the
+ * backend does so when it is created): without it the launch fails with
+ * cudaErrorInvalidValue, as its shared memory is above the 48 KiB default. */
+int pe_k_attention_prepare(int D, int *blocks_per_sm);
 /* Dynamic shared memory one attention block needs at head_dim D (110.5 KiB at
  * D = 128): above the device's sharedMemPerBlockOptin the launch fails, so the
  * backend compares the two when it is created (sm_86/sm_89 allow only 99 KiB). */

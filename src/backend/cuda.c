@@ -666,6 +666,10 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
                 m->dir);
         goto fail;
     }
+    /* Shared-memory limit and carveout of the attention kernel: once here, not per launch. */
+    int attn_blocks = 0;
+    if (KERNEL_CHECK(pe_k_attention_prepare(s->D, &attn_blocks), e))
+        goto fail;
     if (upload_weights(s, m, e)) {
         pe_err_prefix(e, "uploading weights to %s (device %d): ", prop.name, device);
         goto fail;
@@ -680,9 +684,10 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
     char name[96];
     snprintf(name, sizeof name, "%.95s", prop.name);
     snprintf(b->device, sizeof b->device,
-             "%s (device %d, sm_%d%d, %.1f GiB weights, room for about %lld tokens per batch)",
+             "%s (device %d, sm_%d%d, %.1f GiB weights, room for about %lld tokens per batch, "
+             "attention %d blocks/SM at %.1f KiB shared)",
              name, device, prop.major, prop.minor, s->weight_bytes / (PE_MIB * 1024.0),
-             tokens_that_fit(s, room));
+             tokens_that_fit(s, room), attn_blocks, pe_k_attention_smem_bytes(s->D) / 1024.0);
     return PE_OK;
 fail:
     cuda_destroy(b);

@@ -9,7 +9,7 @@
 # `ldd` must resolve every library of prmeval and of Open MPI's plugins either
 # inside the prefix or to the few base libraries that are not carried (libc,
 # libm, libgcc_s, libstdc++, libgomp, libz) or CUDA's.
-# With --rehearse, it then runs tests/gpu/run_gpu_checks.sh in GPU mode in the
+# With --rehearse, it then runs tests/gpu/gpu_session.sh in GPU mode in the
 # same namespace, with a stand-in nvidia-smi: the build from .debs, the unit
 # tests and the script's error reporting run as they will on the GPU machine;
 # what needs a GPU (kernels, backend=cuda runs) and transformers must FAIL there.
@@ -101,12 +101,12 @@ echo "== unit tests (ctest -L unit under with-debs)"
 grep -E 'tests passed|Skipped|Failed|\*\*\*' "$W/ctest.log"
 [ "$fail" = 0 ] && echo "check_debs_here: OK" || echo "check_debs_here: FAILED"
 if [ "${PE_REHEARSE:-0}" = 1 ]; then
-    echo "== rehearsal: tests/gpu/run_gpu_checks.sh in GPU mode, stand-in nvidia-smi, no GPU"
+    echo "== rehearsal: tests/gpu/gpu_session.sh in GPU mode, stand-in nvidia-smi, no GPU"
     mkdir -p "$W/fakebin"
     printf '#!/bin/sh\necho "stand-in nvidia-smi (no GPU here), 0, 0 MiB"\n' > "$W/fakebin/nvidia-smi"
     chmod +x "$W/fakebin/nvidia-smi"
     (cd "$SRC" && PATH="$W/fakebin:$PATH" OUT="$W/rehearsal-out" BUILD="$W/build-gpu" DEBROOT="$W/debroot2" \
-        LIMIT_Q05=1 bash tests/gpu/run_gpu_checks.sh) || true
+        LIMIT_Q05=1 bash tests/gpu/gpu_session.sh) || true
     ls -la "$W/rehearsal-out"
 fi
 exit "$fail"

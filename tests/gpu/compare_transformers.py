@@ -15,8 +15,10 @@ from the checkpoint's head tensors in the model dtype, softmax/sigmoid in fp32:
   rlhflow        softmax(logits over the whole vocabulary)[tok "+"]
   skywork        sigmoid(v_head.summary(h))
 (head tokens looked up in tokenizer.json as in tests/scripts/test_run_oracle.py.)
-The comparison is tests/gpu/reward_compare.py's: relative error <= 1e-2, labels
-identical except within 1e-2 of the threshold; the reference is transformers.
+The comparison is tests/gpu/reward_compare.py's rule (logit error, label flips
+only near the threshold) with the tolerance --tols names per HDF5 file (bf16:
+a bf16 run against this reference; fp32: an fp32 run against an fp32 reference);
+the reference is transformers.
 
 --impl oracle replaces transformers by the repository's PyTorch oracle
 (tests/oracle/torch_prm.py, fp32 here) for the backbone: the dry run on a
@@ -194,9 +196,12 @@ def run_case(a, name, family, folder, dump, h5s, dtype):
     tok_a, tok_b = torch_prm.head_tokens(family, folder)
     prompts = rc.read_dump(dump)
     gated = h5s[0] != "-" and not a.no_gate   # "-": the tested run failed
+    h5s_given_dash = h5s[0] == "-"
     h5s = h5s if h5s[0] != "-" else h5s[1:]
     results = [rc.read_h5(p) for p in h5s]
-    tallies = [rc.Tally(family) for _ in h5s]
+    tols = (a.tols.split(",") if a.tols else []) + ["bf16"] * len(h5s)
+    tols = tols[1:] if h5s_given_dash else tols   # the tolerances follow the files as given
+    tallies = [rc.Tally(family, tol) for tol in tols[:len(h5s)]]
     missing = 0
     with torch.no_grad():
         for key in sorted(prompts):
@@ -236,11 +241,17 @@ def main():
     ap.add_argument("--impl", choices=["transformers", "oracle"], default="transformers")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    ap.add_argument("--tols", default="",
+                    help="comma-separated tolerance per HDF5 file of a case (reward_compare.TOLERANCES; "
+                         "default bf16 for each)")
     ap.add_argument("--no-gate", action="store_true",
                     help="record every comparison as info (e.g. against transformers in fp32)")
     ap.add_argument("--json", required=True, help="JSONL file the result records are appended to")
     a = ap.parse_args()
     dtype = getattr(torch, a.dtype)
+    # fp32 must mean fp32: no TF32 tensor-core products behind the reference's back
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     if a.impl == "oracle":
         a.device = "cpu"
     ok = True

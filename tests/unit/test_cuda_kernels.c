@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "attn_layouts.h"
 #include "backend/cuda_ref.h"
 #include "check.h"
 
@@ -240,16 +241,34 @@ static void test_elementwise(void)
     cudaFree(dx), cudaFree(dh), cudaFree(dbias), cudaFree(db), cudaFree(dgu), cudaFree(ds);
 }
 
-/* Packed sequences with lengths around the 64-row tile edges, including a
- * single-token sequence, in one batch. */
-static void attention_case(int NH, int NKV, int D, int window)
+/* Once per head_dim, as the backend does when it is created; the occupancy
+ * must be what shared memory allows (the carveout preference is what makes it
+ * 2 blocks of 110.5 KiB per SM on an H100 instead of 1). */
+static void attention_prepare(int D, const struct cudaDeviceProp *prop)
 {
-    static const int64_t lens[] = {1, 63, 64, 65, 200, 7, 130};
-    int nseq = (int)(sizeof lens / sizeof lens[0]);
-    int64_t starts[8];
-    starts[0] = 0;
-    for (int i = 0; i < nseq; i++)
-        starts[i + 1] = starts[i] + lens[i];
+    int blocks = 0;
+    CHECK(cuda_ok(pe_k_attention_prepare(D, &blocks), "pe_k_attention_prepare"));
+    size_t per_block = pe_k_attention_smem_bytes(D) + prop->reservedSharedMemPerBlock;
+    int want = (int)(prop->sharedMemPerMultiprocessor / per_block);
+    if (want > prop->maxThreadsPerMultiProcessor / (PE_ATTN_BQ / 16 * 32))
+        want = prop->maxThreadsPerMultiProcessor / (PE_ATTN_BQ / 16 * 32);
+    if (want > prop->maxBlocksPerMultiProcessor)
+        want = prop->maxBlocksPerMultiProcessor;
+    printf("attention D%-3d %zu bytes shared per block: %d blocks/SM (shared memory per SM allows %d)\n", D,
+           pe_k_attention_smem_bytes(D), blocks, want);
+    /* Up to 3 blocks nothing but shared memory can bind (registers would need
+     * over 170 per thread); beyond, registers may: only at least 1 is asked. */
+    CHECK(blocks >= 1 && (want > 3 || blocks >= want));
+}
+
+/* One packed batch through the kernel and the reference. rows_from > 0 also
+ * compares the rows at positions >= rows_from in their sequence on their own
+ * scale (long rows average many values and are small: the batch-wide scale
+ * would hide their errors). Returns the kernel's output (the caller frees it)
+ * and, when qkv_out is not NULL, hands over the random input too. */
+static pe_bf16 *attention_run(const char *what, const int64_t *starts, int nseq, int NH, int NKV, int D,
+                              int window, int64_t rows_from, pe_bf16 **qkv_out)
+{
     int64_t ntok = starts[nseq], ld = (int64_t)(NH + 2 * NKV) * D;
     size_t nq = (size_t)ntok * ld, no = (size_t)ntok * NH * D;
     pe_bf16 *qkv = rand_bf16(nq, 2.0f), *ref = malloc(no * 2);
@@ -261,12 +280,89 @@ static void attention_case(int NH, int NKV, int D, int window)
     pe_bf16 *dout = poisoned(no * 2);
     cuda_ok(pe_k_attention(dout, dq, ld, dt, ntiles, NH, NKV, D, window, 0), "attention");
     pe_bf16 *got = down(dout, no * 2);
-    char name[64];
-    snprintf(name, sizeof name, "attention NH%d NKV%d D%d w%d", NH, NKV, D, window);
+    char name[96];
+    snprintf(name, sizeof name, "attention %s NH%d NKV%d D%d w%d", what, NH, NKV, D, window);
+    printf("%s: %d sequences, %lld tokens, %lld tiles\n", name, nseq, (long long)ntok, (long long)ntiles);
     /* P is rounded to bf16 before P.V on the tensor cores: a few 2^-9. */
     compare_bf16(name, got, ref, no, 2e-2);
-    free(qkv), free(ref), free(tiles), free(got);
+    if (rows_from > 0) {
+        size_t nt = 0, w = (size_t)NH * D;
+        pe_bf16 *g = malloc(no * 2), *r = malloc(no * 2);
+        for (int i = 0; i < nseq; i++)
+            for (int64_t t = starts[i] + rows_from; t < starts[i + 1]; t++, nt++) {
+                memcpy(g + nt * w, got + (size_t)t * w, w * 2);
+                memcpy(r + nt * w, ref + (size_t)t * w, w * 2);
+            }
+        snprintf(name, sizeof name, "  rows from position %lld", (long long)rows_from);
+        compare_bf16(name, g, r, nt * w, 2e-2);
+        free(g), free(r);
+    }
+    if (qkv_out)
+        *qkv_out = qkv;
+    else
+        free(qkv);
+    free(ref), free(tiles);
     cudaFree(dq), cudaFree(dt), cudaFree(dout);
+    return got;
+}
+
+/* Packed sequences with lengths around the 64-row tile edges, including a
+ * single-token sequence, in one batch. */
+static void attention_case(int NH, int NKV, int D, int window)
+{
+    static const int64_t lens[] = {1, 63, 64, 65, 200, 7, 130};
+    int nseq = (int)(sizeof lens / sizeof lens[0]);
+    int64_t starts[8];
+    starts[0] = 0;
+    for (int i = 0; i < nseq; i++)
+        starts[i + 1] = starts[i] + lens[i];
+    free(attention_run("tile edges", starts, nseq, NH, NKV, D, window, 0, NULL));
+}
+
+/* One long sequence: PRMBench prompts are cut at 2,048 tokens; 3,600 is past
+ * any cut the tool makes (57 key tiles streamed through one block). */
+static void attention_long(int64_t len, int NH, int NKV, int D, int window)
+{
+    int64_t starts[2] = {0, len};
+    char what[32];
+    snprintf(what, sizeof what, "%lld tokens", (long long)len);
+    free(attention_run(what, starts, 1, NH, NKV, D, window, 1024, NULL));
+}
+
+/* The batch the backend packs at its default token budget: 16,384 tokens,
+ * about 300 tiles, groups of 2 query heads per K/V head at D 128 (the
+ * C reference's time, not the GPU's, bounds the head count here).
+ * Then a sequence of it scored alone must give the same bits: a row's
+ * attention must not depend on the other sequences of its batch. */
+static void attention_full_batch(void)
+{
+    int64_t starts[PE_FULL_BATCH_MAX_SEQ + 1];
+    int nseq = pe_full_batch_layout(starts);
+    int NH = 4, NKV = 2, D = 128;
+    int64_t ld = (int64_t)(NH + 2 * NKV) * D;
+    pe_bf16 *qkv = NULL;
+    pe_bf16 *got = attention_run("full batch", starts, nseq, NH, NKV, D, 0, 0, &qkv);
+    CHECK(pe_attn_tiles(starts, nseq, NULL) >= 280 && pe_attn_tiles(starts, nseq, NULL) <= 340);
+    int same = 1;
+    const int pick[4] = {0, 7, nseq / 2, nseq - 1};   /* the first, a long one (every 16th from 7), ... */
+    for (int j = 0; j < 4; j++) {
+        int i = pick[j];
+        int64_t len = starts[i + 1] - starts[i], one[2] = {0, len};
+        int64_t nt = pe_attn_tiles(one, 1, NULL), *tiles = malloc((size_t)nt * 24);
+        pe_attn_tiles(one, 1, tiles);
+        void *dq = up(qkv + (size_t)starts[i] * ld, (size_t)len * ld * 2), *dt = up(tiles, (size_t)nt * 24);
+        pe_bf16 *dout = poisoned((size_t)len * NH * D * 2);
+        cuda_ok(pe_k_attention(dout, dq, ld, dt, nt, NH, NKV, D, 0, 0), "attention (one sequence)");
+        pe_bf16 *alone = down(dout, (size_t)len * NH * D * 2);
+        int eq = memcmp(alone, got + (size_t)starts[i] * NH * D, (size_t)len * NH * D * 2) == 0;
+        printf("attention: sequence %d (%lld tokens) alone vs in the full batch: %s\n", i, (long long)len,
+               eq ? "bit-identical" : "DIFFERENT");
+        same = same && eq;
+        free(tiles), free(alone);
+        cudaFree(dq), cudaFree(dt), cudaFree(dout);
+    }
+    CHECK(same);
+    free(qkv), free(got);
 }
 
 static void test_heads(void)
@@ -386,10 +482,17 @@ int main(void)
     test_embed_norm();
     test_rope();
     test_elementwise();
+    attention_prepare(64, &prop);
+    attention_prepare(128, &prop);
+    attention_prepare(16, &prop);    /* a smaller D later must not lower what D 128 set */
     attention_case(4, 2, 64, 0);     /* Qwen2.5-0.5B-like: D 64, groups of 2 */
     attention_case(7, 1, 128, 0);    /* Qwen2.5-7B-like: D 128, groups of 7 */
     attention_case(4, 4, 128, 50);   /* Mistral-style sliding window, shortened */
     attention_case(2, 1, 16, 0);     /* smallest head_dim the kernel takes */
+    attention_long(2048, 4, 2, 128, 0);
+    attention_long(3600, 2, 1, 128, 0);
+    attention_long(3600, 4, 4, 128, 1000);   /* sliding window inside a long sequence */
+    attention_full_batch();
     test_heads();
     test_gemm();
     return pe_check_done();

@@ -4,7 +4,10 @@
  * by hand (bf16 roundings: mantissa * 128, rounded to nearest even). */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "attn_layouts.h"
 #include "backend/cuda_ref.h"
 #include "check.h"
 
@@ -127,6 +130,163 @@ static void test_attention(void)
     CHECK(pe_f32_from_bf16(out[4]) == 0.0f && pe_f32_from_bf16(out[5]) == 2.0f);
 }
 
+static uint32_t lcg = 2463534242u;
+
+static float urand(void)   /* uniform in [-1, 1) */
+{
+    lcg = lcg * 1664525u + 1013904223u;
+    return (float)(lcg >> 8) * 0x1p-23f - 1.0f;
+}
+
+/* The CUDA kernel's arithmetic (kernels/attention.cu), modelled in C for one
+ * sequence: 64-key tiles, scores as fp32 sums of bf16 products, online softmax
+ * in base 2 in fp32, P rounded to bf16 before P.V, l summed from the unrounded
+ * p, output rounded to bf16. Only here to show that the GPU harness's
+ * tolerance (2e-2) holds for that arithmetic at long lengths. */
+static void kernel_model(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, int64_t n, int NH, int NKV, int D,
+                         int window)
+{
+    float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
+    float *acc = malloc((size_t)D * sizeof *acc), s[64];
+    for (int64_t qi = 0; qi < n; qi++)
+        for (int h = 0; h < NH; h++) {
+            const pe_bf16 *q = qkv + (size_t)qi * ld + (size_t)h * D;
+            size_t kcol = (size_t)NH * D + (size_t)(h / (NH / NKV)) * D, vcol = kcol + (size_t)NKV * D;
+            int64_t q0 = qi / 64 * 64, kstart = window > 0 && q0 - window + 1 > 0 ? q0 - window + 1 : 0;
+            float m = -INFINITY, l = 0.0f;
+            for (int c = 0; c < D; c++)
+                acc[c] = 0.0f;
+            for (int64_t k0 = kstart; k0 <= qi; k0 += 64) {
+                float mt = -INFINITY;
+                for (int j = 0; j < 64; j++) {
+                    int64_t kj = k0 + j;
+                    s[j] = -INFINITY;
+                    if (kj <= qi && (window <= 0 || qi - kj < window)) {
+                        float dot = 0.0f;
+                        for (int c = 0; c < D; c++)
+                            dot += pe_f32_from_bf16(q[c]) * pe_f32_from_bf16(qkv[(size_t)kj * ld + kcol + c]);
+                        s[j] = dot * scale_log2;
+                    }
+                    mt = fmaxf(mt, s[j]);
+                }
+                float m_new = fmaxf(m, mt), alpha = m_new == -INFINITY ? 1.0f : exp2f(m - m_new), psum = 0.0f;
+                for (int c = 0; c < D; c++)
+                    acc[c] *= alpha;
+                for (int j = 0; j < 64; j++) {
+                    float p = s[j] == -INFINITY ? 0.0f : exp2f(s[j] - m_new);
+                    psum += p;
+                    float pb = pe_round_bf16(p);
+                    for (int c = 0; pb != 0.0f && c < D; c++)
+                        acc[c] += pb * pe_f32_from_bf16(qkv[(size_t)(k0 + j) * ld + vcol + c]);
+                }
+                l = l * alpha + psum;
+                m = m_new;
+            }
+            for (int c = 0; c < D; c++)
+                out[(size_t)qi * NH * D + (size_t)h * D + c] = pe_bf16_from_f32(acc[c] / l);
+        }
+    free(acc);
+}
+
+/* max |a - b| / max |b| over rows [from, n) of width w (bf16 both). */
+static double rows_err(const pe_bf16 *a, const pe_bf16 *b, int64_t from, int64_t n, size_t w)
+{
+    double mx = 0.0, err = 0.0;
+    for (size_t i = (size_t)from * w; i < (size_t)n * w; i++) {
+        double x = pe_f32_from_bf16(a[i]), y = pe_f32_from_bf16(b[i]);
+        mx = fabs(y) > mx ? fabs(y) : mx;
+        err = fabs(x - y) > err ? fabs(x - y) : err;
+    }
+    return err / (mx > 0 ? mx : 1e-30);
+}
+
+/* The layouts of the GPU harness's long-sequence and full-batch cases
+ * (test_cuda_kernels.c), on the CPU: the tiles, and the reference attention
+ * at those lengths (uniform weights give the running mean of v exactly; a
+ * sequence alone equals the same sequence inside the packed batch; the
+ * kernel's own arithmetic stays within the harness's tolerance). */
+static void test_attention_long(void)
+{
+    int64_t starts[PE_FULL_BATCH_MAX_SEQ + 1];
+    int nseq = pe_full_batch_layout(starts);
+    int64_t ntiles = pe_attn_tiles(starts, nseq, NULL), expect = 0;
+    for (int i = 0; i < nseq; i++)
+        expect += (starts[i + 1] - starts[i] + 63) / 64;
+    CHECK_INT(starts[nseq], PE_FULL_BATCH_TOKENS);
+    CHECK_INT(ntiles, expect);
+    CHECK(ntiles >= 280 && ntiles <= 340);
+    int64_t *tiles = malloc((size_t)ntiles * 3 * sizeof *tiles);
+    pe_attn_tiles(starts, nseq, tiles);
+    /* every token is a query row of exactly one tile, and a tile stays in its sequence */
+    int64_t next = 0, bad = 0;
+    for (int64_t t = 0; t < ntiles; t++) {
+        int64_t q0 = tiles[3 * t], s0 = tiles[3 * t + 1], s1 = tiles[3 * t + 2];
+        int64_t q1 = q0 + 64 < s1 ? q0 + 64 : s1;
+        bad += q0 != next || q0 < s0 || q0 >= s1 || (q0 - s0) % 64 != 0;
+        next = q1;
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(next, PE_FULL_BATCH_TOKENS);
+    free(tiles);
+
+    /* 3,600 tokens, q = 0: every visible key weighs the same, so row i is the
+     * mean of v over its keys (with a window of 1000: the last 1000). */
+    int NH = 2, NKV = 1, D = 16;
+    int64_t n = 3600, ld = (int64_t)(NH + 2 * NKV) * D;
+    pe_bf16 *qkv = malloc((size_t)n * ld * sizeof *qkv), *out = malloc((size_t)n * NH * D * sizeof *out);
+    pe_bf16 *model = malloc((size_t)n * NH * D * sizeof *model);
+    for (size_t i = 0; i < (size_t)n * ld; i++)
+        qkv[i] = B(2.0f * urand());
+    for (int64_t t = 0; t < n; t++)
+        for (int c = 0; c < NH * D; c++)
+            qkv[(size_t)t * ld + c] = B(0.0f);
+    int64_t one[2] = {0, n};
+    for (int window = 0; window <= 1000; window += 1000) {
+        pe_ref_attention(out, qkv, ld, one, 1, NH, NKV, D, window);
+        int64_t wrong = 0;
+        for (int64_t t = 0; t < n; t++) {
+            int64_t lo = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+            for (int c = 0; c < D; c++) {
+                double sum = 0.0;
+                for (int64_t k = lo; k <= t; k++)
+                    sum += pe_f32_from_bf16(qkv[(size_t)k * ld + (size_t)(NH + NKV) * D + c]);
+                pe_bf16 want = pe_bf16_from_f32((float)(sum / (double)(t - lo + 1)));
+                wrong += out[(size_t)t * NH * D + c] != want || out[(size_t)t * NH * D + D + c] != want;
+            }
+        }
+        CHECK_INT(wrong, 0);
+    }
+
+    /* Random q: the kernel's arithmetic against the reference, rows >= 1024 on their own scale. */
+    for (size_t i = 0; i < (size_t)n * ld; i++)
+        qkv[i] = B(2.0f * urand());
+    for (int window = 0; window <= 1000; window += 1000) {
+        pe_ref_attention(out, qkv, ld, one, 1, NH, NKV, D, window);
+        kernel_model(model, qkv, ld, n, NH, NKV, D, window);
+        double all = rows_err(model, out, 0, n, (size_t)NH * D), tail = rows_err(model, out, 1024, n, (size_t)NH * D);
+        printf("kernel model vs reference, 3600 tokens, window %d: normalised error %.3g (rows >= 1024: %.3g)\n",
+               window, all, tail);
+        CHECK(all <= 2e-2 && tail <= 2e-2 && tail > 0.0);
+    }
+    free(qkv), free(out), free(model);
+
+    /* The packed full batch (one head, D 16): a sequence alone gives the same bits. */
+    NH = NKV = 1;
+    ld = 3 * D;
+    n = PE_FULL_BATCH_TOKENS;
+    qkv = malloc((size_t)n * ld * sizeof *qkv);
+    out = malloc((size_t)n * D * sizeof *out);
+    for (size_t i = 0; i < (size_t)n * ld; i++)
+        qkv[i] = B(2.0f * urand());
+    pe_ref_attention(out, qkv, ld, starts, nseq, NH, NKV, D, 0);
+    int64_t len = starts[8] - starts[7], seq7[2] = {0, len};
+    CHECK(len >= 1500);
+    pe_bf16 *alone = malloc((size_t)len * D * sizeof *alone);
+    pe_ref_attention(alone, qkv + (size_t)starts[7] * ld, ld, seq7, 1, NH, NKV, D, 0);
+    CHECK(memcmp(alone, out + (size_t)starts[7] * D, (size_t)len * D * sizeof *alone) == 0);
+    free(qkv), free(out), free(alone);
+}
+
 static void test_elementwise(void)
 {
     /* silu(1) * 2 = 0.7310586 * 2 = 1.4621172 -> bf16 1.4609375; silu(0) * 5 = 0 */
@@ -197,6 +357,7 @@ int main(void)
     test_rope_tables();
     test_norm_rope();
     test_attention();
+    test_attention_long();
     test_elementwise();
     test_heads();
     return pe_check_done();
