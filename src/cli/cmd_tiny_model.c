@@ -109,13 +109,13 @@ int cmd_tiny_model(int argc, char **argv)
         usage(stderr);
         return PE_EUSAGE;
     }
-    int f = pe_tiny_family_parse(family);
-    if (f < 0) {
-        fprintf(stderr, "prmeval tiny-model: --family '%s': expected qwen-prm, skywork, math-shepherd or rlhflow\n", family);
+    const pe_family *f = pe_family_by_name(family);
+    if (!f) {
+        fprintf(stderr, "prmeval tiny-model: --family '%s': expected one of %s\n", family, pe_family_names());
         return PE_EUSAGE;
     }
     pe_tiny_spec s;
-    pe_tiny_spec_default(&s, (pe_tiny_family)f);
+    pe_tiny_spec_default(&s, f);
     s.seed = (uint64_t)seed;
     s.merges = (int)merges;
     if (!strcmp(dtype, "f32")) s.dtype = PE_DT_F32;

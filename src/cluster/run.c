@@ -65,7 +65,9 @@ static int open_model(run_ctx *c, pe_err *e)
     if (rc != PE_OK)
         return rc;
     c->have_model = 1;
-    if ((rc = pe_family_resolve(c->model.cfg.architectures0, j->family, &c->fam, e)) != PE_OK) {
+    pe_ckpt_facts ck;
+    pe_model_facts(&c->model, &ck);
+    if ((rc = pe_family_resolve_ckpt(&ck, j->family, &c->fam, e)) != PE_OK) {
         pe_err_prefix(e, "%s: key \"family\": ", job_name(j));
         return rc;
     }
@@ -74,16 +76,16 @@ static int open_model(run_ctx *c, pe_err *e)
                        "(%d, %s/config.json)", job_name(j), (long long)j->max_tokens,
                        c->model.cfg.max_position_embeddings, j->model);
     pe_job_family_opts(j, &c->fo);
-    /* The reference writes tokenizer.bos_token + problem; Qwen2.5 tokenizer.json
-     * files have no BOS, config.json's bos_token_id is the one meant. */
-    if (c->fam->id == PE_FAM_SKYWORK)
+    if (c->fam->bos == PE_BOS_CONFIG)
         c->fo.bos_id = c->model.cfg.bos_token_id;
     c->threshold = isnan(j->threshold) ? pe_family_threshold(c->fam, &c->fo) : j->threshold;
     if (!(c->tok = pe_tokenizer_load(j->model, e)))
         return e->code ? e->code : PE_EINPUT;
     pe_encoder enc;
     pe_encoder_from_tokenizer(&enc, c->tok);
-    return pe_engine_head(c->fam, &enc, &c->head, e);
+    if ((rc = pe_family_head(c->fam, &enc, &c->head, e)) != PE_OK)
+        return rc;
+    return pe_model_bind_head(&c->model, &c->head, e);
 }
 
 /* backend "auto": CUDA when a GPU is usable, else the CPU (and why). */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "../backend/backend.h"
-#include "../core/family.h"
+#include "../prm/prm.h"
 #include "../core/tokenizer.h"
 #include "../io/model.h"
 #include "../io/run_info.h"

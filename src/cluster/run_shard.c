@@ -89,7 +89,7 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
         sp.sample[k] = samples[k];
         rc = build_prompt(c, smp, &pt[k], &sp.tok, text ? &text[k] : NULL, e);
         if (rc == PE_OK && pt[k].nread > 0) {
-            if (!(rew[k] = pe_malloc((size_t)pt[k].nread * sizeof **rew, e))) {
+            if (!(rew[k] = pe_malloc((size_t)pt[k].nread * (size_t)c->head.d.nout * sizeof **rew, e))) {
                 rc = PE_ERESOURCE;
                 break;
             }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "../core/err.h"
-#include "../core/family.h"
+#include "../prm/prm.h"
 
 #define PE_JOB_PATH 4096
 

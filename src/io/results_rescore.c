@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/family.h"
+#include "../prm/prm.h"
 
 int pe_relabel_rule_from_name(const char *name)
 {
@@ -128,13 +128,11 @@ int pe_rescore_run(pe_rescore *rs, int rule, double threshold, pe_err *e)
                        "%s: /samples/label_source: dataset missing (the file predates it), so labels given "
                        "by the predictions cannot be told from labels computed from scores; run eval again",
                        rs->path);
-    /* Both rules are Skywork's label rules: `original` is score > threshold,
-     * the same comparison `eval` applies to scores; `current` is PRMBench's
-     * difference rule. The threshold is always passed explicitly. */
-    pe_family_opts o;
-    pe_family_opts_default(&o);
-    o.label_rule = rule == PE_RELABEL_SKYWORK_CURRENT ? PE_LABEL_CURRENT : PE_LABEL_ORIGINAL;
-    const pe_family *fam = pe_family_get(PE_FAM_SKYWORK);
+    /* The two label rules of the PRM layer (src/prm/labels.c): score > T, the
+     * comparison `eval` applies to scores, and PRMBench's difference rule
+     * (Skywork's `current`). The threshold is always passed explicitly. */
+    const pe_label_desc by_threshold = {1, 0, 0.5}, by_difference = {1, 1, -0.05};
+    const pe_label_desc *lr = rule == PE_RELABEL_SKYWORK_CURRENT ? &by_difference : &by_threshold;
     rs->relabelled = rs->kept = 0;
     for (int i = 0; i < r->nsamples; i++) {
         const pe_sample *s = &rs->data.samples[i];
@@ -148,7 +146,7 @@ int pe_rescore_run(pe_rescore *rs, int rule, double threshold, pe_err *e)
         int32_t m = r->nlabels[i];
         uint8_t *L = rs->labels + off;
         if (rule != PE_RELABEL_STORED && from_scores(r, i)) {
-            pe_family_labels_f64(fam, &o, threshold, r->step_scores + off, m, L);
+            pe_label_apply_f64(lr, threshold, r->step_scores + off, m, L);
             rs->relabelled++;
         } else {
             if (m > 0)

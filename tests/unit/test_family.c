@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/family.h"
+#include "prm/prm.h"
 
 /* ---- a toy tokenizer: added tokens first, then a few words, then bytes ---- */
 static const char *const toy_added[] = {"<|im_start|>", "<|im_end|>", "<extra_0>", "<|start_header_id|>",
@@ -64,10 +64,10 @@ static pe_encoder toy = {NULL, toy_encode, toy_token_id, 1};
 static const char *Q = "What is 1+1?";
 static char *STEPS[] = {"Step 1. Add one and one.", "  2. We get 2.  ", "So the answer is 2."};
 
-static char *render(pe_family_id id, const pe_family_opts *o, const char *bos, pe_segments *segs)
+static char *render(const char *id, const pe_family_opts *o, const char *bos, pe_segments *segs)
 {
     pe_err e = {0};
-    int rc = pe_family_segments(pe_family_get(id), o, Q, 3, STEPS, segs, &e);
+    int rc = pe_family_segments(pe_family_by_name(id), o, Q, 3, STEPS, segs, &e);
     CHECK_INT(rc, 0);
     return rc ? NULL : pe_segments_render(segs, bos, &e);
 }
@@ -105,7 +105,7 @@ static void test_segments(void)
     pe_family_opts_default(&o);
     pe_segments s;
 
-    char *r = render(PE_FAM_QWEN_PRM, &o, "", &s);
+    char *r = render("qwen-prm", &o, "", &s);
     CHECK_STR(r, "<|im_start|>system\nPlease reason step by step, and put your final answer within "
                  "\x08oxed{}.<|im_end|>\n<|im_start|>user\nWhat is 1+1?<|im_end|>\n<|im_start|>assistant\n"
                  "Add one and one.<extra_0>We get 2.<extra_0>So the answer is 2.<extra_0><|im_end|>\n");
@@ -113,13 +113,13 @@ static void test_segments(void)
     free(r);
     pe_segments_free(&s);
     o.qwen_backspace_quirk = 0;
-    r = render(PE_FAM_QWEN_PRM, &o, "", &s);
+    r = render("qwen-prm", &o, "", &s);
     CHECK(r && strstr(r, "within \\boxed{}.<|im_end|>") != NULL);
     free(r);
     pe_segments_free(&s);
     pe_family_opts_default(&o);
 
-    r = render(PE_FAM_MATH_SHEPHERD, &o, "<s>", &s);
+    r = render("math-shepherd", &o, "<s>", &s);
     CHECK_STR(r, "<s>What is 1+1? Step 1. Add one and one. ки\nStep 2: 2. We get 2. ки\n"
                  "Step 3: So the answer is 2. ки\n");
     CHECK_INT(s.nexpected, 3);
@@ -127,7 +127,7 @@ static void test_segments(void)
     free(r);
     pe_segments_free(&s);
 
-    r = render(PE_FAM_RLHFLOW, &o, "<|begin_of_text|>", &s);
+    r = render("rlhflow", &o, "<|begin_of_text|>", &s);
     CHECK_STR(r, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
                  "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
                  "<|start_header_id|>user<|end_header_id|>\n\nWhat is 1+1? Add one and one.<|eot_id|>"
@@ -140,13 +140,13 @@ static void test_segments(void)
     free(r);
     pe_segments_free(&s);
     o.rlhflow_system_block = 0;
-    r = render(PE_FAM_RLHFLOW, &o, "<|begin_of_text|>", &s);
+    r = render("rlhflow", &o, "<|begin_of_text|>", &s);
     CHECK(r && !strncmp(r, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nWhat is", 65));
     free(r);
     pe_segments_free(&s);
     pe_family_opts_default(&o);
 
-    r = render(PE_FAM_SKYWORK, &o, "<|endoftext|>", &s);
+    r = render("skywork", &o, "<|endoftext|>", &s);
     CHECK_STR(r, "<|endoftext|>What is 1+1?\nStep 1: Add one and one. ки\nStep 2: We get 2. ки\n"
                  "Step 3: So the answer is 2. ки\nки");
     /* BOS, question, then 3 x (piece, step token) and the trailing "\n" piece + step token. */
@@ -163,19 +163,19 @@ static void test_segments(void)
      * response.split("ки") does in the reference. */
     char *odd[] = {"a ки b"};
     pe_err e = {0};
-    CHECK_INT(pe_family_segments(pe_family_get(PE_FAM_SKYWORK), &o, "q", 1, odd, &s, &e), 0);
+    CHECK_INT(pe_family_segments(pe_family_by_name("skywork"), &o, "q", 1, odd, &s, &e), 0);
     CHECK_INT(s.nexpected, 3);
     pe_segments_free(&s);
 }
 
-static pe_prompt_tokens encode(pe_family_id id, const pe_family_opts *o)
+static pe_prompt_tokens encode(const char *id, const pe_family_opts *o)
 {
     pe_segments s;
     pe_prompt_tokens p;
     pe_err e = {0};
     memset(&p, 0, sizeof p);
-    CHECK_INT(pe_family_segments(pe_family_get(id), o, Q, 3, STEPS, &s, &e), 0);
-    int rc = pe_family_encode(pe_family_get(id), o, &s, &toy, &p, &e);
+    CHECK_INT(pe_family_segments(pe_family_by_name(id), o, Q, 3, STEPS, &s, &e), 0);
+    int rc = pe_family_encode(pe_family_by_name(id), o, &s, &toy, &p, &e);
     if (rc)
         fprintf(stderr, "encode: %s\n", e.msg);
     CHECK_INT(rc, 0);
@@ -188,7 +188,7 @@ static void test_tokens(void)
     pe_family_opts o;
     pe_family_opts_default(&o);
 
-    pe_prompt_tokens p = encode(PE_FAM_QWEN_PRM, &o);
+    pe_prompt_tokens p = encode("qwen-prm", &o);
     CHECK_INT(p.nread, 3);
     CHECK_INT(p.nread_full, 3);
     CHECK_INT(p.truncated, 0);
@@ -200,19 +200,19 @@ static void test_tokens(void)
     int64_t third = p.readout[2];
     pe_prompt_tokens_free(&p);
     o.max_tokens = (int)third;
-    p = encode(PE_FAM_QWEN_PRM, &o);
+    p = encode("qwen-prm", &o);
     CHECK_INT(p.n, third);
     CHECK_INT(p.truncated, 1);
     CHECK_INT(p.nread, 2);
     CHECK_INT(p.nread_full, 3);
     pe_prompt_tokens_free(&p);
     o.max_tokens = (int)third + 1;
-    p = encode(PE_FAM_QWEN_PRM, &o);
+    p = encode("qwen-prm", &o);
     CHECK_INT(p.nread, 3);
     pe_prompt_tokens_free(&p);
     pe_family_opts_default(&o);
 
-    p = encode(PE_FAM_MATH_SHEPHERD, &o);
+    p = encode("math-shepherd", &o);
     CHECK_INT(p.ids[0], 1); /* the toy's BOS */
     CHECK_INT(p.nread, 3);
     for (int64_t k = 0; k < p.nread; k++) {
@@ -221,7 +221,7 @@ static void test_tokens(void)
     }
     pe_prompt_tokens_free(&p);
 
-    p = encode(PE_FAM_RLHFLOW, &o);
+    p = encode("rlhflow", &o);
     CHECK_INT(p.nread, 3);
     for (int64_t k = 0; k < p.nread; k++) {
         CHECK_INT(p.ids[p.readout[k] - 3], TOY_ADDED + 3); /* <|start_header_id|> */
@@ -235,7 +235,7 @@ static void test_tokens(void)
     CHECK_INT(p.n, r3 + 3);
     pe_prompt_tokens_free(&p);
     o.max_tokens = (int)(r3 + 2);
-    p = encode(PE_FAM_RLHFLOW, &o);
+    p = encode("rlhflow", &o);
     CHECK_INT(p.nread, 2);
     CHECK_INT(p.nread, pe_readouts_kept(rd, 3, r3 + 2, 2));
     pe_prompt_tokens_free(&p);
@@ -244,7 +244,7 @@ static void test_tokens(void)
     CHECK_INT(pe_readouts_kept(rd, 3, rd[0], 0), 0);
     pe_family_opts_default(&o);
 
-    p = encode(PE_FAM_SKYWORK, &o);
+    p = encode("skywork", &o);
     CHECK_INT(p.nread, 4);
     CHECK_INT(p.ids[0], 1);
     for (int64_t k = 0; k < p.nread; k++)
@@ -254,13 +254,13 @@ static void test_tokens(void)
     int64_t last = p.readout[3];
     pe_prompt_tokens_free(&p);
     o.max_tokens = (int)last; /* cuts the extra (fourth) reward only */
-    p = encode(PE_FAM_SKYWORK, &o);
+    p = encode("skywork", &o);
     CHECK_INT(p.nread, 3);
     CHECK_INT(p.nread_full, 4);
     pe_prompt_tokens_free(&p);
     pe_family_opts_default(&o);
     o.bos_id = 7; /* config.json's bos_token_id wins over the tokenizer's */
-    p = encode(PE_FAM_SKYWORK, &o);
+    p = encode("skywork", &o);
     CHECK_INT(p.ids[0], 7);
     pe_prompt_tokens_free(&p);
 }
@@ -272,9 +272,9 @@ static void test_token_errors(void)
     pe_segments s;
     pe_prompt_tokens p;
     pe_err e = {0};
-    CHECK_INT(pe_family_segments(pe_family_get(PE_FAM_QWEN_PRM), &o, Q, 3, STEPS, &s, &e), 0);
+    CHECK_INT(pe_family_segments(pe_family_by_name("qwen-prm"), &o, Q, 3, STEPS, &s, &e), 0);
     toy_no_extra = 1;
-    CHECK_INT(pe_family_encode(pe_family_get(PE_FAM_QWEN_PRM), &o, &s, &toy, &p, &e), PE_EINPUT);
+    CHECK_INT(pe_family_encode(pe_family_by_name("qwen-prm"), &o, &s, &toy, &p, &e), PE_EINPUT);
     CHECK(strstr(e.msg, "<extra_0>") && strstr(e.msg, "qwen-prm"));
     toy_no_extra = 0;
     pe_segments_free(&s);
@@ -282,8 +282,8 @@ static void test_token_errors(void)
     pe_encoder nobos = toy;
     nobos.bos_id = -1;
     pe_err_clear(&e);
-    CHECK_INT(pe_family_segments(pe_family_get(PE_FAM_SKYWORK), &o, Q, 3, STEPS, &s, &e), 0);
-    CHECK_INT(pe_family_encode(pe_family_get(PE_FAM_SKYWORK), &o, &s, &nobos, &p, &e), PE_EINPUT);
+    CHECK_INT(pe_family_segments(pe_family_by_name("skywork"), &o, Q, 3, STEPS, &s, &e), 0);
+    CHECK_INT(pe_family_encode(pe_family_by_name("skywork"), &o, &s, &nobos, &p, &e), PE_EINPUT);
     CHECK(strstr(e.msg, "BOS") != NULL);
     pe_segments_free(&s);
 }
@@ -294,23 +294,23 @@ static void test_labels(void)
     pe_family_opts_default(&o);
     uint8_t l[4];
     const float q[4] = {0.9f, 0.5f, 0.51f, 0.1f};
-    pe_family_labels(pe_family_get(PE_FAM_QWEN_PRM), &o, NAN, q, 4, l);
+    pe_family_labels(pe_family_by_name("qwen-prm"), &o, NAN, q, 4, l);
     CHECK(l[0] == 1 && l[1] == 0 && l[2] == 1 && l[3] == 0);
-    pe_family_labels(pe_family_get(PE_FAM_MATH_SHEPHERD), &o, 0.2, q, 4, l);
+    pe_family_labels(pe_family_by_name("math-shepherd"), &o, 0.2, q, 4, l);
     CHECK(l[0] == 1 && l[1] == 1 && l[2] == 1 && l[3] == 0);
 
     /* Skywork, current rule: d = 0.3, -0.04, -0.06, +0.3 against -0.05. */
     const float sk[4] = {0.3f, 0.26f, 0.2f, 0.5f};
-    pe_family_labels(pe_family_get(PE_FAM_SKYWORK), &o, NAN, sk, 4, l);
+    pe_family_labels(pe_family_by_name("skywork"), &o, NAN, sk, 4, l);
     CHECK(l[0] == 1 && l[1] == 1 && l[2] == 0 && l[3] == 1);
     const float sk2[2] = {-0.06f, -0.07f}; /* r_1 alone decides the first label */
-    pe_family_labels(pe_family_get(PE_FAM_SKYWORK), &o, NAN, sk2, 2, l);
+    pe_family_labels(pe_family_by_name("skywork"), &o, NAN, sk2, 2, l);
     CHECK(l[0] == 0 && l[1] == 1);
-    CHECK(pe_family_threshold(pe_family_get(PE_FAM_SKYWORK), &o) == -0.05);
+    CHECK(pe_family_threshold(pe_family_by_name("skywork"), &o) == -0.05);
     o.label_rule = PE_LABEL_ORIGINAL;
-    pe_family_labels(pe_family_get(PE_FAM_SKYWORK), &o, NAN, sk, 4, l);
+    pe_family_labels(pe_family_by_name("skywork"), &o, NAN, sk, 4, l);
     CHECK(l[0] == 0 && l[1] == 0 && l[2] == 0 && l[3] == 0);
-    CHECK(pe_family_threshold(pe_family_get(PE_FAM_SKYWORK), &o) == 0.5);
+    CHECK(pe_family_threshold(pe_family_by_name("skywork"), &o) == 0.5);
 }
 
 static void test_resolve(void)
@@ -335,12 +335,108 @@ static void test_resolve(void)
     pe_err_clear(&e);
     CHECK_INT(pe_family_resolve("Qwen2ForProcessRewardModel", "shepherd", &f, &e), PE_EUSAGE);
     CHECK(strstr(e.msg, "unknown family \"shepherd\"") && strstr(e.msg, "math-shepherd"));
-    CHECK(pe_family_by_name("rlhflow") == pe_family_get(PE_FAM_RLHFLOW));
+    CHECK(pe_family_by_name("rlhflow") == pe_family_by_name("rlhflow"));
     CHECK(pe_family_by_name("nope") == NULL);
+}
+
+/* A checkpoint's tensors for recognition: "name=rows;name=rows;..." */
+static int fake_rows(const void *ctx, const char *name)
+{
+    const char *p = strstr((const char *)ctx, name);
+    size_t n = strlen(name);
+    return p && p[n] == '=' ? atoi(p + n + 1) : -1;
+}
+
+static void test_registry(void)
+{
+    pe_err e = {0};
+    CHECK_INT(pe_family_registry_check(&e), 0);
+    CHECK(pe_family_count() >= 4);
+    for (int i = 0; i < pe_family_count(); i++) {
+        const pe_family *f = pe_family_at(i);
+        CHECK_STR(pe_family_problem(f), "");
+        CHECK(pe_family_by_name(f->name) == f);
+        CHECK(strstr(pe_family_names(), f->name) != NULL);
+    }
+    CHECK(pe_family_at(pe_family_count()) == NULL && pe_family_at(-1) == NULL);
+    /* a forgotten or inconsistent field is named, never run */
+    pe_family f = *pe_family_by_name("skywork");
+    f.prompt = NULL;
+    CHECK_STR(pe_family_problem(&f), "prompt");
+    f = *pe_family_by_name("skywork");
+    f.readout.kind = 0;
+    CHECK_STR(pe_family_problem(&f), "readout.kind");
+    f = *pe_family_by_name("qwen-prm");
+    f.readout.text = NULL;
+    CHECK_STR(pe_family_problem(&f), "readout.text");
+    f = *pe_family_by_name("qwen-prm");
+    f.head.nrows = 3; /* softmax pick with pick 1 stays valid; a tensor head without w does not */
+    f.head.w = NULL;
+    CHECK_STR(pe_family_problem(&f), "head");
+    f = *pe_family_by_name("math-shepherd");
+    f.head.tokens = NULL;
+    CHECK_STR(pe_family_problem(&f), "head");
+    f = *pe_family_by_name("rlhflow");
+    f.labels[PE_LABEL_CURRENT].defined = 0;
+    CHECK_STR(pe_family_problem(&f), "labels[PE_LABEL_CURRENT]");
+    f = *pe_family_by_name("rlhflow");
+    f.bos = 0;
+    CHECK_STR(pe_family_problem(&f), "bos");
+    f = *pe_family_by_name("rlhflow");
+    f.tiny.architecture = "Qwen2ForProcessRewardModel";
+    CHECK(strstr(pe_family_problem(&f), "tiny.architecture") != NULL);
+    f = *pe_family_by_name("rlhflow");
+    f.tiny.lm_head = 0;
+    CHECK(strstr(pe_family_problem(&f), "tiny.lm_head") != NULL);
+    f = *pe_family_by_name("skywork");
+    f.auto_architectures = (const char *const[]){"LlamaForCausalLM", NULL};
+    CHECK(strstr(pe_family_problem(&f), "auto_architectures") != NULL);
+    f = *pe_family_by_name("skywork");
+    f.name = NULL;
+    CHECK_STR(pe_family_problem(&f), "name");
+    /* head descriptors on their own */
+    pe_head_desc h = pe_family_by_name("qwen-prm")->head;
+    CHECK_STR(pe_head_desc_problem(&h), "");
+    h.pick = 2;
+    CHECK(*pe_head_desc_problem(&h) != 0);
+    h = pe_family_by_name("skywork")->head;
+    h.read = PE_READ_SOFTMAX_DIFF;
+    CHECK(*pe_head_desc_problem(&h) != 0);
+    h = pe_family_by_name("rlhflow")->head;
+    h.read = PE_READ_SIGMOID;
+    CHECK(*pe_head_desc_problem(&h) != 0);
+}
+
+/* Recognition looks at the head tensors' shapes, not only the architecture. */
+static void test_resolve_ckpt(void)
+{
+    const pe_family *f;
+    pe_err e = {0};
+    pe_ckpt_facts ck = {"Qwen2ForProcessRewardModel", 152064, "score.0.weight=3584;score.2.weight=2", fake_rows};
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &f, &e), 0);
+    CHECK_STR(f->name, "qwen-prm");
+    /* the same architecture without the head: not a qwen-prm checkpoint */
+    ck.ctx = "lm_head.weight=152064";
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &f, &e), PE_EUSAGE);
+    CHECK(f == NULL && strstr(e.msg, "does not say which PRM family"));
+    pe_err_clear(&e);
+    /* a head of the wrong shape does not fit either */
+    ck.ctx = "score.0.weight=3584;score.2.weight=3";
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &f, &e), PE_EUSAGE);
+    pe_err_clear(&e);
+    ck = (pe_ckpt_facts){"Qwen2ForPrmModel", 151936, "v_head.summary.weight=1", fake_rows};
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &f, &e), 0);
+    CHECK_STR(f->name, "skywork");
+    /* a named family is taken as named (its head is checked when bound) */
+    ck.ctx = "";
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "skywork", &f, &e), 0);
+    CHECK_STR(f->name, "skywork");
 }
 
 int main(void)
 {
+    test_registry();
+    test_resolve_ckpt();
     test_strip_prefix();
     test_segments();
     test_tokens();

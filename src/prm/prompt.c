@@ -1,0 +1,309 @@
+/* The generic prompt stages (prm.h): a family's builder gives the segments;
+ * here they become ids, the read-outs are found with the family's rule, and
+ * the input is cut as the reference cuts it. */
+#include "build.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void pe_family_opts_default(pe_family_opts *o)
+{
+    o->qwen_backspace_quirk = 1;
+    o->rlhflow_system_block = 1;
+    o->label_rule = PE_LABEL_CURRENT;
+    o->max_tokens = 2048;
+    o->bos_id = -1;
+}
+
+int pe_family_segments(const pe_family *f, const pe_family_opts *o, const char *question, int nsteps,
+                       char *const *steps, pe_segments *out, pe_err *e)
+{
+    memset(out, 0, sizeof *out);
+    pe_step_cleaner *clean = pe_step_cleaner_new(e);
+    if (!clean)
+        return e->code;
+    int rc = f->prompt(o, question, nsteps, steps, clean, out, e);
+    pe_step_cleaner_free(clean);
+    if (rc)
+        pe_segments_free(out);
+    return rc;
+}
+
+void pe_segments_free(pe_segments *s)
+{
+    for (int i = 0; i < s->n; i++)
+        free(s->seg[i].text);
+    free(s->seg);
+    memset(s, 0, sizeof *s);
+}
+
+char *pe_segments_render(const pe_segments *s, const char *bos_text, pe_err *e)
+{
+    pe_sbuf b = {0};
+    if (pe_sb_str(&b, "", e))
+        return NULL;
+    for (int i = 0; i < s->n; i++) {
+        const pe_segment *g = &s->seg[i];
+        int rc = g->kind == PE_SEG_BOS ? pe_sb_str(&b, bos_text ? bos_text : "", e)
+                                       : pe_sb_put(&b, g->text, g->len, e);
+        if (rc) {
+            free(b.p);
+            return NULL;
+        }
+    }
+    return b.p;
+}
+
+/* ---- stage 2: tokens ----------------------------------------------------- */
+
+typedef struct { int32_t *p; int64_t n, cap; } ibuf;
+
+static int ib_put(ibuf *b, const int32_t *ids, int64_t n, pe_err *e)
+{
+    if (b->n + n > b->cap) {
+        int64_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + n)
+            cap *= 2;
+        int32_t *p = pe_realloc(b->p, (size_t)cap * sizeof *p, e);
+        if (!p)
+            return e->code;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, ids, (size_t)n * sizeof *ids);
+    b->n += n;
+    return PE_OK;
+}
+
+static int encode_into(const pe_encoder *t, const char *text, size_t len, ibuf *b, pe_err *e)
+{
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = t->encode(t->ctx, text, len, &ids, &n, e);
+    if (!rc)
+        rc = ib_put(b, ids, (int64_t)n, e);
+    free(ids);
+    return rc;
+}
+
+/* The last id of encode(text): the reference's tokenizer.encode(tag)[-1]. */
+static int last_id(const pe_family *f, const pe_encoder *t, const char *text, int32_t *id, pe_err *e)
+{
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = t->encode(t->ctx, text, strlen(text), &ids, &n, e);
+    if (!rc && n == 0)
+        rc = pe_fail(e, PE_EINPUT, "family %s: the tokenizer encodes \"%s\" to no token", f->name, text);
+    if (!rc)
+        *id = ids[n - 1];
+    free(ids);
+    return rc;
+}
+
+static int special_id(const pe_family *f, const pe_encoder *t, const char *tok, int32_t *id, pe_err *e)
+{
+    *id = t->token_id(t->ctx, tok);
+    if (*id < 0)
+        return pe_fail(e, PE_EINPUT, "family %s needs the token \"%s\", which the tokenizer does not have",
+                       f->name, tok);
+    return PE_OK;
+}
+
+int64_t pe_readouts_kept(const int64_t *readout, int64_t nread, int64_t max_tokens, int64_t pattern_after)
+{
+    int64_t k = 0;
+    while (k < nread && (max_tokens <= 0 || readout[k] + pattern_after < max_tokens))
+        k++;
+    return k;
+}
+
+/* Read-out finders over ids[0..n): the reference's rules. Fill readout (may
+ * be NULL to count only). */
+static int64_t find_by_id(const int32_t *ids, int64_t n, int32_t id, int64_t *readout)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] == id) {
+            if (readout)
+                readout[k] = i;
+            k++;
+        }
+    return k;
+}
+
+static int64_t find_by_pattern(const int32_t *ids, int64_t n, const int32_t *pat, int64_t plen,
+                               int64_t offset, int64_t *readout)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i + plen <= n; i++)
+        if (!memcmp(ids + i, pat, (size_t)plen * sizeof *pat)) {
+            if (readout)
+                readout[k] = i + offset;
+            k++;
+        }
+    return k;
+}
+
+int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segments *s,
+                     const pe_encoder *t, pe_prompt_tokens *out, pe_err *e)
+{
+    memset(out, 0, sizeof *out);
+    ibuf ids = {0};
+    pe_sbuf run = {0};
+    int64_t *flags = NULL; /* PE_RO_MARKED: positions of the marked segments' last ids, in order */
+    int64_t nflags = 0;
+    int32_t *pat = NULL;
+    size_t plen = 0;
+    int rc = PE_OK;
+    if (s->n > 0 && !(flags = pe_malloc((size_t)s->n * sizeof *flags, e)))
+        return e->code;
+    for (int i = 0; !rc && i < s->n; i++) {
+        const pe_segment *g = &s->seg[i];
+        int32_t id;
+        if (g->kind == PE_SEG_SPECIAL && (rc = special_id(f, t, g->text, &id, e)))
+            break;
+        if (!g->separate && g->kind != PE_SEG_BOS && g->kind != PE_SEG_LAST_ID) {
+            /* Joined run: encoded as one string, added tokens matched inside it. */
+            rc = pe_sb_put(&run, g->text, g->len, e);
+            continue;
+        }
+        if (run.n) {
+            rc = encode_into(t, run.p, run.n, &ids, e);
+            run.n = 0;
+            if (rc)
+                break;
+        }
+        if (g->kind == PE_SEG_BOS) {
+            id = o->bos_id >= 0 ? o->bos_id : t->bos_id;
+            if (id < 0) {
+                rc = pe_fail(e, PE_EINPUT, "family %s starts with a BOS token, but the tokenizer has none "
+                             "and config.json gives no bos_token_id", f->name);
+                break;
+            }
+            rc = ib_put(&ids, &id, 1, e);
+        } else if (g->kind == PE_SEG_LAST_ID) {
+            if (!(rc = last_id(f, t, g->text, &id, e)) && !(rc = ib_put(&ids, &id, 1, e)) && g->readout_after)
+                flags[nflags++] = ids.n - 1;
+        } else if (g->kind == PE_SEG_SPECIAL) {
+            rc = ib_put(&ids, &id, 1, e);
+        } else {
+            rc = encode_into(t, g->text, g->len, &ids, e);
+        }
+    }
+    if (!rc && run.n)
+        rc = encode_into(t, run.p, run.n, &ids, e);
+    free(run.p);
+
+    /* The rule's parameters. */
+    const pe_readout_rule *ro = &f->readout;
+    int32_t tag = -1;
+    if (!rc && ro->kind == PE_RO_SPECIAL_ID)
+        rc = special_id(f, t, ro->text, &tag, e);
+    else if (!rc && ro->kind == PE_RO_LAST_ID)
+        rc = last_id(f, t, ro->text, &tag, e);
+    else if (!rc && ro->kind == PE_RO_PATTERN) {
+        rc = t->encode(t->ctx, ro->text, strlen(ro->text), &pat, &plen, e);
+        if (!rc && (plen < 1 || (int64_t)plen <= ro->offset))
+            rc = pe_fail(e, PE_EINPUT, "family %s: the read-out pattern encodes to %zu tokens, "
+                         "expected more than %d", f->name, plen, ro->offset);
+    }
+
+    int64_t n_full = ids.n;
+    int64_t n = (o->max_tokens > 0 && n_full > o->max_tokens) ? o->max_tokens : n_full;
+    if (!rc) {
+        int64_t nfull = 0, nkept = 0;
+        if (ro->kind == PE_RO_MARKED) {
+            nfull = nflags;
+            nkept = pe_readouts_kept(flags, nflags, n, 0);
+        } else if (ro->kind == PE_RO_PATTERN) {
+            nfull = find_by_pattern(ids.p, n_full, pat, (int64_t)plen, ro->offset, NULL);
+            nkept = find_by_pattern(ids.p, n, pat, (int64_t)plen, ro->offset, NULL);
+        } else {
+            nfull = find_by_id(ids.p, n_full, tag, NULL);
+            nkept = find_by_id(ids.p, n, tag, NULL);
+        }
+        out->readout = pe_malloc((size_t)(nkept ? nkept : 1) * sizeof *out->readout, e);
+        if (!out->readout)
+            rc = e->code;
+        else if (ro->kind == PE_RO_MARKED)
+            memcpy(out->readout, flags, (size_t)nkept * sizeof *flags);
+        else if (ro->kind == PE_RO_PATTERN)
+            find_by_pattern(ids.p, n, pat, (int64_t)plen, ro->offset, out->readout);
+        else
+            find_by_id(ids.p, n, tag, out->readout);
+        out->nread = nkept;
+        out->nread_full = nfull;
+    }
+    free(flags);
+    free(pat);
+    if (rc) {
+        free(ids.p);
+        pe_prompt_tokens_free(out);
+        return rc;
+    }
+    out->ids = ids.p;
+    out->n = n;
+    out->n_full = n_full;
+    out->truncated = n_full > n;
+    return PE_OK;
+}
+
+void pe_prompt_tokens_free(pe_prompt_tokens *p)
+{
+    free(p->ids);
+    free(p->readout);
+    memset(p, 0, sizeof *p);
+}
+
+
+/* ---- the token stage on a real tokenizer.json tokenizer ------------------ */
+
+static int enc_encode(const void *ctx, const char *text, size_t len, int32_t **ids, size_t *nids, pe_err *e)
+{
+    /* The reference encodes with add_special_tokens=False (chat templates) or
+     * adds BOS itself; family segments carry BOS explicitly. */
+    return pe_tokenizer_encode((const pe_tokenizer *)ctx, text, len, 0, ids, nids, e);
+}
+
+static int32_t enc_token_id(const void *ctx, const char *token)
+{
+    return pe_tokenizer_token_id((const pe_tokenizer *)ctx, token);
+}
+
+void pe_encoder_from_tokenizer(pe_encoder *enc, const pe_tokenizer *t)
+{
+    enc->ctx = t;
+    enc->encode = enc_encode;
+    enc->token_id = enc_token_id;
+    enc->bos_id = pe_tokenizer_bos_id(t);
+}
+
+int pe_family_tokens(const pe_family *f, const pe_family_opts *o, const pe_segments *s,
+                     const pe_tokenizer *t, pe_prompt_tokens *out, pe_err *e)
+{
+    pe_encoder enc;
+    pe_encoder_from_tokenizer(&enc, t);
+    return pe_family_encode(f, o, s, &enc, out, e);
+}
+
+/* ---- the head's token ids ----------------------------------------------- */
+
+int pe_family_head(const pe_family *f, const pe_encoder *enc, pe_head_spec *head, pe_err *e)
+{
+    memset(head, 0, sizeof *head);
+    head->d = f->head;
+    for (int i = 0; i < PE_HEAD_MAX_ROWS; i++)
+        head->tok[i] = -1;
+    if (!f->head.tokens)
+        return PE_OK;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = enc->encode(enc->ctx, f->head.tokens, strlen(f->head.tokens), &ids, &n, e);
+    if (!rc && n != (size_t)f->head.nrows)
+        rc = pe_fail(e, PE_EINPUT, "family %s: the tokenizer encodes \"%s\" to %zu tokens, expected %d", f->name,
+                     f->head.tokens, n, f->head.nrows);
+    for (size_t i = 0; !rc && i < n; i++)
+        head->tok[i] = ids[i];
+    free(ids);
+    return rc;
+}
