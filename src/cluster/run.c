@@ -79,6 +79,7 @@ static int open_model(run_ctx *c, pe_err *e)
     if (c->fam->bos == PE_BOS_CONFIG)
         c->fo.bos_id = c->model.cfg.bos_token_id;
     c->threshold = isnan(j->threshold) ? pe_family_threshold(c->fam, &c->fo) : j->threshold;
+    c->threshold2 = pe_family_redundancy_threshold(c->fam, &c->fo);
     if (!(c->tok = pe_tokenizer_load(j->model, e)))
         return e->code ? e->code : PE_EINPUT;
     pe_encoder enc;

@@ -134,9 +134,11 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
             rc = PE_ERESOURCE;
             break;
         }
-        pe_family_labels(c->fam, &c->fo, c->threshold, rew[k], m, sp.labels[k]);
+        const int nout = c->head.d.nout;
+        pe_family_labels_cls(c->fam, &c->fo, c->threshold, c->threshold2, rew[k], m, c->d.samples[samples[k]].cls,
+                             sp.labels[k]);
         for (int32_t j = 0; j < m; j++)
-            sp.scores[k][j] = (double)rew[k][j];
+            sp.scores[k][j] = (double)rew[k][(size_t)j * nout];
     }
     if (rc == PE_OK && c->job->checkpoint_dir[0]) {
         uint8_t *buf = NULL;

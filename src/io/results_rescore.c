@@ -131,7 +131,8 @@ int pe_rescore_run(pe_rescore *rs, int rule, double threshold, pe_err *e)
     /* The two label rules of the PRM layer (src/prm/labels.c): score > T, the
      * comparison `eval` applies to scores, and PRMBench's difference rule
      * (Skywork's `current`). The threshold is always passed explicitly. */
-    const pe_label_desc by_threshold = {1, 0, 0.5}, by_difference = {1, 1, -0.05};
+    const pe_label_desc by_threshold = {.defined = 1, .threshold = 0.5},
+                        by_difference = {.defined = 1, .difference = 1, .threshold = -0.05};
     const pe_label_desc *lr = rule == PE_RELABEL_SKYWORK_CURRENT ? &by_difference : &by_threshold;
     rs->relabelled = rs->kept = 0;
     for (int i = 0; i < r->nsamples; i++) {

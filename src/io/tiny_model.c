@@ -167,6 +167,11 @@ static cJSON *build_config(const pe_tiny_spec *s, int vocab, const pe_tiny_tok_i
     cJSON_AddBoolToObject(c, "tie_word_embeddings", r->tie_embeddings);
     cJSON_AddStringToObject(c, "torch_dtype", dtypes[s->dtype]);
     cJSON_AddNumberToObject(c, "vocab_size", vocab);
+    /* the published config's own keys (e.g. ReasonEval's score_dimension) */
+    cJSON *extra = r->extra_config ? cJSON_Parse(r->extra_config) : NULL;
+    for (cJSON *k = extra ? extra->child : NULL; k; k = k->next)
+        cJSON_AddItemToObject(c, k->string, cJSON_Duplicate(k, 1));
+    cJSON_Delete(extra);
     return c;
 }
 
@@ -202,6 +207,55 @@ static int write_text(const char *path, const char *text, pe_err *e)
     return PE_OK;
 }
 
+static int copy_file(const char *from, const char *to, int optional, pe_err *e)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return optional && errno == ENOENT ? PE_OK : pe_fail(e, PE_EIO, "%s: cannot open: %s", from, strerror(errno));
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return pe_fail(e, PE_EIO, "%s: cannot create: %s", to, strerror(errno));
+    }
+    char buf[65536];
+    size_t n;
+    int ok = 1;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    fclose(in);
+    if (fclose(out) != 0 || !ok)
+        return pe_fail(e, PE_EIO, "%s: copying %s failed", to, from);
+    return PE_OK;
+}
+
+/* --tokenizer: a real tokenizer.json (and its tokenizer_config.json) instead
+ * of the trained tiny one; the vocabulary and special ids come from it. */
+static int use_tokenizer(const char *dir, const char *from, pe_tiny_tok_info *tok, pe_err *e)
+{
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/tokenizer.json", from);
+    snprintf(b, sizeof b, "%s/tokenizer.json", dir);
+    if (copy_file(a, b, 0, e))
+        return e->code;
+    snprintf(a, sizeof a, "%s/tokenizer_config.json", from);
+    snprintf(b, sizeof b, "%s/tokenizer_config.json", dir);
+    if (copy_file(a, b, 1, e))
+        return e->code;
+    pe_tokenizer *t = pe_tokenizer_load(dir, e);
+    if (!t)
+        return e->code ? e->code : PE_EINPUT;
+    memset(tok, 0, sizeof *tok);
+    tok->n_tokens = pe_tokenizer_vocab_size(t);
+    tok->bos_id = pe_tokenizer_bos_id(t);
+    tok->eos_id = pe_tokenizer_token_id(t, "</s>");
+    if (tok->eos_id < 0)
+        tok->eos_id = pe_tokenizer_token_id(t, "<|endoftext|>");
+    tok->pad_id = tok->eos_id;
+    pe_tokenizer_free(t);
+    return PE_OK;
+}
+
 int pe_tiny_model_write(const char *dir, const pe_tiny_spec *spec, pe_err *e)
 {
     if (!spec->family)
@@ -221,7 +275,8 @@ int pe_tiny_model_write(const char *dir, const pe_tiny_spec *spec, pe_err *e)
                          : r->tokenizer == PE_TINY_TOK_LLAMA3 ? PE_TOK_LLAMA3
                                                               : PE_TOK_QWEN2;
     pe_tiny_tok_info tok;
-    if (pe_tiny_tokenizer_write(dir, style, s.merges, r->bos_token, &tok, e))
+    if (s.tokenizer_dir ? use_tokenizer(dir, s.tokenizer_dir, &tok, e)
+                        : pe_tiny_tokenizer_write(dir, style, s.merges, r->bos_token, r->pad_token, &tok, e))
         return e->code;
     /* Padded to a multiple of 64 as real checkpoints are (Qwen2.5: 151665
      * tokens, vocab_size 152064): rows past the tokenizer exist but are never used. */

@@ -19,6 +19,8 @@ typedef struct pe_tiny_spec {
     int head_dim;   /* 0: hidden / heads */
     int max_pos;    /* 0: the family's default */
     int merges;     /* BPE merges to learn (target) */
+    const char *tokenizer_dir; /* NULL: the trained tiny tokenizer; else a folder whose
+                                  tokenizer.json (+ tokenizer_config.json) is copied */
 } pe_tiny_spec;
 
 /* Defaults: hidden 64, 2 layers, 4 heads, 2 kv heads, ffn 128, f32, seed 0, 320 merges. */

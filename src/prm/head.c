@@ -41,6 +41,16 @@ void pe_head_read_rewards(const pe_head_desc *h, const float *z, int64_t nread, 
         case PE_READ_VOCAB_PROB:
             o[0] = zr[0];
             break;
+        case PE_READ_VALIDITY_REDUNDANCY: {
+            float mx = zr[0];
+            for (int k = 1; k < 3; k++)
+                if (zr[k] > mx) mx = zr[k];
+            double e0 = exp((double)(zr[0] - mx)), e1 = exp((double)(zr[1] - mx)), e2 = exp((double)(zr[2] - mx));
+            double s = e0 + e1 + e2;
+            o[0] = (float)((e1 + e2) / s);
+            o[1] = (float)(e1 / s);
+            break;
+        }
         }
     }
 }
@@ -49,7 +59,7 @@ const char *pe_head_desc_problem(const pe_head_desc *h)
 {
     if (h->rows < PE_ROWS_TENSOR || h->rows > PE_ROWS_LM_FULL)
         return "rows is not set";
-    if (h->read < PE_READ_SOFTMAX_PICK || h->read > PE_READ_VOCAB_PROB)
+    if (h->read < PE_READ_SOFTMAX_PICK || h->read > PE_READ_VALIDITY_REDUNDANCY)
         return "read is not set";
     if (h->nrows < 1 || h->nrows > PE_HEAD_MAX_ROWS)
         return "nrows must be 1..4";
@@ -75,6 +85,8 @@ const char *pe_head_desc_problem(const pe_head_desc *h)
         return "softmax-diff takes two logits";
     if (h->read == PE_READ_SOFTMAX_PICK && (h->nrows < 2 || h->pick < 0 || h->pick >= h->nrows))
         return "softmax-pick needs 2+ logits and pick inside them";
+    if (h->read == PE_READ_VALIDITY_REDUNDANCY)
+        return h->nrows == 3 && h->nout == 2 ? "" : "validity-redundancy takes 3 logits and gives 2 rewards";
     if (h->nout != 1)
         return "this read gives one reward";
     return "";

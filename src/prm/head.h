@@ -28,7 +28,9 @@ typedef enum {
     PE_READ_SIGMOID,          /* R = 1: sigmoid(z) */
     PE_READ_RAW,              /* R = 1: z itself */
     PE_READ_SOFTMAX_DIFF,     /* R = 2: p1 - p0 */
-    PE_READ_VOCAB_PROB        /* PE_ROWS_LM_FULL only: the backend's p(tok[0]) */
+    PE_READ_VOCAB_PROB,       /* PE_ROWS_LM_FULL only: the backend's p(tok[0]) */
+    PE_READ_VALIDITY_REDUNDANCY /* R = 3, softmax over [negative, neutral, positive]:
+                                   two rewards, validity p1 + p2 and redundancy p1 (ReasonEval) */
 } pe_head_read;
 
 enum { PE_HEAD_MAX_ROWS = 4, PE_HEAD_MAX_OUT = 2 };

@@ -53,7 +53,7 @@ const pe_family pe_prm_math_shepherd = {
      * the two LM-head logits, "+" taken */
     .head = {.rows = PE_ROWS_LM_TOKENS, .read = PE_READ_SOFTMAX_PICK, .nrows = 2, .nout = 1, .pick = 0,
              .tokens = "+ -"},
-    .labels = {[PE_LABEL_CURRENT] = {1, 0, 0.5}},
+    .labels = {[PE_LABEL_CURRENT] = {.defined = 1, .threshold = 0.5}},
     .bos = PE_BOS_TOKENIZER,
     .tiny = {.architecture = "MistralForCausalLM", .model_type = "mistral", .tokenizer = PE_TINY_TOK_SPM,
              .lm_head = 1, .mistral_window = 1, .rope_theta = 10000.0, .rms_norm_eps = 1e-5, .max_pos = 32768},

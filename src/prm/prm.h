@@ -76,13 +76,16 @@ typedef enum {
     PE_RO_SPECIAL_ID = 1, /* every id of the added token `text` ("<extra_0>") */
     PE_RO_LAST_ID,        /* every id equal to encode(text)[-1] ("ки") */
     PE_RO_PATTERN,        /* every full match of encode(text), at match + offset */
-    PE_RO_MARKED          /* the last id of each segment marked readout_after */
+    PE_RO_MARKED,         /* the last id of each segment marked readout_after */
+    PE_RO_SEP_REMOVED     /* ReasonEval: the separator added token `text` is removed from the
+                             model input (one in front kept); the read-out of each step is
+                             the last id before its closing separator, + offset */
 } pe_readout_kind;
 
 typedef struct pe_readout_rule {
     pe_readout_kind kind;
     const char *text;     /* SPECIAL_ID, LAST_ID, PATTERN; NULL for MARKED */
-    int offset;           /* PATTERN: read-out at match start + offset */
+    int offset;           /* PATTERN: read-out at match start + offset; SEP_REMOVED: shift */
 } pe_readout_rule;
 
 /* One label rule: label_i = v_i > threshold, v_i = r_i, or with difference
@@ -91,6 +94,11 @@ typedef struct pe_label_desc {
     int defined;          /* 0: the family has no such rule */
     int difference;
     double threshold;     /* the default threshold */
+    /* Two-reward heads (ReasonEval): the samples of the redundancy classes
+     * (redundency, circular) are labelled not (u_i > redundancy_threshold)
+     * with the second reward u; every other sample by the first. */
+    int redundancy;
+    double redundancy_threshold;
 } pe_label_desc;
 
 /* Where BOS comes from when a prompt starts with one. */
@@ -115,6 +123,8 @@ typedef struct pe_tiny_recipe {
     double rope_theta;
     double rms_norm_eps;
     int max_pos;                /* default max_position_embeddings */
+    const char *extra_config;   /* a JSON object of further config.json keys (NULL: none) */
+    const char *pad_token;      /* an added token appended to the tiny vocabulary (NULL: none) */
 } pe_tiny_recipe;
 
 /* Facts about a checkpoint that recognition looks at, so that it can be
@@ -247,6 +257,17 @@ void pe_family_labels(const pe_family *f, const pe_family_opts *o, double thresh
 void pe_family_labels_f64(const pe_family *f, const pe_family_opts *o, double threshold, const double *rewards,
                           int n, uint8_t *labels);
 double pe_family_threshold(const pe_family *f, const pe_family_opts *o);
+/* The rule for one sample of class cls (pe_class), with nout rewards per
+ * step side by side (rewards: n * f->head.nout): two-reward families label
+ * the redundancy classes by the second reward. threshold2 NAN: the rule's
+ * redundancy threshold. */
+void pe_family_labels_cls(const pe_family *f, const pe_family_opts *o, double threshold, double threshold2,
+                          const float *rewards, int n, int cls, uint8_t *labels);
+/* The same on stored double rewards; redundancy (n, may be NULL for a
+ * one-reward family) holds the second reward. */
+void pe_family_labels_cls_f64(const pe_family *f, const pe_family_opts *o, double threshold, double threshold2,
+                              const double *validity, const double *redundancy, int n, int cls, uint8_t *labels);
+double pe_family_redundancy_threshold(const pe_family *f, const pe_family_opts *o);
 /* A label rule on its own (rescore's rules are named, not a family's). */
 void pe_label_apply_f64(const pe_label_desc *r, double threshold, const double *rewards, int n, uint8_t *labels);
 

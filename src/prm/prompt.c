@@ -144,6 +144,37 @@ static int64_t find_by_pattern(const int32_t *ids, int64_t n, const int32_t *pat
     return k;
 }
 
+/* PE_RO_SEP_REMOVED (ReasonEval): every separator id leaves the model input,
+ * except one in front (where BOS is the separator, as on ReasonEval-7B, the
+ * reference removes it with the others and puts one BOS back). The last
+ * nsteps separators close the steps; the read-out of step i is the index,
+ * in the model input, of the last id before its closing separator, plus
+ * offset (the 7B's -1). Replaces *flags with the read-outs (ascending; an
+ * empty step repeats the previous index). */
+static int sep_removed(ibuf *ids, int32_t sep, int nsteps, int offset, int64_t **flags, int64_t *nflags, pe_err *e)
+{
+    int64_t *closing = pe_malloc((size_t)(ids->n + 1) * sizeof *closing, e);
+    if (!closing)
+        return e->code;
+    int64_t k = 0, nsep = 0;
+    for (int64_t j = 0; j < ids->n; j++) {
+        if (ids->p[j] == sep && j > 0)
+            closing[nsep++] = k; /* ids kept before this separator */
+        else
+            ids->p[k++] = ids->p[j];
+    }
+    ids->n = k;
+    int64_t first = nsep > nsteps ? nsep - nsteps : 0;
+    for (int64_t i = first; i < nsep; i++) {
+        int64_t r = closing[i] - 1 + offset;
+        closing[i - first] = r < 0 ? 0 : r;
+    }
+    free(*flags);
+    *flags = closing;
+    *nflags = nsep - first;
+    return PE_OK;
+}
+
 int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segments *s,
                      const pe_encoder *t, pe_prompt_tokens *out, pe_err *e)
 {
@@ -187,7 +218,10 @@ int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segme
         } else if (g->kind == PE_SEG_SPECIAL) {
             rc = ib_put(&ids, &id, 1, e);
         } else {
+            int64_t before = ids.n;
             rc = encode_into(t, g->text, g->len, &ids, e);
+            if (!rc && g->readout_after && ids.n > before)
+                flags[nflags++] = ids.n - 1;
         }
     }
     if (!rc && run.n)
@@ -201,7 +235,10 @@ int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segme
         rc = special_id(f, t, ro->text, &tag, e);
     else if (!rc && ro->kind == PE_RO_LAST_ID)
         rc = last_id(f, t, ro->text, &tag, e);
-    else if (!rc && ro->kind == PE_RO_PATTERN) {
+    else if (!rc && ro->kind == PE_RO_SEP_REMOVED) {
+        if (!(rc = special_id(f, t, ro->text, &tag, e)))
+            rc = sep_removed(&ids, tag, s->nexpected, ro->offset, &flags, &nflags, e);
+    } else if (!rc && ro->kind == PE_RO_PATTERN) {
         rc = t->encode(t->ctx, ro->text, strlen(ro->text), &pat, &plen, e);
         if (!rc && (plen < 1 || (int64_t)plen <= ro->offset))
             rc = pe_fail(e, PE_EINPUT, "family %s: the read-out pattern encodes to %zu tokens, "
@@ -212,7 +249,7 @@ int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segme
     int64_t n = (o->max_tokens > 0 && n_full > o->max_tokens) ? o->max_tokens : n_full;
     if (!rc) {
         int64_t nfull = 0, nkept = 0;
-        if (ro->kind == PE_RO_MARKED) {
+        if (ro->kind == PE_RO_MARKED || ro->kind == PE_RO_SEP_REMOVED) {
             nfull = nflags;
             nkept = pe_readouts_kept(flags, nflags, n, 0);
         } else if (ro->kind == PE_RO_PATTERN) {
@@ -225,7 +262,7 @@ int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segme
         out->readout = pe_malloc((size_t)(nkept ? nkept : 1) * sizeof *out->readout, e);
         if (!out->readout)
             rc = e->code;
-        else if (ro->kind == PE_RO_MARKED)
+        else if (ro->kind == PE_RO_MARKED || ro->kind == PE_RO_SEP_REMOVED)
             memcpy(out->readout, flags, (size_t)nkept * sizeof *flags);
         else if (ro->kind == PE_RO_PATTERN)
             find_by_pattern(ids.p, n, pat, (int64_t)plen, ro->offset, out->readout);

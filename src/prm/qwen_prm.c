@@ -53,7 +53,7 @@ const pe_family pe_prm_qwen_prm = {
     /* score = Sequential(Linear(H,H), ReLU, Linear(H,2)); softmax; class 1 */
     .head = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SOFTMAX_PICK, .nrows = 2, .nout = 1, .pick = 1,
              .mlp_w = "score.0.weight", .mlp_b = "score.0.bias", .w = "score.2.weight", .b = "score.2.bias"},
-    .labels = {[PE_LABEL_CURRENT] = {1, 0, 0.5}},
+    .labels = {[PE_LABEL_CURRENT] = {.defined = 1, .threshold = 0.5}},
     .bos = PE_BOS_TOKENIZER,
     .tiny = {.architecture = "Qwen2ForProcessRewardModel", .model_type = "qwen2", .tokenizer = PE_TINY_TOK_QWEN2,
              .attn_bias = 1, .qwen_window_keys = 1, .rope_theta = 10000.0, .rms_norm_eps = 1e-6, .max_pos = 4096},

@@ -6,12 +6,15 @@
 #include <string.h>
 
 extern const pe_family pe_prm_qwen_prm, pe_prm_math_shepherd, pe_prm_rlhflow, pe_prm_skywork;
+extern const pe_family pe_prm_reasoneval_7b, pe_prm_reasoneval_34b;
 
 static const pe_family *const registry[] = {
     &pe_prm_qwen_prm,
     &pe_prm_math_shepherd,
     &pe_prm_rlhflow,
     &pe_prm_skywork,
+    &pe_prm_reasoneval_7b,
+    &pe_prm_reasoneval_34b,
 };
 enum { NFAMILIES = sizeof registry / sizeof registry[0] };
 
@@ -60,8 +63,10 @@ const char *pe_family_problem(const pe_family *f)
     case PE_RO_SPECIAL_ID:
     case PE_RO_LAST_ID:
     case PE_RO_PATTERN:
+    case PE_RO_SEP_REMOVED:
         if (!f->readout.text || !*f->readout.text) return "readout.text";
-        if (f->readout.kind != PE_RO_PATTERN && f->readout.offset) return "readout.offset (patterns only)";
+        if (f->readout.kind != PE_RO_PATTERN && f->readout.kind != PE_RO_SEP_REMOVED && f->readout.offset)
+            return "readout.offset (patterns and separators only)";
         break;
     case PE_RO_MARKED:
         if (f->readout.text) return "readout.text (a marked read-out has none)";
@@ -71,6 +76,9 @@ const char *pe_family_problem(const pe_family *f)
     }
     if (*pe_head_desc_problem(&f->head)) return "head";
     if (!f->labels[PE_LABEL_CURRENT].defined) return "labels[PE_LABEL_CURRENT]";
+    for (int r = 0; r < 2; r++)
+        if (f->labels[r].redundancy && f->head.nout < 2)
+            return "labels (a redundancy rule needs a head with two rewards)";
     if (f->bos != PE_BOS_TOKENIZER && f->bos != PE_BOS_CONFIG) return "bos";
     const pe_tiny_recipe *t = &f->tiny;
     if (!listed(f->architectures, t->architecture)) return "tiny.architecture (must be one of architectures)";

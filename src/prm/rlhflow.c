@@ -66,7 +66,7 @@ const pe_family pe_prm_rlhflow = {
      * assistant turn's token pattern */
     .readout = {PE_RO_PATTERN, "<|start_header_id|>assistant<|end_header_id|>\n\n+<|eot_id|>", 3},
     .head = {.rows = PE_ROWS_LM_FULL, .read = PE_READ_VOCAB_PROB, .nrows = 1, .nout = 1, .tokens = "+"},
-    .labels = {[PE_LABEL_CURRENT] = {1, 0, 0.5}},
+    .labels = {[PE_LABEL_CURRENT] = {.defined = 1, .threshold = 0.5}},
     .bos = PE_BOS_TOKENIZER,
     .tiny = {.architecture = "LlamaForCausalLM", .model_type = "llama", .tokenizer = PE_TINY_TOK_LLAMA3,
              .lm_head = 1, .rope_llama3 = 1, .llama_keys = 1, .rope_theta = 500000.0, .rms_norm_eps = 1e-5,

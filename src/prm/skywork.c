@@ -73,7 +73,8 @@ const pe_family pe_prm_skywork = {
     .head = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SIGMOID, .nrows = 1, .nout = 1,
              .w = "v_head.summary.weight", .b = "v_head.summary.bias"},
     /* current: PRMBench's difference rule; original: Skywork's r_i > 0.5 */
-    .labels = {[PE_LABEL_CURRENT] = {1, 1, -0.05}, [PE_LABEL_ORIGINAL] = {1, 0, 0.5}},
+    .labels = {[PE_LABEL_CURRENT] = {.defined = 1, .difference = 1, .threshold = -0.05},
+               [PE_LABEL_ORIGINAL] = {.defined = 1, .threshold = 0.5}},
     /* The reference writes tokenizer.bos_token + problem; Qwen2.5 tokenizer.json
      * files have no BOS, config.json's bos_token_id is the one meant. */
     .bos = PE_BOS_CONFIG,

