@@ -232,6 +232,11 @@ static int read_journals(run_ctx *c, int64_t *nreused, int64_t *nbad, pe_err *e)
             int first = c->shard_first[s], n = c->shard_first[s + 1] - first;
             int rc = pe_shard_payload_decode(buf, len, c->shard_samples + first, n, what, &c->shards[s], &je);
             free(buf);
+            if (rc == PE_OK && c->shards[s].nrew != c->head.d.nout) {
+                rc = pe_fail(&je, PE_EINPUT, "%s: %d rewards per step, family %s has %d", what, c->shards[s].nrew,
+                             c->fam->name, c->head.d.nout);
+                pe_shard_preds_free(&c->shards[s]);
+            }
             if (rc == PE_ERESOURCE)
                 return pe_fail(e, rc, "%s", je.msg);
             if (rc == PE_OK) {
@@ -329,6 +334,7 @@ static int finish_run(run_ctx *c, double t_start, pe_err *e)
             p->pred_order = sp->sample[k];  /* canonical order: similarity sums in sample order */
             p->labels = sp->labels[k];
             p->scores = sp->scores[k];
+            p->scores2 = sp->scores2 ? sp->scores2[k] : NULL;
         }
     }
     rc = pe_world_agree(c->w, rc, e);
@@ -385,6 +391,7 @@ static int finish_run(run_ctx *c, double t_start, pe_err *e)
         .h5_path = c->job->output,
         .prov = &c->prov.view,
         .run = c->w->rank == 0 ? &info : NULL,
+        .scores2 = c->head.d.nout == 2,
     };
     pe_metrics m;
     rc = pe_cluster_evaluate(c->w, &q, &m, e);

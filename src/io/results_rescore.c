@@ -99,6 +99,7 @@ int pe_rescore_init(pe_rescore *rs, const pe_results *r, const char *path, pe_er
         pe_rescore_free(rs);
         return rc;
     }
+    rs->redundancy_threshold = 0.15;
     rs->data.nsamples = r->nsamples;
     rs->data.nproblems = maxprob + 1;
     rs->data.nfiles = r->prov.ndata_files;
@@ -113,7 +114,7 @@ static int from_scores(const pe_results *r, int i)
     if (r->label_source[i] != PE_LABELS_FROM_SCORES)
         return 0;
     for (int64_t j = r->step_offset[i]; j < r->step_offset[i + 1]; j++)
-        if (isnan(r->step_scores[j]))
+        if (isnan(r->step_scores[j]) || (r->step_scores2 && isnan(r->step_scores2[j])))
             return 0;
     return 1;
 }
@@ -147,7 +148,15 @@ int pe_rescore_run(pe_rescore *rs, int rule, double threshold, pe_err *e)
         int32_t m = r->nlabels[i];
         uint8_t *L = rs->labels + off;
         if (rule != PE_RELABEL_STORED && from_scores(r, i)) {
-            pe_label_apply_f64(lr, threshold, r->step_scores + off, m, L);
+            if (r->step_scores2 && rule == PE_RELABEL_THRESHOLD &&
+                (s->cls == PE_CLS_REDUNDENCY || s->cls == PE_CLS_CIRCULAR)) {
+                const pe_label_desc red = {.defined = 1, .threshold = rs->redundancy_threshold};
+                pe_label_apply_f64(&red, rs->redundancy_threshold, r->step_scores2 + off, m, L);
+                for (int32_t j = 0; j < m; j++)
+                    L[j] = !L[j]; /* the redundancy label says "redundant": the step is valid when it is not */
+            } else {
+                pe_label_apply_f64(lr, threshold, r->step_scores + off, m, L);
+            }
             rs->relabelled++;
         } else {
             if (m > 0)

@@ -160,6 +160,10 @@ struct pe_family {
     pe_head_desc head;
     pe_label_desc labels[2];    /* by pe_label_rule: [CURRENT] is the default */
     pe_bos_source bos;
+    /* 1: a prompt whose read-outs were all cut away is an invalid prediction
+     * (skipped by the metric, as ReasonEval's reference stores it); 0: it
+     * counts with no step labels */
+    int no_readout_invalid;
     pe_tiny_recipe tiny;
 };
 

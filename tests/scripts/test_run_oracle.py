@@ -77,6 +77,9 @@ for family, dtype, kind, tokenizer in FAMILIES:
         score = f["steps/score"][:]
         label = f["steps/label"][:]
         nsamples = len(f["samples/key"])
+        score2 = f["steps/score_redundancy"][:] if "score_redundancy" in f["steps"] else None
+        if (score2 is not None) != (kind == "reasoneval"):
+            fail(f"{family}: /steps/score_redundancy {'present' if score2 is not None else 'missing'}")
         keys = f["samples/key"].asstr()[:]
     if len(prompts) != nsamples:
         fail(f"{family}: {len(prompts)} prompts dumped for {nsamples} samples")
@@ -106,6 +109,12 @@ for family, dtype, kind, tokenizer in FAMILIES:
             with torch.no_grad():
                 red = torch_prm.score(cfg, w, ids, [0, len(ids)], p["readout"], "reasoneval_redundancy", tok_a,
                                       tok_b).numpy()
+        if red is not None and score2 is not None:
+            c_red = score2[off[i]:off[i + 1]]
+            if not np.all(np.abs(c_red - red) <= 1e-4 * np.abs(red)):
+                k = int(np.argmax(np.abs(c_red - red)))
+                fail(f"{family} {p['key']}: step {k} redundancy {c_red[k]!r} vs PyTorch {red[k]!r}")
+            red = [float(x) for x in c_red]  # the label rule on the stored rewards
         want = labels_oracle(family, [float(x) for x in c_rew], p["key"], red)
         if list(label[off[i]:off[i + 1]]) != want:
             fail(f"{family} {p['key']}: labels {list(label[off[i]:off[i + 1]])} vs the family's rule {want}")
@@ -121,6 +130,22 @@ for family, dtype, kind, tokenizer in FAMILIES:
                 fail(f"{family}: token ids differ from @lenml/tokenizers")
         else:
             print(f"{family}: token ids vs @lenml/tokenizers skipped (node or tests/js/node_modules missing)")
+
+# ReasonEval: a prompt whose read-outs are all cut away is an invalid prediction,
+# as the reference stores it (max_tokens 60 cuts before the first step ends)
+folder = os.path.join(tmp, "reasoneval-7b")
+job = dict(model=folder, data=os.path.join(src, "data/subset400.jsonl"), output=os.path.join(tmp, "re_cut.h5"),
+           backend="cpu", limit=1, max_tokens=60)
+json.dump(job, open(os.path.join(tmp, "re_cut.json"), "w"))
+subprocess.run([binary, "run", os.path.join(tmp, "re_cut.json"), "--quiet"], check=True,
+               env=dict(os.environ, PRMEVAL_MPI="0"), stderr=subprocess.DEVNULL)
+with h5py.File(job["output"]) as f:
+    status = f["samples/status"][:]
+    names = {v: k for k, v in h5py.check_enum_dtype(f["samples/status"].dtype).items()}
+    if len(status) == 0 or any(names[int(x)] != "invalid" for x in status):
+        fail(f"reasoneval-7b cut before every read-out: statuses {[names[int(x)] for x in status]}, expected invalid")
+    else:
+        print(f"reasoneval-7b: {len(status)} prompts cut before their first read-out are invalid predictions")
 
 if failures:
     print(f"{len(failures)} failures")
