@@ -6,7 +6,7 @@
 #include <string.h>
 
 extern const pe_family pe_prm_qwen_prm, pe_prm_math_shepherd, pe_prm_rlhflow, pe_prm_skywork;
-extern const pe_family pe_prm_reasoneval_7b, pe_prm_reasoneval_34b;
+extern const pe_family pe_prm_reasoneval_7b, pe_prm_reasoneval_34b, pe_prm_math_minos, pe_prm_pure_prm;
 
 static const pe_family *const registry[] = {
     &pe_prm_qwen_prm,
@@ -15,6 +15,8 @@ static const pe_family *const registry[] = {
     &pe_prm_skywork,
     &pe_prm_reasoneval_7b,
     &pe_prm_reasoneval_34b,
+    &pe_prm_math_minos,
+    &pe_prm_pure_prm,
 };
 enum { NFAMILIES = sizeof registry / sizeof registry[0] };
 

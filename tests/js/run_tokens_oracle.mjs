@@ -49,9 +49,21 @@ for (const line of readFileSync(dump, "utf8").split("\n")) {
                                           : newIndex[p - 1];
       wantRead.push(e - (is7b ? 1 : 0));
     }
-  } else if (family === "math-shepherd") {
+  } else if (family === "pure-prm") {
+    // pieces encoded one by one (the dump's text cannot be split back): the
+    // read-outs must sit on the last id of encode("\n\n"), one per step
+    const nl = tok.encode("\n\n", { add_special_tokens: false }).at(-1);
+    want = d.ids;
+    wantRead = d.readout.filter((r) => d.ids[r] === nl);
+    if (d.readout.length !== d.nread_full) wantRead = [];
+  } else if (family === "math-shepherd" || family === "math-minos") {
     if (!d.text.startsWith("<s>")) { console.error(`${d.key}: rendered text lacks BOS <s>`); failed++; continue; }
     want = tok.encode(d.text.slice(3), { add_special_tokens: true });
+    if (family === "math-minos") {
+      // every position holding encode("и")[-1], the question's included
+      const tag = tok.encode("и", { add_special_tokens: false }).at(-1);
+      wantRead = want.map((t, i) => (t === tag ? i : -1)).filter((i) => i >= 0);
+    }
   } else {
     want = tok.encode(d.text, { add_special_tokens: false });
   }

