@@ -78,9 +78,11 @@ static int open_model(run_ctx *c, pe_err *e)
     pe_job_family_opts(j, &c->fo);
     if (c->fam->bos == PE_BOS_CONFIG)
         c->fo.bos_id = c->model.cfg.bos_token_id;
+    c->fo.eos_id = c->model.cfg.eos_token_id;
     c->threshold = isnan(j->threshold) ? pe_family_threshold(c->fam, &c->fo) : j->threshold;
     c->threshold2 = pe_family_redundancy_threshold(c->fam, &c->fo);
-    if (!(c->tok = pe_tokenizer_load(j->model, e)))
+    /* llemma's checkpoints ship no tokenizer: the job may name another folder */
+    if (!(c->tok = pe_tokenizer_load(j->tokenizer[0] ? j->tokenizer : j->model, e)))
         return e->code ? e->code : PE_EINPUT;
     pe_encoder enc;
     pe_encoder_from_tokenizer(&enc, c->tok);

@@ -41,6 +41,7 @@ static const job_key keys[] = {
     {"qwen_backspace_quirk", K_BOOL, N(qwen_backspace_quirk), NULL, 0},
     {"rlhflow_system_block", K_BOOL, N(rlhflow_system_block), NULL, 0},
     {"progress_interval", K_NUM, N(progress_interval), NULL, 1},
+    {"tokenizer", K_PATH, F(tokenizer), NULL, 0},
 };
 #undef F
 #undef N

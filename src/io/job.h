@@ -14,7 +14,8 @@
 typedef struct pe_job {
     char source[PE_JOB_PATH];        /* the job file ("" when built in memory) */
     char model[PE_JOB_PATH];         /* checkpoint folder */
-    char family[32];                 /* auto | qwen-prm | math-shepherd | rlhflow | skywork */
+    char family[32];                 /* auto or a registered family (src/prm/registry.c) */
+    char tokenizer[PE_JOB_PATH];     /* folder with tokenizer.json; "" = the model's folder */
     char data[PE_JOB_PATH];          /* PRMBench JSONL file or folder */
     char output[PE_JOB_PATH];        /* HDF5 results */
     char json[PE_JOB_PATH];          /* optional JSON summary; "" = none */

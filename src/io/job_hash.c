@@ -157,8 +157,17 @@ int pe_job_hash_text(const pe_job_hash_in *in, char **text, pe_err *e)
     for (int i = 0; i < in->ndata; i++)
         fprintf(out, "data sha256=%s\n", in->data_sha256[i]);
     fputs(model, out);
+    free(model);
+    model = NULL;
+    /* a tokenizer from another folder changes the ids: its files count too */
+    if (j->tokenizer[0] && (rc = pe_model_fingerprint(j->tokenizer, &model, e)) == PE_OK)
+        fprintf(out, "tokenizer\n%s", model);
     fclose(out);
     free(model);
+    if (rc != PE_OK) {
+        free(buf);
+        return rc;
+    }
     if (!buf)
         return pe_fail(e, PE_ERESOURCE, "out of memory");
     *text = buf;

@@ -48,7 +48,7 @@ const pe_family pe_prm_math_minos = {
     .auto_architectures = arch,
     .prompt = prompt,
     /* every position holding encode("и")[-1] (839 on Mistral), the question's included */
-    .readout = {PE_RO_LAST_ID, "и", 0},
+    .readout = {PE_RO_LAST_ID, "и", 0, NULL},
     /* score: Linear(H, 1) with bias; the raw logit is the reward */
     .head = {.rows = PE_ROWS_TENSOR, .read = PE_READ_RAW, .nrows = 1, .nout = 1, .w = "score.weight", .b = "score.bias"},
     .labels = {[PE_LABEL_CURRENT] = {.defined = 1, .threshold = 0.0}},

@@ -48,7 +48,7 @@ const pe_family pe_prm_math_shepherd = {
     .architectures = arch,
     .auto_architectures = arch_auto,
     .prompt = prompt,
-    .readout = {PE_RO_LAST_ID, "ки", 0},
+    .readout = {PE_RO_LAST_ID, "ки", 0, NULL},
     /* candidate_tokens = encode("+ -")[1:]: the ids after BOS; softmax over
      * the two LM-head logits, "+" taken */
     .head = {.rows = PE_ROWS_LM_TOKENS, .read = PE_READ_SOFTMAX_PICK, .nrows = 2, .nout = 1, .pick = 0,

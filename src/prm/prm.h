@@ -65,6 +65,8 @@ typedef struct pe_family_opts {
     int max_tokens;             /* the reference's cut (2048); <= 0: no cut */
     int32_t bos_id;             /* BOS id when the tokenizer has none (config.json's
                                    bos_token_id); -1: use pe_tokenizer_bos_id */
+    int32_t eos_id;             /* config.json's eos_token_id, -1 when none: llemma's
+                                   read-out scan ends at it */
 } pe_family_opts;
 
 void pe_family_opts_default(pe_family_opts *o);
@@ -77,15 +79,21 @@ typedef enum {
     PE_RO_LAST_ID,        /* every id equal to encode(text)[-1] ("ки") */
     PE_RO_PATTERN,        /* every full match of encode(text), at match + offset */
     PE_RO_MARKED,         /* the last id of each segment marked readout_after */
-    PE_RO_SEP_REMOVED     /* ReasonEval: the separator added token `text` is removed from the
+    PE_RO_SEP_REMOVED,    /* ReasonEval: the separator added token `text` is removed from the
                              model input (one in front kept); the read-out of each step is
                              the last id before its closing separator, + offset */
+    PE_RO_AFTER_MARKER    /* llemma: B = encode(text)[1:], S = encode(text2)[1:]; scanning
+                             left to right, once B has matched (at or before), every
+                             position where S matches (overlaps allowed) or that holds EOS
+                             (which ends the scan) is a candidate; the first candidate is
+                             dropped */
 } pe_readout_kind;
 
 typedef struct pe_readout_rule {
     pe_readout_kind kind;
-    const char *text;     /* SPECIAL_ID, LAST_ID, PATTERN; NULL for MARKED */
+    const char *text;     /* SPECIAL_ID, LAST_ID, PATTERN, SEP_REMOVED, AFTER_MARKER; NULL for MARKED */
     int offset;           /* PATTERN: read-out at match start + offset; SEP_REMOVED: shift */
+    const char *text2;    /* AFTER_MARKER: the step separator; NULL otherwise */
 } pe_readout_rule;
 
 /* One label rule: label_i = v_i > threshold, v_i = r_i, or with difference

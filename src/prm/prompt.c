@@ -13,6 +13,7 @@ void pe_family_opts_default(pe_family_opts *o)
     o->label_rule = PE_LABEL_CURRENT;
     o->max_tokens = 2048;
     o->bos_id = -1;
+    o->eos_id = -1;
 }
 
 int pe_family_segments(const pe_family *f, const pe_family_opts *o, const char *question, int nsteps,
@@ -175,6 +176,59 @@ static int sep_removed(ibuf *ids, int32_t sep, int nsteps, int offset, int64_t *
     return PE_OK;
 }
 
+/* encode(text) without its first id (the reference's [1:]: the "▁" a
+ * Llama-2 tokenizer puts in front). */
+static int tail_ids(const pe_family *f, const pe_encoder *t, const char *text, int32_t **ids, size_t *n, pe_err *e)
+{
+    int rc = t->encode(t->ctx, text, strlen(text), ids, n, e);
+    if (!rc && *n < 2)
+        rc = pe_fail(e, PE_EINPUT, "family %s: the tokenizer encodes \"%s\" to %zu tokens, expected at least 2",
+                     f->name, text, *n);
+    if (!rc)
+        memmove(*ids, *ids + 1, (--*n) * sizeof **ids);
+    return rc;
+}
+
+/* PE_RO_AFTER_MARKER (llemma): see prm.h. Replaces *flags with the read-outs. */
+static int after_marker(const pe_family *f, const pe_encoder *t, const ibuf *ids, int32_t eos, int64_t **flags,
+                        int64_t *nflags, pe_err *e)
+{
+    int32_t *b = NULL, *sep = NULL;
+    size_t nb = 0, ns = 0;
+    int64_t *cand = NULL, k = 0;
+    int rc = tail_ids(f, t, f->readout.text, &b, &nb, e);
+    if (!rc)
+        rc = tail_ids(f, t, f->readout.text2, &sep, &ns, e);
+    if (!rc && !(cand = pe_malloc((size_t)(ids->n + 1) * sizeof *cand, e)))
+        rc = e->code;
+    int found = 0;
+    for (int64_t i = 0; !rc && i < ids->n; i++) {
+        if (!found && i + (int64_t)nb <= ids->n && !memcmp(ids->p + i, b, nb * sizeof *b))
+            found = 1;
+        if (!found)
+            continue;
+        if (eos >= 0 && ids->p[i] == eos) {
+            cand[k++] = i;
+            break;
+        }
+        if (i + (int64_t)ns <= ids->n && !memcmp(ids->p + i, sep, ns * sizeof *sep))
+            cand[k++] = i;
+    }
+    free(b);
+    free(sep);
+    if (rc) {
+        free(cand);
+        return rc;
+    }
+    /* the first candidate is the separator before the marker itself */
+    if (k > 0)
+        memmove(cand, cand + 1, (size_t)(--k) * sizeof *cand);
+    free(*flags);
+    *flags = cand;
+    *nflags = k;
+    return PE_OK;
+}
+
 int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segments *s,
                      const pe_encoder *t, pe_prompt_tokens *out, pe_err *e)
 {
@@ -238,6 +292,8 @@ int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segme
     else if (!rc && ro->kind == PE_RO_SEP_REMOVED) {
         if (!(rc = special_id(f, t, ro->text, &tag, e)))
             rc = sep_removed(&ids, tag, s->nexpected, ro->offset, &flags, &nflags, e);
+    } else if (!rc && ro->kind == PE_RO_AFTER_MARKER) {
+        rc = after_marker(f, t, &ids, o->eos_id, &flags, &nflags, e);
     } else if (!rc && ro->kind == PE_RO_PATTERN) {
         rc = t->encode(t->ctx, ro->text, strlen(ro->text), &pat, &plen, e);
         if (!rc && (plen < 1 || (int64_t)plen <= ro->offset))
@@ -249,7 +305,7 @@ int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segme
     int64_t n = (o->max_tokens > 0 && n_full > o->max_tokens) ? o->max_tokens : n_full;
     if (!rc) {
         int64_t nfull = 0, nkept = 0;
-        if (ro->kind == PE_RO_MARKED || ro->kind == PE_RO_SEP_REMOVED) {
+        if (ro->kind == PE_RO_MARKED || ro->kind == PE_RO_SEP_REMOVED || ro->kind == PE_RO_AFTER_MARKER) {
             nfull = nflags;
             nkept = pe_readouts_kept(flags, nflags, n, 0);
         } else if (ro->kind == PE_RO_PATTERN) {
@@ -262,7 +318,7 @@ int pe_family_encode(const pe_family *f, const pe_family_opts *o, const pe_segme
         out->readout = pe_malloc((size_t)(nkept ? nkept : 1) * sizeof *out->readout, e);
         if (!out->readout)
             rc = e->code;
-        else if (ro->kind == PE_RO_MARKED || ro->kind == PE_RO_SEP_REMOVED)
+        else if (ro->kind == PE_RO_MARKED || ro->kind == PE_RO_SEP_REMOVED || ro->kind == PE_RO_AFTER_MARKER)
             memcpy(out->readout, flags, (size_t)nkept * sizeof *flags);
         else if (ro->kind == PE_RO_PATTERN)
             find_by_pattern(ids.p, n, pat, (int64_t)plen, ro->offset, out->readout);

@@ -29,7 +29,7 @@ const pe_family pe_prm_pure_prm = {
     .architectures = arch,
     .auto_architectures = arch,
     .prompt = prompt,
-    .readout = {PE_RO_MARKED, NULL, 0},
+    .readout = {PE_RO_MARKED, NULL, 0, NULL},
     /* score: Linear(H, 2) with bias (the same tensor name as MATH-Minos' (1, H):
      * told apart by its rows); softmax, p1 - p0 */
     .head = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SOFTMAX_DIFF, .nrows = 2, .nout = 1, .w = "score.weight",

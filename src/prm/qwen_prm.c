@@ -49,7 +49,7 @@ const pe_family pe_prm_qwen_prm = {
     .architectures = arch,
     .auto_architectures = arch,
     .prompt = prompt,
-    .readout = {PE_RO_SPECIAL_ID, "<extra_0>", 0},
+    .readout = {PE_RO_SPECIAL_ID, "<extra_0>", 0, NULL},
     /* score = Sequential(Linear(H,H), ReLU, Linear(H,2)); softmax; class 1 */
     .head = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SOFTMAX_PICK, .nrows = 2, .nout = 1, .pick = 1,
              .mlp_w = "score.0.weight", .mlp_b = "score.0.bias", .w = "score.2.weight", .b = "score.2.bias"},

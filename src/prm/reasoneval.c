@@ -68,7 +68,7 @@ const pe_family pe_prm_reasoneval_7b = {
     .auto_architectures = arch_7b,
     .prompt = prompt_7b,
     /* e_i - 1: the reference's off-by-one on the 7B */
-    .readout = {PE_RO_SEP_REMOVED, "<s>", -1},
+    .readout = {PE_RO_SEP_REMOVED, "<s>", -1, NULL},
     .head = REASONEVAL_HEAD,
     .labels = REASONEVAL_LABELS,
     .bos = PE_BOS_TOKENIZER,
@@ -84,7 +84,7 @@ const pe_family pe_prm_reasoneval_34b = {
     .architectures = arch_34b,
     .auto_architectures = arch_34b,
     .prompt = prompt_34b,
-    .readout = {PE_RO_SEP_REMOVED, "<pad>", 0},
+    .readout = {PE_RO_SEP_REMOVED, "<pad>", 0, NULL},
     .head = REASONEVAL_HEAD,
     .labels = REASONEVAL_LABELS,
     .bos = PE_BOS_TOKENIZER,

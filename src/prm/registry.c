@@ -7,6 +7,7 @@
 
 extern const pe_family pe_prm_qwen_prm, pe_prm_math_shepherd, pe_prm_rlhflow, pe_prm_skywork;
 extern const pe_family pe_prm_reasoneval_7b, pe_prm_reasoneval_34b, pe_prm_math_minos, pe_prm_pure_prm;
+extern const pe_family pe_prm_llemma_prm;
 
 static const pe_family *const registry[] = {
     &pe_prm_qwen_prm,
@@ -17,6 +18,7 @@ static const pe_family *const registry[] = {
     &pe_prm_reasoneval_34b,
     &pe_prm_math_minos,
     &pe_prm_pure_prm,
+    &pe_prm_llemma_prm,
 };
 enum { NFAMILIES = sizeof registry / sizeof registry[0] };
 
@@ -66,7 +68,9 @@ const char *pe_family_problem(const pe_family *f)
     case PE_RO_LAST_ID:
     case PE_RO_PATTERN:
     case PE_RO_SEP_REMOVED:
+    case PE_RO_AFTER_MARKER:
         if (!f->readout.text || !*f->readout.text) return "readout.text";
+        if ((f->readout.kind == PE_RO_AFTER_MARKER) != (f->readout.text2 != NULL)) return "readout.text2";
         if (f->readout.kind != PE_RO_PATTERN && f->readout.kind != PE_RO_SEP_REMOVED && f->readout.offset)
             return "readout.offset (patterns and separators only)";
         break;

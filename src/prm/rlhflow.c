@@ -64,7 +64,7 @@ const pe_family pe_prm_rlhflow = {
     .prompt = prompt,
     /* the reference's score_locations = [i + 3 ...] over matches of the
      * assistant turn's token pattern */
-    .readout = {PE_RO_PATTERN, "<|start_header_id|>assistant<|end_header_id|>\n\n+<|eot_id|>", 3},
+    .readout = {PE_RO_PATTERN, "<|start_header_id|>assistant<|end_header_id|>\n\n+<|eot_id|>", 3, NULL},
     .head = {.rows = PE_ROWS_LM_FULL, .read = PE_READ_VOCAB_PROB, .nrows = 1, .nout = 1, .tokens = "+"},
     .labels = {[PE_LABEL_CURRENT] = {.defined = 1, .threshold = 0.5}},
     .bos = PE_BOS_TOKENIZER,

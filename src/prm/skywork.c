@@ -68,7 +68,7 @@ const pe_family pe_prm_skywork = {
     .architectures = arch,
     .auto_architectures = arch_auto,
     .prompt = prompt,
-    .readout = {PE_RO_MARKED, NULL, 0},
+    .readout = {PE_RO_MARKED, NULL, 0, NULL},
     /* ValueHead summary = Linear(H,1) with bias; sigmoid */
     .head = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SIGMOID, .nrows = 1, .nout = 1,
              .w = "v_head.summary.weight", .b = "v_head.summary.bias"},

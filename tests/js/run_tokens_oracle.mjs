@@ -56,6 +56,21 @@ for (const line of readFileSync(dump, "utf8").split("\n")) {
     want = d.ids;
     wantRead = d.readout.filter((r) => d.ids[r] === nl);
     if (d.readout.length !== d.nread_full) wantRead = [];
+  } else if (family === "llemma-prm") {
+    // encoded with BOS; read-outs by the reference's scan: B = encode("\n\n# Solution")[1:],
+    // S = encode("\n\n")[1:]; after B has matched, every S match (overlaps too); the first dropped
+    if (!d.text.startsWith("<s>")) { console.error(`${d.key}: rendered text lacks BOS <s>`); failed++; continue; }
+    want = tok.encode(d.text.slice(3), { add_special_tokens: true });
+    const B = tok.encode("\n\n# Solution", { add_special_tokens: false }).slice(1);
+    const S = tok.encode("\n\n", { add_special_tokens: false }).slice(1);
+    const at = (i, p) => p.every((v, j) => want[i + j] === v);
+    let seen = false;
+    wantRead = [];
+    for (let i = 0; i < want.length; i++) {
+      seen = seen || at(i, B);
+      if (seen && at(i, S)) wantRead.push(i);
+    }
+    wantRead.shift();
   } else if (family === "math-shepherd" || family === "math-minos") {
     if (!d.text.startsWith("<s>")) { console.error(`${d.key}: rendered text lacks BOS <s>`); failed++; continue; }
     want = tok.encode(d.text.slice(3), { add_special_tokens: true });

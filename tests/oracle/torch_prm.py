@@ -213,6 +213,8 @@ def head_rewards(kind, w, h, tok_a, tok_b):
         return torch.softmax(h @ w["lm_head"].T, dim=-1)[:, tok_a]
     if kind == "value_sigmoid":
         return torch.sigmoid(h @ w["vhead_w"].T + w["vhead_b"])[:, 0]
+    if kind == "lm_mean":  # llemma: the mean of the full LM-head logits, sigmoid
+        return torch.sigmoid((h @ w["lm_head"].T).mean(dim=-1))
     if kind == "class_raw":  # MATH-Minos: score Linear(H, 1) with bias, the raw logit
         return (h @ w["score_w"].T + w["score_b"])[:, 0]
     if kind == "class_diff":  # PURE: score Linear(H, 2) with bias, softmax, p1 - p0

@@ -42,6 +42,7 @@ FAMILIES = [  # family, dtype, head of torch_prm, tokenizer folder (None: the ti
     ("reasoneval-34b", "bf16", "reasoneval", None),
     ("math-minos", "bf16", "class_raw", NPM_LLAMA2 if os.path.isdir(NPM_LLAMA2) else None),
     ("pure-prm", "bf16", "class_diff", NPM_QWEN if os.path.isdir(NPM_QWEN) else None),
+    ("llemma-prm", "f16", "lm_mean", NPM_LLAMA2 if os.path.isdir(NPM_LLAMA2) else None),
 ]
 failures = []
 
@@ -56,6 +57,8 @@ def labels_oracle(family, r, key, redundancy):
     if family == "skywork":  # PRMBench's rule: differences of consecutive rewards > -0.05
         d = [r[0]] + [r[i] - r[i - 1] for i in range(1, len(r))]
         return [int(x > -0.05) for x in d]
+    if family == "llemma-prm":
+        return [int(x > 0.5) for x in r]
     if family in ("math-minos", "pure-prm"):  # logit > 0, p1 - p0 > 0
         return [int(x > 0) for x in r]
     if family.startswith("reasoneval") and key.split("_")[0] in ("redundency", "circular"):
@@ -72,13 +75,23 @@ for family, dtype, kind, tokenizer in FAMILIES:
     job = dict(model=folder, family=family, data=os.path.join(src, "data/subset400.jsonl"),
                output=os.path.join(tmp, family + ".h5"), backend="cpu", limit=2, max_tokens=700,
                token_budget=3000)
+    tok_folder = folder
+    if family == "llemma-prm":
+        # llemma's checkpoints ship no tokenizer: the job names another folder
+        tok_folder = folder + "-tokenizer"
+        shutil.rmtree(tok_folder, ignore_errors=True)
+        os.makedirs(tok_folder)
+        for fn in ("tokenizer.json", "tokenizer_config.json"):
+            if os.path.exists(os.path.join(folder, fn)):
+                shutil.move(os.path.join(folder, fn), os.path.join(tok_folder, fn))
+        job["tokenizer"] = tok_folder
     job_path = os.path.join(tmp, family + ".json")
     json.dump(job, open(job_path, "w"))
     dump = os.path.join(tmp, family + ".tokens.jsonl")
     env = dict(os.environ, PRMEVAL_MPI="0")
     subprocess.run([binary, "run", job_path, "--quiet", "--dump-tokens", dump], check=True, env=env)
     cfg, w = torch_prm.load_checkpoint(folder)
-    tok_a, tok_b = torch_prm.head_tokens(family, folder)
+    tok_a, tok_b = torch_prm.head_tokens(family, tok_folder)
     prompts = [json.loads(l) for l in open(dump)]
     with h5py.File(job["output"]) as f:
         off = f["samples/step_offset"][:]
@@ -136,7 +149,8 @@ for family, dtype, kind, tokenizer in FAMILIES:
         fail(f"{family}: only {nrew} rewards compared")
     if family != "skywork":
         if node_ok:
-            r = subprocess.run(["node", os.path.join(src, "tests/js/run_tokens_oracle.mjs"), family, folder, dump, "6"])
+            r = subprocess.run(["node", os.path.join(src, "tests/js/run_tokens_oracle.mjs"), family, tok_folder, dump,
+                                "6"])
             if r.returncode != 0:
                 fail(f"{family}: token ids differ from @lenml/tokenizers")
         else:

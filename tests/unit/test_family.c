@@ -322,7 +322,11 @@ static void test_resolve(void)
     CHECK_STR(f->name, "qwen-prm");
     CHECK_INT(pe_family_resolve("MistralForCausalLM", NULL, &f, &e), 0);
     CHECK_STR(f->name, "math-shepherd");
-    CHECK_INT(pe_family_resolve("LlamaForCausalLM", "", &f, &e), 0);
+    /* the architecture alone: rlhflow or llemma-prm (the vocabulary decides) */
+    CHECK_INT(pe_family_resolve("LlamaForCausalLM", "", &f, &e), PE_EUSAGE);
+    CHECK(f == NULL && strstr(e.msg, "rlhflow, llemma-prm"));
+    pe_err_clear(&e);
+    CHECK_INT(pe_family_resolve("LlamaForCausalLM", "rlhflow", &f, &e), 0);
     CHECK_STR(f->name, "rlhflow");
     CHECK_INT(pe_family_resolve("Qwen2ForCausalLM", "skywork", &f, &e), 0);
     CHECK_STR(f->name, "skywork");
@@ -484,6 +488,85 @@ static void test_pure_minos(void)
     CHECK(l[0] == 1 && l[1] == 0 && l[2] == 0);
 }
 
+/* A toy with a Llama-2-style "▁" (id 999) in front of every encoding. */
+static int toy_spm_encode(const void *ctx, const char *text, size_t len, int32_t **ids, size_t *nids, pe_err *e)
+{
+    int rc = toy_encode(ctx, text, len, ids, nids, e);
+    if (rc)
+        return rc;
+    int32_t *p = pe_realloc(*ids, (*nids + 1) * sizeof *p, e);
+    if (!p)
+        return e->code;
+    memmove(p + 1, p, *nids * sizeof *p);
+    p[0] = 999;
+    *ids = p;
+    ++*nids;
+    return PE_OK;
+}
+
+/* llemma: n + 1 read-outs (the first right after "# Solution"), steps with
+ * their "\n\n" removed and stripped; recognition by vocabulary size. */
+static void test_llemma(void)
+{
+    pe_family_opts o;
+    pe_family_opts_default(&o);
+    const pe_family *f = pe_family_by_name("llemma-prm");
+    char *steps[] = {"1. a\n\nb ", "c"};
+    pe_segments sg;
+    pe_prompt_tokens p;
+    pe_err e = {0};
+    CHECK_INT(pe_family_segments(f, &o, "q\n\nr", 2, steps, &sg, &e), 0);
+    CHECK_INT(sg.nexpected, 3);
+    char *txt = pe_segments_render(&sg, "<s>", &e);
+    CHECK_STR(txt, "<s># Question\n\nq\n\nr\n\n# Solution\n\n1. ab\n\nc\n\n");
+    free(txt);
+    pe_encoder spm = {NULL, toy_spm_encode, toy_token_id, 1};
+    CHECK_INT(pe_family_encode(f, &o, &sg, &spm, &p, &e), 0);
+    CHECK_INT(p.nread, 3);
+    CHECK_INT(p.nread_full, 3);
+    for (int64_t k = 0; k < p.nread; k++)
+        CHECK_INT(p.ids[p.readout[k]], TOY_WORD + 1);
+    /* the first read-out follows "Solution": the 'n' just before it */
+    CHECK_INT(p.ids[p.readout[0] - 1], 'n');
+    CHECK_INT(p.ids[p.readout[2]], p.ids[p.n - 1]);
+    /* an EOS after the marker is a candidate and ends the scan */
+    int64_t n_all = p.n;
+    o.eos_id = 'b';
+    pe_prompt_tokens_free(&p);
+    CHECK_INT(pe_family_encode(f, &o, &sg, &spm, &p, &e), 0);
+    CHECK_INT(p.nread, 2);
+    CHECK_INT(p.ids[p.readout[1]], 'b');
+    CHECK_INT(p.n, n_all);
+    pe_prompt_tokens_free(&p);
+    o.eos_id = -1;
+    /* the cut keeps read-outs below max_tokens */
+    o.max_tokens = (int)n_all - 1;
+    CHECK_INT(pe_family_encode(f, &o, &sg, &spm, &p, &e), 0);
+    CHECK_INT(p.nread, 2);
+    CHECK_INT(p.nread_full, 3);
+    pe_prompt_tokens_free(&p);
+    pe_segments_free(&sg);
+    /* a separator that encodes to one id cannot lose its first */
+    o.max_tokens = 2048;
+    CHECK_INT(pe_family_segments(f, &o, "q", 1, steps, &sg, &e), 0);
+    CHECK_INT(pe_family_encode(f, &o, &sg, &toy, &p, &e), PE_EINPUT);
+    CHECK(strstr(e.msg, "llemma-prm") != NULL);
+    pe_err_clear(&e);
+    pe_segments_free(&sg);
+
+    /* LlamaForCausalLM with llemma's vocabulary also fits rlhflow: ambiguous */
+    const pe_family *g;
+    pe_ckpt_facts ck = {"LlamaForCausalLM", 32016, "lm_head.weight=32016", fake_rows};
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &g, &e), PE_EUSAGE);
+    CHECK(strstr(e.msg, "several") && strstr(e.msg, "rlhflow") && strstr(e.msg, "llemma-prm"));
+    pe_err_clear(&e);
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "llemma-prm", &g, &e), 0);
+    CHECK_STR(g->name, "llemma-prm");
+    ck.vocab_size = 128256;
+    CHECK_INT(pe_family_resolve_ckpt(&ck, "auto", &g, &e), 0);
+    CHECK_STR(g->name, "rlhflow");
+}
+
 static void test_registry(void)
 {
     pe_err e = {0};
@@ -576,6 +659,7 @@ int main(void)
     test_resolve_ckpt();
     test_reasoneval();
     test_pure_minos();
+    test_llemma();
     test_strip_prefix();
     test_segments();
     test_tokens();
