@@ -156,6 +156,24 @@ for family, dtype, kind, tokenizer in FAMILIES:
         else:
             print(f"{family}: token ids vs @lenml/tokenizers skipped (node or tests/js/node_modules missing)")
 
+# ReasonEval: a resumed run takes both rewards back from its journals
+ck = os.path.join(tmp, "re_ck")
+shutil.rmtree(ck, ignore_errors=True)
+outs = []
+for k in range(2):
+    out = os.path.join(tmp, f"re_resume{k}.h5")
+    subprocess.run([binary, "run", os.path.join(tmp, "reasoneval-7b.json"), "--quiet", "--set", "output=" + out,
+                    "--set", "checkpoint_dir=" + ck], check=True, env=dict(os.environ, PRMEVAL_MPI="0"),
+                   stderr=subprocess.DEVNULL)
+    with h5py.File(out) as f:
+        outs.append((f["steps/score"][:], f["steps/score_redundancy"][:], f["steps/label"][:],
+                     int(f["run"].attrs["shards_reused"]) if "shards_reused" in f["run"].attrs else -1))
+if not (np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1]) and
+        np.array_equal(outs[0][2], outs[1][2])):
+    fail("reasoneval-7b: a run resumed from its journals differs (score, score_redundancy or label)")
+else:
+    print(f"reasoneval-7b: resumed run equal (both rewards from the journal; shards reused: {outs[1][3]})")
+
 # ReasonEval: a prompt whose read-outs are all cut away is an invalid prediction,
 # as the reference stores it (max_tokens 60 cuts before the first step ends)
 folder = os.path.join(tmp, "reasoneval-7b")
