@@ -39,7 +39,7 @@ int main(int argc, char **argv)
     cfg.rope_theta = 1000000.0; cfg.rms_norm_eps = 1e-6;
     cfg.tie_word_embeddings = 1; cfg.attn_bias = 1;
     cfg.max_position_embeddings = 32768;
-    pe_model m;
+    synth_model_t m;
     double t0 = now();
     if (synth_model(&m, &cfg, seed, 24, PE_DT_F32)) { fprintf(stderr, "out of memory\n"); return 1; }
     double t_synth = now() - t0;
@@ -55,10 +55,11 @@ int main(int argc, char **argv)
     for (int s = 0; s < seqs; s++) readout[s] = seq_start[s + 1] - 1;
     pe_batch batch = {tokens, ntok, seq_start, seqs, readout, seqs};
 
-    pe_head_spec head = {PE_HEAD_QWEN_PRM, 0, 0};
+    pe_head_spec head;
+    synth_bind_head(&m, "qwen_prm", 0, 0, &head);
     pe_backend b;
     pe_err e = {0};
-    if (pe_backend_cpu_create(&b, &m, &head, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    if (pe_backend_cpu_create(&b, &m.m, &head, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     float *rewards = malloc((size_t)seqs * sizeof *rewards);
     int64_t nwarm = ntok < 64 ? ntok : 64; /* the warm-up reads at most the tokens there are */
     int64_t warm_ss[2] = {0, nwarm}, warm_rd[1] = {nwarm - 1};

@@ -20,30 +20,20 @@ static __device__ float pe_warp_dot(const pe_bf16 *x, const pe_bf16 *w, int H)
     return pe_warp_sum(s);
 }
 
-/* 4 warps per block, one row each. */
-__global__ void pe_head_pair_kernel(float *reward, const pe_bf16 *x, const pe_bf16 *wa,
-                                    const pe_bf16 *wb, const pe_bf16 *ba, const pe_bf16 *bb,
-                                    int64_t nrow, int H)
+/* z[k] = x_r . w_j (+ b_j) for k = r * R + j: the head's R logits of each
+ * read-out row (the reward rule is applied on the host, pe_head_read_rewards).
+ * One warp per logit, 4 warps per block; a warp shares k, so it returns whole. */
+__global__ void pe_head_rows_kernel(float *z, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b,
+                                    int64_t nrow, int R, int H)
 {
-    int64_t r = (int64_t)blockIdx.x * 4 + (threadIdx.x >> 5);
-    if (r >= nrow)
+    int64_t k = (int64_t)blockIdx.x * 4 + (threadIdx.x >> 5);
+    if (k >= nrow * R)
         return;
-    const pe_bf16 *xr = x + (size_t)r * (size_t)H;
-    float za = pe_warp_dot(xr, wa, H) + (ba ? pe_ld_bf16(ba) : 0.0f);
-    float zb = pe_warp_dot(xr, wb, H) + (bb ? pe_ld_bf16(bb) : 0.0f);
+    int64_t r = k / R;
+    int j = (int)(k % R);
+    float v = pe_warp_dot(x + (size_t)r * (size_t)H, w + (size_t)j * (size_t)H, H) + (b ? pe_ld_bf16(b + j) : 0.0f);
     if ((threadIdx.x & 31) == 0)
-        reward[r] = 1.0f / (1.0f + expf(zb - za));
-}
-
-__global__ void pe_head_value_kernel(float *reward, const pe_bf16 *x, const pe_bf16 *w,
-                                     const pe_bf16 *b, int64_t nrow, int H)
-{
-    int64_t r = (int64_t)blockIdx.x * 4 + (threadIdx.x >> 5);
-    if (r >= nrow)
-        return;
-    float z = pe_warp_dot(x + (size_t)r * (size_t)H, w, H) + (b ? pe_ld_bf16(b) : 0.0f);
-    if ((threadIdx.x & 31) == 0)
-        reward[r] = 1.0f / (1.0f + expf(-z));
+        z[k] = v;
 }
 
 /* One block per row: max, then sum of exp(z - max); p = exp(z_tok - max) / sum. */
@@ -71,22 +61,11 @@ extern "C" int pe_k_gather_rows(float *out, const float *h, const int64_t *rows,
     return pe_launch_status();
 }
 
-extern "C" int pe_k_head_pair(float *reward, const pe_bf16 *x, const pe_bf16 *wa,
-                              const pe_bf16 *wb, const pe_bf16 *ba, const pe_bf16 *bb,
-                              int64_t nrow, int H, cudaStream_t stream)
+extern "C" int pe_k_head_rows(float *z, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b,
+                              int64_t nrow, int R, int H, cudaStream_t stream)
 {
-    if (nrow > 0)
-        pe_head_pair_kernel<<<(unsigned)((nrow + 3) / 4), 128, 0, stream>>>(reward, x, wa, wb,
-                                                                         ba, bb, nrow, H);
-    return pe_launch_status();
-}
-
-extern "C" int pe_k_head_value(float *reward, const pe_bf16 *x, const pe_bf16 *w,
-                               const pe_bf16 *b, int64_t nrow, int H, cudaStream_t stream)
-{
-    if (nrow > 0)
-        pe_head_value_kernel<<<(unsigned)((nrow + 3) / 4), 128, 0, stream>>>(reward, x, w, b,
-                                                                          nrow, H);
+    if (nrow > 0 && R > 0)
+        pe_head_rows_kernel<<<(unsigned)((nrow * R + 3) / 4), 128, 0, stream>>>(z, x, w, b, nrow, R, H);
     return pe_launch_status();
 }
 

@@ -81,15 +81,10 @@ size_t pe_k_attention_smem_bytes(int D);
 /* out[i, :] = h[rows[i], :] (fp32). */
 int pe_k_gather_rows(float *out, const float *h, const int64_t *rows, int64_t nrow,
                      int H, cudaStream_t stream);
-/* reward[i] = softmax(za, zb)[0] = sigmoid(za - zb) with za = x_i . wa (+ ba),
- * zb = x_i . wb (+ bb); ba/bb point to one bf16 each or are NULL. Serves the
- * qwen-prm 2-class head (wa = class-1 row) and the two-LM-row families. */
-int pe_k_head_pair(float *reward, const pe_bf16 *x, const pe_bf16 *wa, const pe_bf16 *wb,
-                   const pe_bf16 *ba, const pe_bf16 *bb, int64_t nrow, int H,
+/* z[i * R + j] = x_i . w_j (+ b_j), x (nrow, H), w (R, H), b (R) or NULL: the
+ * R logits of a PRM head at each read-out row (rewards: pe_head_read_rewards). */
+int pe_k_head_rows(float *z, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b, int64_t nrow, int R, int H,
                    cudaStream_t stream);
-/* reward[i] = sigmoid(x_i . w + b); b may be NULL. */
-int pe_k_head_value(float *reward, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b,
-                    int64_t nrow, int H, cudaStream_t stream);
 /* reward[i] = exp(logits[i, tok] - logsumexp(logits[i, :])) over V columns. */
 int pe_k_lse_pick(float *reward, const float *logits, int64_t nrow, int V, int tok,
                   cudaStream_t stream);

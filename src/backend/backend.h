@@ -9,19 +9,11 @@
 
 #include "../core/err.h"
 #include "../io/model.h"
+#include "../prm/head.h"
 
-/* What the family's head does at each read-out position. */
-typedef enum {
-    PE_HEAD_QWEN_PRM = 0,   /* score.0 -> ReLU -> score.2 (2 logits); softmax; class 1 */
-    PE_HEAD_LM_TWO_TOKENS,  /* LM-head rows tok_a, tok_b only; softmax over the 2; take tok_a */
-    PE_HEAD_LM_FULL_SOFTMAX,/* full-vocabulary log-sum-exp; p(tok_a) */
-    PE_HEAD_VALUE_SIGMOID   /* v_head.summary (1 logit); sigmoid */
-} pe_head_kind;
-
-typedef struct pe_head_spec {
-    pe_head_kind kind;
-    int32_t tok_a, tok_b;
-} pe_head_spec;
+/* The head a backend applies at each read-out: pe_head_spec (src/prm/head.h).
+ * A backend computes the head's logits and reads them with
+ * pe_head_read_rewards; it trusts the model checked by pe_model_check. */
 
 /* A packed batch: nseq sequences laid end to end, no padding.
  * seq_start has nseq+1 entries (prefix sums of lengths); positions restart at 0
@@ -41,7 +33,8 @@ struct pe_backend {
     const char *name;          /* "cpu" or "cuda" */
     char device[256];          /* human-readable: "cpu (2 threads)", "NVIDIA H100 (device 0)" */
     void *impl;
-    /* rewards: (nread) floats, one per read-out position */
+    int nout;                  /* rewards per read-out (the head's nout) */
+    /* rewards: (nread, nout) floats, nout per read-out position */
     int (*score)(pe_backend *b, const pe_batch *batch, float *rewards, pe_err *e);
     void (*destroy)(pe_backend *b);
 };

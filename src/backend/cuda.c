@@ -53,9 +53,8 @@ typedef struct cuda_state {
     pe_bf16 *embed;        /* (V, H) */
     cuda_layer *layers;    /* L, host array of device pointers */
     pe_bf16 *final_norm;   /* (H) */
-    pe_bf16 *score0_w, *score0_b, *score2_w, *score2_b;   /* qwen-prm: (H,H), (H), (2,H), (2) */
-    pe_bf16 *vhead_w, *vhead_b;                           /* value head: (H), (1) */
-    pe_bf16 *lm_rows;      /* two-token families: rows tok_a, tok_b of the LM head (2, H) */
+    pe_bf16 *mlp_w, *mlp_b; /* the head's hidden Linear(H,H) + ReLU: (H,H), (H); NULL when none */
+    pe_bf16 *hw, *hb;      /* the head's output rows (R, H) and bias (R) (pe_model_head_rows) */
     pe_bf16 *lm_full;      /* full softmax: (V, H); may alias embed when tied */
     float *inv_freq;       /* (D/2) */
 
@@ -73,15 +72,16 @@ typedef struct cuda_state {
     int64_t *rows;         /* (nread) */
     float *hr;             /* (nread, H) gathered residual rows */
     pe_bf16 *xr;           /* (nread, H) final-normed rows */
-    float *head32;         /* (nread, H) qwen-prm score.0 output */
+    float *head32;         /* (nread, H) hidden layer output (qwen-prm score.0) */
     pe_bf16 *head16;       /* (nread, H) after bias + ReLU */
     float *logits;         /* (PE_LSE_CHUNK, V) full softmax only */
-    float *rewards;        /* (nread) */
+    float *z;              /* (nread, R) head logits; full softmax: (nread) probabilities */
 
     /* host scratch for one batch */
     int32_t *h_pos;
     int64_t *h_tiles;
-    int64_t h_cap_tok, h_cap_tiles;
+    float *h_z;            /* (h_cap_read, PE_HEAD_MAX_ROWS) */
+    int64_t h_cap_tok, h_cap_tiles, h_cap_read;
 } cuda_state;
 
 /* ---- weights ---------------------------------------------------------------- */
@@ -92,34 +92,6 @@ static size_t numel(const pe_tensor *t)
     for (int i = 0; i < t->ndim; i++)
         n *= (size_t)t->shape[i];
     return n;
-}
-
-/* Validates a tensor against the shape config.json implies (d1 = 0: 1-D). */
-static int check_shape(const pe_model *m, const pe_tensor *t, const char *name, int64_t d0,
-                       int64_t d1, pe_err *e)
-{
-    int want_ndim = d1 ? 2 : 1;
-    if (!t->data)
-        return pe_fail(e, PE_EINPUT, "%s: tensor %s is missing", m->dir, name);
-    if (t->ndim != want_ndim || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
-        /* "[a, b, ...]" for the tensor, "[d0]" or "[d0, d1]" for what was expected */
-        char got[96] = "[", want[48];
-        size_t n = 1;
-        for (int i = 0; i < t->ndim && i < (int)(sizeof t->shape / sizeof t->shape[0]) && n < sizeof got; i++)
-            n += (size_t)snprintf(got + n, sizeof got - n, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
-        if (n < sizeof got)
-            snprintf(got + n, sizeof got - n, "]");
-        if (d1)
-            snprintf(want, sizeof want, "[%lld, %lld]", (long long)d0, (long long)d1);
-        else
-            snprintf(want, sizeof want, "[%lld]", (long long)d0);
-        return pe_fail(e, PE_EINPUT, "%s: tensor %s has shape %s, expected %s", m->dir, name, got, want);
-    }
-    size_t es = t->dtype == PE_DT_F32 ? 4 : 2;
-    if (t->nbytes < numel(t) * es)
-        return pe_fail(e, PE_EINPUT, "%s: tensor %s holds %zu bytes, its shape needs %zu",
-                       m->dir, name, t->nbytes, numel(t) * es);
-    return PE_OK;
 }
 
 /* Converts n elements starting at element `first` of t to bf16. The mmap'ed
@@ -195,13 +167,13 @@ static int upload1(cuda_state *s, pe_bf16 **dst, const pe_tensor *t, const char 
     return upload(s, dst, parts, 1, what, e);
 }
 
+/* Uploads the model checked by pe_model_check (src/io/model.c): shapes are
+ * trusted here. */
 static int upload_weights(cuda_state *s, const pe_model *m, pe_err *e)
 {
     const pe_weights *w = &m->w;
-    int H = s->H, QD = s->NH * s->D, KD = s->NKV * s->D, F = s->F;
     char name[160];
-    if (check_shape(m, &w->embed, "model.embed_tokens.weight", s->V, H, e) ||
-        upload1(s, &s->embed, &w->embed, "model.embed_tokens.weight", e))
+    if (upload1(s, &s->embed, &w->embed, "model.embed_tokens.weight", e))
         return e->code;
     s->layers = pe_calloc((size_t)s->L, sizeof *s->layers, e);
     if (!s->layers)
@@ -210,104 +182,58 @@ static int upload_weights(cuda_state *s, const pe_model *m, pe_err *e)
         const pe_layer_weights *lw = &w->layers[l];
         cuda_layer *cl = &s->layers[l];
 #define LNAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
-        if (check_shape(m, &lw->in_norm, LNAME("input_layernorm.weight"), H, 0, e) ||
-            upload1(s, &cl->in_norm, &lw->in_norm, name, e) ||
-            check_shape(m, &lw->wq, LNAME("self_attn.q_proj.weight"), QD, H, e) ||
-            check_shape(m, &lw->wk, LNAME("self_attn.k_proj.weight"), KD, H, e) ||
-            check_shape(m, &lw->wv, LNAME("self_attn.v_proj.weight"), KD, H, e))
+        if (upload1(s, &cl->in_norm, &lw->in_norm, LNAME("input_layernorm.weight"), e))
             return e->code;
         const pe_tensor *qkv[3] = {&lw->wq, &lw->wk, &lw->wv};
         if (upload(s, &cl->wqkv, qkv, 3, LNAME("self_attn.{q,k,v}_proj.weight"), e))
             return e->code;
         if (s->cfg.attn_bias) {
-            if (check_shape(m, &lw->bq, LNAME("self_attn.q_proj.bias"), QD, 0, e) ||
-                check_shape(m, &lw->bk, LNAME("self_attn.k_proj.bias"), KD, 0, e) ||
-                check_shape(m, &lw->bv, LNAME("self_attn.v_proj.bias"), KD, 0, e))
-                return e->code;
             const pe_tensor *b[3] = {&lw->bq, &lw->bk, &lw->bv};
             if (upload(s, &cl->bqkv, b, 3, LNAME("self_attn.{q,k,v}_proj.bias"), e))
                 return e->code;
         }
-        if (check_shape(m, &lw->wo, LNAME("self_attn.o_proj.weight"), H, QD, e) ||
-            upload1(s, &cl->wo, &lw->wo, name, e) ||
-            check_shape(m, &lw->post_norm, LNAME("post_attention_layernorm.weight"), H, 0, e) ||
-            upload1(s, &cl->post_norm, &lw->post_norm, name, e) ||
-            check_shape(m, &lw->w_gate, LNAME("mlp.gate_proj.weight"), F, H, e) ||
-            check_shape(m, &lw->w_up, LNAME("mlp.up_proj.weight"), F, H, e))
+        if (upload1(s, &cl->wo, &lw->wo, LNAME("self_attn.o_proj.weight"), e) ||
+            upload1(s, &cl->post_norm, &lw->post_norm, LNAME("post_attention_layernorm.weight"), e))
             return e->code;
         const pe_tensor *gu[2] = {&lw->w_gate, &lw->w_up};
         if (upload(s, &cl->wgu, gu, 2, LNAME("mlp.{gate,up}_proj.weight"), e) ||
-            check_shape(m, &lw->w_down, LNAME("mlp.down_proj.weight"), H, F, e) ||
-            upload1(s, &cl->wdown, &lw->w_down, name, e))
+            upload1(s, &cl->wdown, &lw->w_down, LNAME("mlp.down_proj.weight"), e))
             return e->code;
 #undef LNAME
     }
-    if (check_shape(m, &w->final_norm, "model.norm.weight", H, 0, e) ||
-        upload1(s, &s->final_norm, &w->final_norm, "model.norm.weight", e))
+    if (upload1(s, &s->final_norm, &w->final_norm, "model.norm.weight", e))
         return e->code;
 
     /* The head: only the rows the family reads. */
-    const pe_tensor *lm = w->lm_head.data ? &w->lm_head : (s->cfg.tie_word_embeddings ? &w->embed : NULL);
-    switch (s->head.kind) {
-    case PE_HEAD_QWEN_PRM:
-        if (check_shape(m, &w->score0_w, "score.0.weight", H, H, e) ||
-            check_shape(m, &w->score0_b, "score.0.bias", H, 0, e) ||
-            check_shape(m, &w->score2_w, "score.2.weight", 2, H, e) ||
-            check_shape(m, &w->score2_b, "score.2.bias", 2, 0, e) ||
-            upload1(s, &s->score0_w, &w->score0_w, "score.0.weight", e) ||
-            upload1(s, &s->score0_b, &w->score0_b, "score.0.bias", e) ||
-            upload1(s, &s->score2_w, &w->score2_w, "score.2.weight", e) ||
-            upload1(s, &s->score2_b, &w->score2_b, "score.2.bias", e))
-            return e->code;
-        break;
-    case PE_HEAD_VALUE_SIGMOID:
-        if (!w->vhead_w.data)
-            return pe_fail(e, PE_EINPUT, "%s: tensor v_head.summary.weight is missing", m->dir);
-        if (numel(&w->vhead_w) != (size_t)H)
-            return pe_fail(e, PE_EINPUT, "%s: tensor v_head.summary.weight has %zu elements, expected %d",
-                           m->dir, numel(&w->vhead_w), H);
-        if (upload1(s, &s->vhead_w, &w->vhead_w, "v_head.summary.weight", e))
-            return e->code;
-        if (w->vhead_b.data && numel(&w->vhead_b) != 1)
-            return pe_fail(e, PE_EINPUT, "%s: tensor v_head.summary.bias has %zu elements, expected 1",
-                           m->dir, numel(&w->vhead_b));
-        /* an allocation failure keeps its own message */
-        if (w->vhead_b.data && upload1(s, &s->vhead_b, &w->vhead_b, "v_head.summary.bias", e))
-            return e->code;
-        break;
-    case PE_HEAD_LM_TWO_TOKENS:
-    case PE_HEAD_LM_FULL_SOFTMAX:
-        if (!lm)
-            return pe_fail(e, PE_EINPUT, "%s: tensor lm_head.weight is missing and embeddings are not tied",
-                           m->dir);
-        if (check_shape(m, lm, "lm_head.weight", s->V, H, e))
-            return e->code;
-        if (s->head.tok_a < 0 || s->head.tok_a >= s->V ||
-            (s->head.kind == PE_HEAD_LM_TWO_TOKENS && (s->head.tok_b < 0 || s->head.tok_b >= s->V)))
-            return pe_fail(e, PE_EINPUT, "%s: read-out token ids %d/%d outside the vocabulary of %d",
-                           m->dir, s->head.tok_a, s->head.tok_b, s->V);
-        if (s->head.kind == PE_HEAD_LM_TWO_TOKENS) {
-            /* 2 rows instead of V: 0.5 GB saved on a Mistral-7B LM head. */
-            if (dev_alloc(s, (void **)&s->lm_rows, 2 * (size_t)H * sizeof(pe_bf16), "lm_head rows", e))
-                return e->code;
-            s->weight_bytes += 2 * (size_t)H * sizeof(pe_bf16);
-            pe_bf16 *buf = pe_malloc(2 * (size_t)H * sizeof *buf, e);
-            if (!buf)
-                return e->code;
-            tensor_to_bf16(lm, (size_t)s->head.tok_a * H, (size_t)H, buf);
-            tensor_to_bf16(lm, (size_t)s->head.tok_b * H, (size_t)H, buf + H);
-            int rc = CUDA_CHECK(cudaMemcpy(s->lm_rows, buf, 2 * (size_t)H * sizeof *buf, cudaMemcpyHostToDevice), e);
-            free(buf);
-            if (rc)
-                return rc;
-        } else if (lm == &w->embed) {
+    const pe_head_desc *hd = &s->head.d;
+    if (hd->rows == PE_ROWS_LM_FULL) {
+        if (w->lm_head.data == w->embed.data)
             s->lm_full = s->embed;   /* tied: no second copy */
-        } else if (upload1(s, &s->lm_full, lm, "lm_head.weight", e)) {
+        else if (upload1(s, &s->lm_full, &w->lm_head, "lm_head.weight", e))
             return e->code;
+    } else {
+        if (hd->mlp_w && (upload1(s, &s->mlp_w, &w->head_mlp_w, hd->mlp_w, e) ||
+                          upload1(s, &s->mlp_b, &w->head_mlp_b, hd->mlp_b, e)))
+            return e->code;
+        /* R rows instead of V for the LM-head families: 0.5 GB saved on a
+         * Mistral-7B LM head; the rows are computed once on the host. */
+        size_t R = (size_t)hd->nrows, H = (size_t)s->H;
+        float *rows = pe_malloc((R * H + R) * sizeof *rows, e);
+        pe_bf16 *buf = rows ? pe_malloc((R * H + R) * sizeof *buf, e) : NULL;
+        int rc = !rows || !buf ? e->code : pe_model_head_rows(m, &s->head, rows, rows + R * H, e);
+        for (size_t i = 0; !rc && i < R * H + R; i++)
+            buf[i] = pe_bf16_from_f32(rows[i]);
+        if (!rc)
+            rc = dev_alloc(s, (void **)&s->hw, (R * H + R) * sizeof(pe_bf16), "head rows", e);
+        if (!rc) {
+            s->hb = s->hw + R * H;
+            s->weight_bytes += (R * H + R) * sizeof(pe_bf16);
+            rc = CUDA_CHECK(cudaMemcpy(s->hw, buf, (R * H + R) * sizeof *buf, cudaMemcpyHostToDevice), e);
         }
-        break;
-    default:
-        return pe_fail(e, PE_EUSAGE, "unknown head kind %d", (int)s->head.kind);
+        free(rows);
+        free(buf);
+        if (rc)
+            return rc;
     }
 
     float *inv = pe_malloc((size_t)s->D / 2 * sizeof *inv, e);
@@ -333,7 +259,7 @@ static size_t bytes_per_token(const cuda_state *s)
 
 static size_t bytes_per_readout(const cuda_state *s)
 {
-    return 8 + (size_t)s->H * (4 + 2 + 4 + 2) + 4;
+    return 8 + (size_t)s->H * (4 + 2 + 4 + 2) + 4 * PE_HEAD_MAX_ROWS;
 }
 
 /* Activation bytes that do not grow with the batch: the full-vocabulary logits block. */
@@ -352,11 +278,11 @@ static long long tokens_that_fit(const cuda_state *s, size_t room)
 static void free_activations(cuda_state *s)
 {
     void *p[] = {s->h, s->xn, s->qkv32, s->qkv, s->att, s->gu, s->act, s->tokens, s->pos,
-                 s->tiles, s->rows, s->hr, s->xr, s->head32, s->head16, s->logits, s->rewards};
+                 s->tiles, s->rows, s->hr, s->xr, s->head32, s->head16, s->logits, s->z};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         if (p[i])
             cudaFree(p[i]);
-    s->h = s->qkv32 = s->hr = s->head32 = s->logits = s->rewards = NULL;
+    s->h = s->qkv32 = s->hr = s->head32 = s->logits = s->z = NULL;
     s->xn = s->qkv = s->att = s->gu = s->act = s->xr = s->head16 = NULL;
     s->tokens = s->pos = NULL;
     s->tiles = s->rows = NULL;
@@ -401,7 +327,7 @@ static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t 
         dev_alloc(s, (void **)&s->xr, R * H * 2, "read-out normed rows", e) ||
         dev_alloc(s, (void **)&s->head32, R * H * 4, "head activations", e) ||
         dev_alloc(s, (void **)&s->head16, R * H * 2, "head activations (bf16)", e) ||
-        dev_alloc(s, (void **)&s->rewards, R * 4, "rewards", e) ||
+        dev_alloc(s, (void **)&s->z, R * 4 * PE_HEAD_MAX_ROWS, "head logits", e) ||
         (s->lm_full && dev_alloc(s, (void **)&s->logits, (size_t)PE_LSE_CHUNK * s->V * 4, "logits block", e))) {
         free_activations(s);
         return e->code;
@@ -435,7 +361,7 @@ static int validate_batch(const cuda_state *s, const pe_batch *bt, pe_err *e)
     return PE_OK;
 }
 
-static int host_scratch(cuda_state *s, int64_t ntok, int64_t ntiles, pe_err *e)
+static int host_scratch(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t nread, pe_err *e)
 {
     if (ntok > s->h_cap_tok) {
         int32_t *p = pe_realloc(s->h_pos, (size_t)ntok * sizeof *p, e);
@@ -449,38 +375,40 @@ static int host_scratch(cuda_state *s, int64_t ntok, int64_t ntiles, pe_err *e)
             return e->code;
         s->h_tiles = p, s->h_cap_tiles = ntiles;
     }
+    if (nread > s->h_cap_read) {
+        float *p = pe_realloc(s->h_z, (size_t)nread * PE_HEAD_MAX_ROWS * sizeof *p, e);
+        if (!p)
+            return e->code;
+        s->h_z = p, s->h_cap_read = nread;
+    }
     return PE_OK;
 }
 
+/* The head's logits s->z (nread, R) at the final-normed read-out rows; the
+ * rewards follow on the host (pe_head_read_rewards). */
 static int head_forward(cuda_state *s, int64_t nread, pe_err *e)
 {
     cudaStream_t st = s->stream;
     int H = s->H;
-    switch (s->head.kind) {
-    case PE_HEAD_QWEN_PRM:
-        /* score.0 (Linear H->H) + ReLU, then score.2's two rows; class 1 is "good". */
-        if (pe_gemm_bf16(&s->gemm, s->head32, 1, 0, s->xr, s->score0_w, nread, H, H, st, e) ||
-            KERNEL_CHECK(pe_k_bias_relu_bf16(s->head16, s->head32, s->score0_b, nread, H, st), e) ||
-            KERNEL_CHECK(pe_k_head_pair(s->rewards, s->head16, s->score2_w + H, s->score2_w,
-                                        s->score2_b + 1, s->score2_b, nread, H, st), e))
-            return e->code;
-        return PE_OK;
-    case PE_HEAD_LM_TWO_TOKENS:
-        return KERNEL_CHECK(pe_k_head_pair(s->rewards, s->xr, s->lm_rows, s->lm_rows + H, NULL, NULL,
-                                           nread, H, st), e);
-    case PE_HEAD_VALUE_SIGMOID:
-        return KERNEL_CHECK(pe_k_head_value(s->rewards, s->xr, s->vhead_w, s->vhead_b, nread, H, st), e);
-    case PE_HEAD_LM_FULL_SOFTMAX:
+    if (s->head.d.rows == PE_ROWS_LM_FULL) {
         /* Full-vocabulary logits only at the read-out rows, a block at a time. */
         for (int64_t r0 = 0; r0 < nread; r0 += PE_LSE_CHUNK) {
             int64_t n = nread - r0 < PE_LSE_CHUNK ? nread - r0 : PE_LSE_CHUNK;
             if (pe_gemm_bf16(&s->gemm, s->logits, 1, 0, s->xr + (size_t)r0 * H, s->lm_full, n, s->V, H, st, e) ||
-                KERNEL_CHECK(pe_k_lse_pick(s->rewards + r0, s->logits, n, s->V, s->head.tok_a, st), e))
+                KERNEL_CHECK(pe_k_lse_pick(s->z + r0, s->logits, n, s->V, s->head.tok[0], st), e))
                 return e->code;
         }
         return PE_OK;
     }
-    return pe_fail(e, PE_EUSAGE, "unknown head kind %d", (int)s->head.kind);
+    const pe_bf16 *x = s->xr;
+    if (s->mlp_w) {
+        /* hidden Linear(H,H) + ReLU (qwen-prm's score.0) */
+        if (pe_gemm_bf16(&s->gemm, s->head32, 1, 0, s->xr, s->mlp_w, nread, H, H, st, e) ||
+            KERNEL_CHECK(pe_k_bias_relu_bf16(s->head16, s->head32, s->mlp_b, nread, H, st), e))
+            return e->code;
+        x = s->head16;
+    }
+    return KERNEL_CHECK(pe_k_head_rows(s->z, x, s->hw, s->hb, nread, s->head.d.nrows, H, st), e);
 }
 
 /* One decoder layer on the packed batch, in place on the residual stream s->h. */
@@ -516,7 +444,7 @@ static int cuda_score(pe_backend *b, const pe_batch *bt, float *rewards, pe_err 
         return e->code;
     int64_t ntok = bt->ntok, nread = bt->nread;
     int64_t ntiles = pe_attn_tiles(bt->seq_start, bt->nseq, NULL);
-    if (CUDA_CHECK(cudaSetDevice(s->device), e) || host_scratch(s, ntok, ntiles, e) ||
+    if (CUDA_CHECK(cudaSetDevice(s->device), e) || host_scratch(s, ntok, ntiles, nread, e) ||
         ensure_capacity(s, ntok, ntiles, nread > 0 ? nread : 1, e))
         return e->code;
     pe_attn_tiles(bt->seq_start, bt->nseq, s->h_tiles);
@@ -544,9 +472,11 @@ static int cuda_score(pe_backend *b, const pe_batch *bt, float *rewards, pe_err 
     if (KERNEL_CHECK(pe_k_gather_rows(s->hr, s->h, s->rows, nread, H, st), e) ||
         KERNEL_CHECK(pe_k_rmsnorm(s->xr, s->hr, s->final_norm, nread, H, s->eps, st), e) ||
         head_forward(s, nread, e) ||
-        CUDA_CHECK(cudaMemcpyAsync(rewards, s->rewards, (size_t)nread * 4, cudaMemcpyDeviceToHost, st), e) ||
+        CUDA_CHECK(cudaMemcpyAsync(s->h_z, s->z, (size_t)nread * (size_t)s->head.d.nrows * 4, cudaMemcpyDeviceToHost,
+                                   st), e) ||
         CUDA_CHECK(cudaStreamSynchronize(st), e))
         return e->code;
+    pe_head_read_rewards(&s->head.d, s->h_z, nread, rewards);
     return PE_OK;
 }
 
@@ -567,8 +497,7 @@ static void cuda_destroy(pe_backend *b)
         }
         free(s->layers);
     }
-    void *p[] = {s->final_norm, s->score0_w, s->score0_b, s->score2_w, s->score2_b, s->vhead_w,
-                 s->vhead_b, s->lm_rows, s->lm_full != s->embed ? s->lm_full : NULL, s->embed,
+    void *p[] = {s->final_norm, s->mlp_w, s->mlp_b, s->hw, s->lm_full != s->embed ? s->lm_full : NULL, s->embed,
                  s->inv_freq};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         if (p[i])
@@ -578,6 +507,7 @@ static void cuda_destroy(pe_backend *b)
         cudaStreamDestroy(s->stream);
     free(s->h_pos);
     free(s->h_tiles);
+    free(s->h_z);
     free(s);
     b->impl = NULL;
 }
@@ -619,9 +549,8 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
     if (device < 0 || device >= ndev)
         return pe_fail(e, PE_EUSAGE, "CUDA backend: device %d requested, this node has %d", device, ndev);
     const pe_config *c = &m->cfg;
-    if (c->hidden_size <= 0 || c->num_heads <= 0 || c->num_kv_heads <= 0 || c->num_heads % c->num_kv_heads ||
-        c->head_dim <= 0 || c->intermediate_size <= 0 || c->vocab_size <= 0 || c->num_layers <= 0)
-        return pe_fail(e, PE_EINPUT, "%s/config.json: sizes are not a valid decoder", m->dir);
+    if (pe_model_check(m, head, e))
+        return e->code;
     if (c->head_dim % 16 != 0 || c->head_dim > PE_ATTN_MAX_D)
         return pe_fail(e, PE_EINPUT,
                        "%s/config.json: head_dim %d: the CUDA attention kernel takes multiples of 16 up to %d",
@@ -636,6 +565,7 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
         return e->code;
     b->impl = s;
     b->name = "cuda";
+    b->nout = head->d.nout;
     b->score = cuda_score;
     b->destroy = cuda_destroy;
     s->device = device;

@@ -160,23 +160,12 @@ static double pe_ref_dot_bf16(const pe_bf16 *x, const pe_bf16 *w, int H)
     return s;
 }
 
-void pe_ref_head_pair(float *reward, const pe_bf16 *x, const pe_bf16 *wa, const pe_bf16 *wb,
-                      const pe_bf16 *ba, const pe_bf16 *bb, int64_t nrow, int H)
+void pe_ref_head_rows(float *z, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b, int64_t nrow, int R, int H)
 {
-    for (int64_t r = 0; r < nrow; r++) {
-        double za = pe_ref_dot_bf16(x + (size_t)r * H, wa, H) + (ba ? pe_f32_from_bf16(*ba) : 0.0);
-        double zb = pe_ref_dot_bf16(x + (size_t)r * H, wb, H) + (bb ? pe_f32_from_bf16(*bb) : 0.0);
-        reward[r] = (float)(1.0 / (1.0 + exp(zb - za)));
-    }
-}
-
-void pe_ref_head_value(float *reward, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b,
-                       int64_t nrow, int H)
-{
-    for (int64_t r = 0; r < nrow; r++) {
-        double z = pe_ref_dot_bf16(x + (size_t)r * H, w, H) + (b ? pe_f32_from_bf16(*b) : 0.0);
-        reward[r] = (float)(1.0 / (1.0 + exp(-z)));
-    }
+    for (int64_t r = 0; r < nrow; r++)
+        for (int j = 0; j < R; j++)
+            z[(size_t)r * R + j] = (float)(pe_ref_dot_bf16(x + (size_t)r * H, w + (size_t)j * H, H) +
+                                           (b ? pe_f32_from_bf16(b[j]) : 0.0));
 }
 
 void pe_ref_lse_pick(float *reward, const float *logits, int64_t nrow, int V, int tok)

@@ -43,10 +43,7 @@ void pe_ref_swiglu(pe_bf16 *out, const pe_bf16 *gu, int64_t ntok, int F);
 void pe_ref_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *seq_start,
                       int nseq, int NH, int NKV, int D, int window);
 void pe_ref_gather_rows(float *out, const float *h, const int64_t *rows, int64_t nrow, int H);
-void pe_ref_head_pair(float *reward, const pe_bf16 *x, const pe_bf16 *wa, const pe_bf16 *wb,
-                      const pe_bf16 *ba, const pe_bf16 *bb, int64_t nrow, int H);
-void pe_ref_head_value(float *reward, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b,
-                       int64_t nrow, int H);
+void pe_ref_head_rows(float *z, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b, int64_t nrow, int R, int H);
 void pe_ref_lse_pick(float *reward, const float *logits, int64_t nrow, int V, int tok);
 /* out (M, N) fp32 = x (M, K) bf16 times w (N, K) bf16 transposed: the product
  * the CUDA backend asks of cuBLASLt, accumulated in double. */

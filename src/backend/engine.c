@@ -89,6 +89,7 @@ int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t budget
                     pe_engine_stats *stats, pe_err *e)
 {
     pe_engine_stats st = {0};
+    const int nout = b->nout > 0 ? b->nout : 1;
     /* A sequence without read-outs (all cut away) needs no forward pass. */
     pe_seq *live = pe_malloc((size_t)(nseqs ? nseqs : 1) * sizeof *live, e);
     int *orig = pe_malloc((size_t)(nseqs ? nseqs : 1) * sizeof *orig, e);
@@ -110,7 +111,7 @@ int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t budget
         pe_packed p;
         if ((rc = pe_engine_pack(live, first[bi], first[bi + 1] - first[bi], &p, e)))
             break;
-        float *nbuf = pe_realloc(buf, (size_t)p.batch.nread * sizeof *buf, e);
+        float *nbuf = pe_realloc(buf, (size_t)p.batch.nread * (size_t)nout * sizeof *buf, e);
         if (!nbuf) {
             pe_packed_free(&p);
             rc = e->code;
@@ -119,7 +120,8 @@ int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t budget
         buf = nbuf;
         rc = b->score(b, &p.batch, buf, e);
         for (int64_t k = 0; !rc && k < p.batch.nread; k++)
-            rewards[orig[p.read_seq[k]]][p.read_step[k]] = buf[k];
+            for (int o = 0; o < nout; o++)
+                rewards[orig[p.read_seq[k]]][p.read_step[k] * nout + o] = buf[k * nout + o];
         if (!rc) {
             st.tokens += p.batch.ntok;
             st.readouts += p.batch.nread;
@@ -135,46 +137,5 @@ int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t budget
     free(orig);
     if (stats)
         *stats = st;
-    return rc;
-}
-
-int pe_engine_head(const pe_family *f, const pe_encoder *enc, pe_head_spec *head, pe_err *e)
-{
-    memset(head, 0, sizeof *head);
-    head->tok_a = head->tok_b = -1;
-    int32_t *ids = NULL;
-    size_t n = 0;
-    int rc = PE_OK;
-    switch (f->id) {
-    case PE_FAM_QWEN_PRM:
-        head->kind = PE_HEAD_QWEN_PRM;
-        break;
-    case PE_FAM_SKYWORK:
-        head->kind = PE_HEAD_VALUE_SIGMOID;
-        break;
-    case PE_FAM_MATH_SHEPHERD:
-        /* candidate_tokens = encode("+ -")[1:]: the ids after BOS. */
-        head->kind = PE_HEAD_LM_TWO_TOKENS;
-        rc = enc->encode(enc->ctx, "+ -", 3, &ids, &n, e);
-        if (!rc && n != 2)
-            rc = pe_fail(e, PE_EINPUT, "family math-shepherd: the tokenizer encodes \"+ -\" to %zu tokens, "
-                         "expected 2 (\"+\" and \"-\")", n);
-        if (!rc) {
-            head->tok_a = ids[0];
-            head->tok_b = ids[1];
-        }
-        break;
-    case PE_FAM_RLHFLOW:
-        head->kind = PE_HEAD_LM_FULL_SOFTMAX;
-        rc = enc->encode(enc->ctx, "+", 1, &ids, &n, e);
-        if (!rc && n != 1)
-            rc = pe_fail(e, PE_EINPUT, "family rlhflow: the tokenizer encodes \"+\" to %zu tokens, expected 1", n);
-        if (!rc)
-            head->tok_a = ids[0];
-        break;
-    default:
-        rc = pe_fail(e, PE_EGENERIC, "family %d has no head", (int)f->id);
-    }
-    free(ids);
     return rc;
 }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "../core/err.h"
-#include "../core/family.h"
+#include "../prm/prm.h"
 #include "backend.h"
 
 /* One tokenized sequence (a sample's prompt after the cut). */
@@ -49,15 +49,11 @@ typedef struct pe_engine_stats {
     int64_t max_batch_tokens;
 } pe_engine_stats;
 
-/* Scores every sequence: rewards[i] (nread of seqs[i] floats, caller-owned)
- * receives the reward of each read-out of seqs[i], in order. Sequences
+/* Scores every sequence: rewards[i] (nread of seqs[i] times b->nout floats,
+ * caller-owned) receives the rewards of each read-out of seqs[i], in order
+ * (the nout rewards of a read-out side by side). Sequences
  * without read-outs are not run. stats may be NULL. */
 int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t token_budget,
                     float *const *rewards, pe_engine_stats *stats, pe_err *e);
-
-/* The head the backend applies at each read-out, token ids looked up the way
- * the reference does: math-shepherd encode("+ -") without BOS (648, 387 on
- * Mistral's vocabulary), rlhflow encode("+") (10 on Llama-3's). */
-int pe_engine_head(const pe_family *f, const pe_encoder *enc, pe_head_spec *head, pe_err *e);
 
 #endif

@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "io/model.h"
 #include "io/safetensors.h"
+#include "prm/prm.h"
 
 static void usage(FILE *f)
 {
@@ -17,7 +18,7 @@ static void usage(FILE *f)
                "  archives whose pickle is read, never executed). Checks every tensor against\n"
                "  the config and prints the layout read, the configuration, parameter count,\n"
                "  dtypes, tensors and heads.\n"
-               "  The family printed is a guess from the architecture and the heads.\n"
+               "  The family printed is the one \"family\": \"auto\" would choose (or why none).\n"
                "  Then the tokenizer `run` would use: DIR/tokenizer.json, else DIR/tokenizer.model\n"
                "  (SentencePiece, converted as transformers does), with tokenizer_config.json and\n"
                "  special_tokens_map.json; its special tokens and what add_special_tokens adds.\n"
@@ -133,11 +134,20 @@ int cmd_inspect(int argc, char **argv)
     printf("heads:");
     if (w->lm_head.data)
         printf(" lm_head%s", w->lm_head.data == w->embed.data ? " (tied to embed_tokens)" : "");
-    if (w->score0_w.data)
-        printf(" score (Linear(%d,%d)+ReLU+Linear(%d,2))", m.cfg.hidden_size, m.cfg.hidden_size, m.cfg.hidden_size);
-    if (w->vhead_w.data)
-        printf(" v_head.summary (Linear(%d,1))", m.cfg.hidden_size);
-    printf("\nfamily (guess from architecture and heads): %s\n", pe_model_family_guess(&m));
+    /* every registered family's head tensors found in their published shape */
+    pe_ckpt_facts ck;
+    pe_model_facts(&m, &ck);
+    for (int i = 0; i < pe_family_count(); i++) {
+        const pe_head_desc *h = &pe_family_at(i)->head;
+        if (h->rows == PE_ROWS_TENSOR && ck.tensor_rows(ck.ctx, h->w) == h->nrows)
+            printf(" %s (%s: %s%d rows)", h->w, pe_family_at(i)->name, h->mlp_w ? "hidden layer + " : "", h->nrows);
+    }
+    const pe_family *fam = NULL;
+    pe_err fe = {0};
+    if (pe_family_resolve_ckpt(&ck, "auto", &fam, &fe) == PE_OK)
+        printf("\nfamily (recognised from config.json and the head tensors): %s\n", fam->name);
+    else
+        printf("\nfamily: not recognised: %s\n", fe.msg);
     if (!quiet) {
         printf("tensor list:\n");
         for (int i = 0; i < s->n; i++) {

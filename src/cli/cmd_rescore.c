@@ -1,6 +1,7 @@
 /* prmeval rescore: threshold and label-rule ablations from the raw step
  * scores stored in a results file, without the data and without a model
  * (docs/cli-rescore-report.md). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,10 @@ static void rescore_usage(FILE *f)
             "  --json FILE          one threshold: the same document as `eval --json`;\n"
             "                       several: a JSON array of those documents, in threshold order\n"
             "  --out FILE           (one threshold only) a new results file with the new labels\n"
+            "  --redundancy-threshold U  files with two rewards per step (ReasonEval): the\n"
+            "                       redundency and circular samples are valid where\n"
+            "                       redundancy <= U (default 0.15, the reference's); the others\n"
+            "                       where score > T\n"
             "  --quiet              no table\n"
             "  -h, --help           this help\n"
             "Values may also be written --opt=V.\n"
@@ -53,7 +58,7 @@ static void rescore_usage(FILE *f)
 }
 
 typedef struct rescore_opts {
-    const char *in, *threshold, *csv, *json, *out;
+    const char *in, *threshold, *csv, *json, *out, *redundancy;
     int rule, quiet, help;
 } rescore_opts;
 
@@ -78,8 +83,9 @@ static int parse_args(int argc, char **argv, rescore_opts *o, pe_err *e)
             o->in = a;
             continue;
         }
-        static const char *const names[] = {"--threshold", "--label-rule", "--csv", "--json", "--out"};
-        int which = pe_cli_option(argc, argv, &i, names, 5, &v);
+        static const char *const names[] = {"--threshold", "--label-rule", "--csv", "--json", "--out",
+                                            "--redundancy-threshold"};
+        int which = pe_cli_option(argc, argv, &i, names, 6, &v);
         if (which < 0)
             return pe_fail(e, PE_EUSAGE, "unknown option '%s'", a);
         if (!v || !*v)
@@ -94,8 +100,10 @@ static int parse_args(int argc, char **argv, rescore_opts *o, pe_err *e)
             o->csv = v;
         else if (which == 3)
             o->json = v;
-        else
+        else if (which == 4)
             o->out = v;
+        else
+            o->redundancy = v;
     }
     if (!o->in)
         return pe_fail(e, PE_EUSAGE, "a results file is required (prmeval rescore --help)");
@@ -140,7 +148,8 @@ static int write_h5(const rescore_opts *o, const pe_results *r, const pe_rescore
     p.config_json = cfg;
     p.start_time = start;
     p.end_time = end;
-    pe_eval_output out = {&rs->data, rs->res, r->step_offset, r->step_scores, rs->labels, &rs->m, NULL};
+    pe_eval_output out = {&rs->data, rs->res, r->step_offset, r->step_scores, rs->labels, &rs->m, NULL,
+                          r->step_scores2};
     int rc = pe_results_h5_write(o->out, &out, &p, e);
     cJSON_free(cfg);
     return rc;
@@ -207,6 +216,20 @@ int cmd_rescore(int argc, char **argv)
     }
     if ((rc = pe_rescore_init(&rs, &r, o.in, &e)) != PE_OK)
         goto done;
+    if (o.redundancy) {
+        char *end;
+        double u = strtod(o.redundancy, &end);
+        if (end == o.redundancy || *end || !isfinite(u)) {
+            rc = pe_fail(&e, PE_EUSAGE, "--redundancy-threshold: '%s' is not a number", o.redundancy);
+            goto done;
+        }
+        if (!r.step_scores2) {
+            rc = pe_fail(&e, PE_EUSAGE, "--redundancy-threshold: %s has no /steps/score_redundancy (only "
+                         "ReasonEval runs store a redundancy reward)", o.in);
+            goto done;
+        }
+        rs.redundancy_threshold = u;
+    }
     if (o.csv && (rc = pe_textout_open(&csv, o.csv, &e)) != PE_OK)
         goto done;
     /* several thresholds: a JSON array of eval documents, streamed */

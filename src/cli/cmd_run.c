@@ -10,6 +10,7 @@
 #include "cluster/signals.h"
 #include "core/err.h"
 #include "io/job.h"
+#include "prm/prm.h"
 
 static void run_usage(FILE *f)
 {
@@ -21,6 +22,7 @@ static void run_usage(FILE *f)
             "the same HDF5 and JSON results as `prmeval eval`, plus the raw step rewards, per-rank\n"
             "timing and token statistics. Keys of the job (docs/job-config.md):\n"
             "  %s\n"
+            "PRM families (key \"family\", docs/families.md): auto, %s\n"
             "\n"
             "  --set key=value     override one key of the job (repeatable; paths stay relative to the\n"
             "                      current folder)\n"
@@ -34,7 +36,7 @@ static void run_usage(FILE *f)
             "SIGTERM or SIGUSR1: the ranks drop their current shard and exit with 75 (resume later).\n"
             "Exit codes: 0 ok, 1 internal, 2 job or usage, 3 malformed input, 4 file system,\n"
             "5 resources (memory, device), 6 MPI, 75 stopped by a signal before the end.\n",
-            pe_job_keys());
+            pe_job_keys(), pe_family_names());
 }
 
 typedef struct run_args {

@@ -15,13 +15,17 @@ static void usage(FILE *f)
             "usage: prmeval tiny-model DIR --family F [--seed S] [--dtype f32|bf16|f16]\n"
             "                          [--layers N] [--hidden H] [--heads NH] [--kv-heads NKV]\n"
             "                          [--ffn F] [--head-dim D] [--max-pos P] [--merges M]\n"
+            "                          [--tokenizer FOLDER]\n"
             "  Writes DIR/config.json, model.safetensors, tokenizer.json and tokenizer_config.json:\n"
             "  a small random model in the Hugging Face layout, identical for identical options.\n"
             "  DIR is created if needed (its parent must exist); files already there are replaced.\n"
             "\n"
             "  --family F     (required) qwen-prm (Qwen2 + score head), skywork (Qwen2 + v_head,\n"
             "                 tied LM head), math-shepherd (Mistral, LM head), rlhflow (Llama,\n"
-            "                 llama3 rope scaling, LM head)\n"
+            "                 llama3 rope scaling, LM head), reasoneval-7b (Mistral + score_head),\n"
+            "                 reasoneval-34b (Llama + score_head, <pad> token), math-minos\n"
+            "                 (Mistral + score, 1 label), pure-prm (Qwen2 + score, 2 labels),\n"
+            "                 llemma-prm (Llama, LM head)\n"
             "  --seed S       weights' seed, 0..2^63-1 (default 0); changes only the weights\n"
             "  --dtype T      stored dtype: f32, bf16 or f16 (default f32)\n"
             "  --layers N     decoder layers (default 2)\n"
@@ -34,6 +38,8 @@ static void usage(FILE *f)
             "                 32768 for math-shepherd, 131072 for rlhflow)\n"
             "  --merges M     BPE merges learned from a built-in corpus, 1..4096 (default 320;\n"
             "                 fewer when the corpus has no more repeated pairs)\n"
+            "  --tokenizer FOLDER  copy FOLDER/tokenizer.json (and tokenizer_config.json)\n"
+            "                 instead of training a tiny tokenizer; the vocabulary follows it\n"
             "  -h, --help     this help\n"
             "  Sizes are integers in 1..65536.\n"
             "\n"
@@ -56,12 +62,12 @@ static int parse_int(const char *opt, const char *s, long long lo, long long hi,
 
 int cmd_tiny_model(int argc, char **argv)
 {
-    const char *dir = NULL, *family = NULL, *dtype = "f32";
+    const char *dir = NULL, *family = NULL, *dtype = "f32", *tokenizer = NULL;
     /* The first NSIZES set v[] (the model's sizes); the rest by name below. */
-    enum { NSIZES = 7, OPT_FAMILY = NSIZES, OPT_DTYPE, OPT_SEED, OPT_MERGES, NOPTS };
+    enum { NSIZES = 7, OPT_FAMILY = NSIZES, OPT_DTYPE, OPT_SEED, OPT_MERGES, OPT_TOKENIZER, NOPTS };
     long long seed = 0, v[NSIZES] = {0};
     static const char *const opts[NOPTS] = {"--layers", "--hidden", "--heads", "--kv-heads", "--ffn", "--head-dim",
-                                            "--max-pos", "--family", "--dtype", "--seed", "--merges"};
+                                            "--max-pos", "--family", "--dtype", "--seed", "--merges", "--tokenizer"};
     long long merges = 320;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -95,6 +101,8 @@ int cmd_tiny_model(int argc, char **argv)
             family = val;
         else if (which == OPT_DTYPE)
             dtype = val;
+        else if (which == OPT_TOKENIZER)
+            tokenizer = val;
         else if (which == OPT_SEED)
             ok = parse_int(name, val, 0, 0x7fffffffffffffffLL, &seed);
         else if (which == OPT_MERGES)
@@ -109,15 +117,16 @@ int cmd_tiny_model(int argc, char **argv)
         usage(stderr);
         return PE_EUSAGE;
     }
-    int f = pe_tiny_family_parse(family);
-    if (f < 0) {
-        fprintf(stderr, "prmeval tiny-model: --family '%s': expected qwen-prm, skywork, math-shepherd or rlhflow\n", family);
+    const pe_family *f = pe_family_by_name(family);
+    if (!f) {
+        fprintf(stderr, "prmeval tiny-model: --family '%s': expected one of %s\n", family, pe_family_names());
         return PE_EUSAGE;
     }
     pe_tiny_spec s;
-    pe_tiny_spec_default(&s, (pe_tiny_family)f);
+    pe_tiny_spec_default(&s, f);
     s.seed = (uint64_t)seed;
     s.merges = (int)merges;
+    s.tokenizer_dir = tokenizer;
     if (!strcmp(dtype, "f32")) s.dtype = PE_DT_F32;
     else if (!strcmp(dtype, "bf16")) s.dtype = PE_DT_BF16;
     else if (!strcmp(dtype, "f16")) s.dtype = PE_DT_F16;

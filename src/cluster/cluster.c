@@ -91,6 +91,7 @@ typedef struct local_part {
     int64_t nsteps;
     uint8_t *labels;         /* (nsteps) */
     double *scores;          /* (nsteps) */
+    double *scores2;         /* (nsteps) when the request has a second score, else NULL */
     pe_counts counts[PE_NCLASSES];
 } local_part;
 
@@ -100,6 +101,7 @@ static void local_free(local_part *l)
     free(l->res);
     free(l->labels);
     free(l->scores);
+    free(l->scores2);
 }
 
 static int evaluate_local(const pe_world *w, const pe_eval_request *q, local_part *l, pe_err *e)
@@ -117,7 +119,9 @@ static int evaluate_local(const pe_world *w, const pe_eval_request *q, local_par
     l->res = pe_calloc((size_t)l->n + 1, sizeof *l->res, e);
     l->labels = pe_malloc((size_t)l->nsteps + 1, e);
     l->scores = pe_malloc(((size_t)l->nsteps + 1) * sizeof *l->scores, e);
-    if (!l->res || !l->labels || !l->scores)
+    if (q->scores2)
+        l->scores2 = pe_malloc(((size_t)l->nsteps + 1) * sizeof *l->scores2, e);
+    if (!l->res || !l->labels || !l->scores || (q->scores2 && !l->scores2))
         return PE_ERESOURCE;
     size_t off = 0;
     for (int k = 0; k < l->n; k++) {
@@ -130,6 +134,8 @@ static int evaluate_local(const pe_world *w, const pe_eval_request *q, local_par
                 memcpy(l->labels + off, p->labels, (size_t)p->m);
             for (int32_t t = 0; t < p->m; t++)
                 l->scores[off + (size_t)t] = p->scores ? p->scores[t] : NAN;
+            for (int32_t t = 0; l->scores2 && t < p->m; t++)
+                l->scores2[off + (size_t)t] = p->scores2 ? p->scores2[t] : NAN;
             off += (size_t)p->m;
         } else {
             pe_sample_skip(s, p->status, &l->res[k]);
@@ -147,6 +153,7 @@ typedef struct root_part {
     int64_t *step_offset;   /* (nsamples+1) */
     uint8_t *labels;
     double *scores;
+    double *scores2;        /* NULL without a second score */
 } root_part;
 
 static void root_free(root_part *r)
@@ -155,6 +162,7 @@ static void root_free(root_part *r)
     free(r->step_offset);
     free(r->labels);
     free(r->scores);
+    free(r->scores2);
 }
 
 /* A single rank already holds everything in canonical order: root takes the
@@ -170,9 +178,11 @@ static int take_local(const pe_dataset *d, local_part *l, root_part *r, pe_err *
     r->res = l->res;
     r->labels = l->labels;
     r->scores = l->scores;
+    r->scores2 = l->scores2;
     l->res = NULL;
     l->labels = NULL;
     l->scores = NULL;
+    l->scores2 = NULL;
     r->step_offset[0] = 0;
     for (int i = 0; i < d->nsamples; i++)
         r->step_offset[i + 1] = r->step_offset[i] + r->res[i].nlabels;
@@ -188,7 +198,8 @@ static int gather_to_root(const pe_world *w, const pe_dataset *d, const local_pa
     int *cnt_res = NULL, *dsp_res = NULL, *cnt_st = NULL, *dsp_st = NULL, *order = NULL;
     pe_sample_result *gres = NULL;
     uint8_t *glab = NULL;
-    double *gsc = NULL;
+    double *gsc = NULL, *gsc2 = NULL;
+    int two = l->scores2 != NULL; /* the same on every rank: it follows the request */
     int64_t total_steps = 0;
     if (w->rank == 0) {
         sizes = pe_malloc(2 * sizeof *sizes * (size_t)w->size, e);
@@ -234,7 +245,12 @@ static int gather_to_root(const pe_world *w, const pe_dataset *d, const local_pa
             r->labels = pe_malloc((size_t)total_steps + 1, e);
             r->scores = pe_malloc(((size_t)total_steps + 1) * sizeof *r->scores, e);
             order = pe_malloc(((size_t)d->nsamples + 1) * sizeof *order, e);
-            if (!gres || !glab || !gsc || !r->res || !r->step_offset || !r->labels || !r->scores || !order)
+            if (two) {
+                gsc2 = pe_malloc(((size_t)total_steps + 1) * sizeof *gsc2, e);
+                r->scores2 = pe_malloc(((size_t)total_steps + 1) * sizeof *r->scores2, e);
+            }
+            if (!gres || !glab || !gsc || !r->res || !r->step_offset || !r->labels || !r->scores || !order ||
+                (two && (!gsc2 || !r->scores2)))
                 rc = PE_ERESOURCE;
         }
     }
@@ -250,10 +266,15 @@ static int gather_to_root(const pe_world *w, const pe_dataset *d, const local_pa
             MPI_Gatherv(l->labels, (int)l->nsteps, MPI_UINT8_T, glab, cnt_st, dsp_st, MPI_UINT8_T, 0,
                         MPI_COMM_WORLD);
             MPI_Gatherv(l->scores, (int)l->nsteps, MPI_DOUBLE, gsc, cnt_st, dsp_st, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+            if (two)
+                MPI_Gatherv(l->scores2, (int)l->nsteps, MPI_DOUBLE, gsc2, cnt_st, dsp_st, MPI_DOUBLE, 0,
+                            MPI_COMM_WORLD);
         } else {
             memcpy(gres, l->res, (size_t)l->n * sizeof *gres);
             memcpy(glab, l->labels, (size_t)l->nsteps);
             memcpy(gsc, l->scores, (size_t)l->nsteps * sizeof *gsc);
+            if (two)
+                memcpy(gsc2, l->scores2, (size_t)l->nsteps * sizeof *gsc2);
         }
     }
     if (rc == PE_OK && w->rank == 0) {
@@ -277,6 +298,8 @@ static int gather_to_root(const pe_world *w, const pe_dataset *d, const local_pa
                 int64_t m = r->res[i].nlabels, o = r->step_offset[i];
                 memcpy(r->labels + o, glab + src_step[i], (size_t)m);
                 memcpy(r->scores + o, gsc + src_step[i], (size_t)m * sizeof *gsc);
+                if (two)
+                    memcpy(r->scores2 + o, gsc2 + src_step[i], (size_t)m * sizeof *gsc2);
                 r->step_offset[i + 1] = o + m;
             }
         }
@@ -288,6 +311,7 @@ static int gather_to_root(const pe_world *w, const pe_dataset *d, const local_pa
     free(gres);
     free(glab);
     free(gsc);
+    free(gsc2);
     return rc;
 }
 
@@ -374,7 +398,7 @@ static int root_outputs(const pe_world *w, const pe_eval_request *q, const root_
         if (!prov.hosts)
             prov.hosts = hosts;
         prov.end_time = end;
-        pe_eval_output o = {q->data, r->res, r->step_offset, r->scores, r->labels, m, q->run};
+        pe_eval_output o = {q->data, r->res, r->step_offset, r->scores, r->labels, m, q->run, r->scores2};
         rc = pe_results_h5_write(q->h5_path, &o, &prov, e);
     }
     for (int k = 0; k < nwarn; k++)

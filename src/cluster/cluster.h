@@ -46,6 +46,8 @@ typedef struct pe_eval_request {
                                      hosts too when prov->hosts is NULL (pe_gather_hosts) */
     const pe_run_info *run;       /* root: `prmeval run`'s timing and token statistics for the
                                      HDF5 (/timing, /run) and JSON ("run"); NULL for eval */
+    int scores2;                  /* 1: the predictions carry a second score per step (preds[].scores2),
+                                     gathered and written as /steps/score_redundancy */
 } pe_eval_request;
 
 /* Collective. Evaluates this rank's shards and produces root's outputs; the

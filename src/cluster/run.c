@@ -57,11 +57,12 @@ static int limit_view(run_ctx *c, pe_err *e)
     return PE_OK;
 }
 
-/* Skywork's reference encodes tokenizer.bos_token + problem: the BOS is the
- * tokenizer's bos_token as transformers reads the folder (tokenizer_config.json,
- * special_tokens_map.json), matched as one token; config.json's bos_token_id
- * only when the tokenizer declares none (the reference would fail there). */
-static int skywork_bos(run_ctx *c, pe_err *e)
+/* A family whose prompt starts with the BOS text (Skywork's reference encodes
+ * tokenizer.bos_token + problem): the BOS is the tokenizer's bos_token as
+ * transformers reads the folder (tokenizer_config.json, special_tokens_map.json),
+ * matched as one token; config.json's bos_token_id only when the tokenizer
+ * declares none (the reference would fail there). */
+static int bos_token_text(run_ctx *c, pe_err *e)
 {
     const char *bos = pe_tokenizer_special_text(c->tok, PE_TOK_BOS);
     if (!bos) {
@@ -72,8 +73,8 @@ static int skywork_bos(run_ctx *c, pe_err *e)
     size_t n = 0;
     int rc = pe_tokenizer_encode(c->tok, bos, strlen(bos), 0, &ids, &n, e);
     if (rc == PE_OK && n != 1)
-        rc = pe_fail(e, PE_EINPUT, "family skywork: the tokenizer's bos_token \"%s\" (%s) encodes to %zu tokens, "
-                     "expected 1", bos, pe_tokenizer_source(c->tok), n);
+        rc = pe_fail(e, PE_EINPUT, "family %s: the tokenizer's bos_token \"%s\" (%s) encodes to %zu tokens, "
+                     "expected 1", c->fam->name, bos, pe_tokenizer_source(c->tok), n);
     if (rc == PE_OK)
         c->fo.bos_id = ids[0];
     free(ids);
@@ -88,7 +89,9 @@ static int open_model(run_ctx *c, pe_err *e)
     if (rc != PE_OK)
         return rc;
     c->have_model = 1;
-    if ((rc = pe_family_resolve(c->model.cfg.architectures0, j->family, &c->fam, e)) != PE_OK) {
+    pe_ckpt_facts ck;
+    pe_model_facts(&c->model, &ck);
+    if ((rc = pe_family_resolve_ckpt(&ck, j->family, &c->fam, e)) != PE_OK) {
         pe_err_prefix(e, "%s: key \"family\": ", job_name(j));
         return rc;
     }
@@ -97,18 +100,22 @@ static int open_model(run_ctx *c, pe_err *e)
                        "(%d, %s/config.json)", job_name(j), (long long)j->max_tokens,
                        c->model.cfg.max_position_embeddings, j->model);
     pe_job_family_opts(j, &c->fo);
+    c->fo.eos_id = c->model.cfg.eos_token_id;
     c->threshold = isnan(j->threshold) ? pe_family_threshold(c->fam, &c->fo) : j->threshold;
-    /* The job's "tokenizer" for checkpoints that ship none (docs/job-config.md). */
+    c->threshold2 = pe_family_redundancy_threshold(c->fam, &c->fo);
+    /* The job's "tokenizer" for checkpoints that ship none (the Llemma PRMs; docs/job-config.md). */
     if (!(c->tok = pe_tokenizer_load(j->tokenizer[0] ? j->tokenizer : j->model, e))) {
         if (j->tokenizer[0])
             pe_err_prefix(e, "%s: key \"tokenizer\": ", job_name(j));
         return e->code ? e->code : PE_EINPUT;
     }
-    if (c->fam->id == PE_FAM_SKYWORK && (rc = skywork_bos(c, e)) != PE_OK)
+    if (c->fam->bos == PE_BOS_TOKEN_TEXT && (rc = bos_token_text(c, e)) != PE_OK)
         return rc;
     pe_encoder enc;
     pe_encoder_from_tokenizer(&enc, c->tok);
-    return pe_engine_head(c->fam, &enc, &c->head, e);
+    if ((rc = pe_family_head(c->fam, &enc, &c->head, e)) != PE_OK)
+        return rc;
+    return pe_model_bind_head(&c->model, &c->head, e);
 }
 
 /* backend "auto": CUDA when a GPU is usable, else the CPU (and why). */
@@ -255,6 +262,11 @@ static int read_journals(run_ctx *c, int64_t *nreused, int64_t *nbad, pe_err *e)
             int first = c->shard_first[s], n = c->shard_first[s + 1] - first;
             int rc = pe_shard_payload_decode(buf, len, c->shard_samples + first, n, what, &c->shards[s], &je);
             free(buf);
+            if (rc == PE_OK && c->shards[s].nrew != c->head.d.nout) {
+                rc = pe_fail(&je, PE_EINPUT, "%s: %d rewards per step, family %s has %d", what, c->shards[s].nrew,
+                             c->fam->name, c->head.d.nout);
+                pe_shard_preds_free(&c->shards[s]);
+            }
             if (rc == PE_ERESOURCE)
                 return pe_fail(e, rc, "%s", je.msg);
             if (rc == PE_OK) {
@@ -352,6 +364,7 @@ static int finish_run(run_ctx *c, double t_start, pe_err *e)
             p->pred_order = sp->sample[k];  /* canonical order: similarity sums in sample order */
             p->labels = sp->labels[k];
             p->scores = sp->scores[k];
+            p->scores2 = sp->scores2 ? sp->scores2[k] : NULL;
         }
     }
     rc = pe_world_agree(c->w, rc, e);
@@ -408,6 +421,7 @@ static int finish_run(run_ctx *c, double t_start, pe_err *e)
         .h5_path = c->job->output,
         .prov = &c->prov.view,
         .run = c->w->rank == 0 ? &info : NULL,
+        .scores2 = c->head.d.nout == 2,
     };
     pe_metrics m;
     rc = pe_cluster_evaluate(c->w, &q, &m, e);

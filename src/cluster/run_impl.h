@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "../backend/backend.h"
-#include "../core/family.h"
+#include "../prm/prm.h"
 #include "../core/tokenizer.h"
 #include "../io/model.h"
 #include "../io/run_info.h"
@@ -30,6 +30,7 @@ typedef struct run_ctx {
     const pe_family *fam;
     pe_family_opts fo;
     double threshold;           /* the resolved label threshold */
+    double threshold2;          /* two-reward families: the resolved redundancy threshold */
     char backend_kind[8];       /* "cpu" or "cuda": what this rank uses */
     int device;                 /* CUDA device */
     char backend_note[512];     /* why (e.g. the auto fallback) */

@@ -73,7 +73,7 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
     const int first = c->shard_first[s], n = c->shard_first[s + 1] - first;
     const int32_t *samples = c->shard_samples + first;
     pe_shard_preds sp;
-    int rc = pe_shard_preds_init(&sp, n, e);
+    int rc = pe_shard_preds_init2(&sp, n, c->head.d.nout, e);
     if (rc != PE_OK)
         return rc;
     pe_prompt_tokens *pt = pe_calloc((size_t)n + 1, sizeof *pt, e);
@@ -89,7 +89,7 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
         sp.sample[k] = samples[k];
         rc = build_prompt(c, smp, &pt[k], &sp.tok, text ? &text[k] : NULL, e);
         if (rc == PE_OK && pt[k].nread > 0) {
-            if (!(rew[k] = pe_malloc((size_t)pt[k].nread * sizeof **rew, e))) {
+            if (!(rew[k] = pe_malloc((size_t)pt[k].nread * (size_t)c->head.d.nout * sizeof **rew, e))) {
                 rc = PE_ERESOURCE;
                 break;
             }
@@ -124,19 +124,26 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
     }
     for (int k = 0; rc == PE_OK && k < n; k++) {
         int32_t m = (int32_t)pt[k].nread;
-        sp.status[k] = PE_PRED_OK;
+        sp.status[k] = m == 0 && c->fam->no_readout_invalid ? PE_PRED_INVALID : PE_PRED_OK;
         sp.m[k] = m;
         if (m == 0)
             continue;
         sp.labels[k] = pe_malloc((size_t)m, e);
         sp.scores[k] = pe_malloc((size_t)m * sizeof(double), e);
-        if (!sp.labels[k] || !sp.scores[k]) {
+        if (sp.scores2)
+            sp.scores2[k] = pe_malloc((size_t)m * sizeof(double), e);
+        if (!sp.labels[k] || !sp.scores[k] || (sp.scores2 && !sp.scores2[k])) {
             rc = PE_ERESOURCE;
             break;
         }
-        pe_family_labels(c->fam, &c->fo, c->threshold, rew[k], m, sp.labels[k]);
-        for (int32_t j = 0; j < m; j++)
-            sp.scores[k][j] = (double)rew[k][j];
+        const int nout = c->head.d.nout;
+        pe_family_labels_cls(c->fam, &c->fo, c->threshold, c->threshold2, rew[k], m, c->d.samples[samples[k]].cls,
+                             sp.labels[k]);
+        for (int32_t j = 0; j < m; j++) {
+            sp.scores[k][j] = (double)rew[k][(size_t)j * nout];
+            if (sp.scores2)
+                sp.scores2[k][j] = (double)rew[k][(size_t)j * nout + 1];
+        }
     }
     if (rc == PE_OK && c->job->checkpoint_dir[0]) {
         uint8_t *buf = NULL;

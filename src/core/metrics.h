@@ -92,6 +92,7 @@ typedef struct pe_sample_pred {
     int64_t pred_order;      /* position of the prediction in its input (see pe_sample_result) */
     const uint8_t *labels;   /* (m) 1 = step valid, after the class's label rule */
     const double *scores;    /* (m) raw step scores, NaN where none; NULL = none at all */
+    const double *scores2;   /* (m) a second raw score per step (ReasonEval's redundancy); NULL = none */
     int32_t label_source;    /* pe_label_source: 0 (from scores) unless labels were given */
 } pe_sample_pred;
 

@@ -26,7 +26,8 @@ typedef struct job_key {
 static const job_key keys[] = {
     {"model", K_PATH, F(model), NULL, 0},
     {"tokenizer", K_PATH, F(tokenizer), NULL, 0},
-    {"family", K_ENUM, F(family), "auto|qwen-prm|math-shepherd|rlhflow|skywork", 0},
+    /* choices NULL: "auto" or a family of the registry (src/prm/registry.c) */
+    {"family", K_ENUM, F(family), NULL, 0},
     {"data", K_PATH, F(data), NULL, 0},
     {"output", K_PATH, F(output), NULL, 0},
     {"json", K_PATH, F(json), NULL, 0},
@@ -81,6 +82,8 @@ static const job_key *find_key(const char *name)
 
 static int enum_ok(const char *choices, const char *v)
 {
+    if (!choices)
+        return !strcmp(v, "auto") || pe_family_by_name(v) != NULL;
     size_t n = strlen(v);
     for (const char *p = choices; *p;) {
         const char *bar = strchr(p, '|');
@@ -97,8 +100,12 @@ static int set_string(pe_job *j, const job_key *k, const char *where, const char
                       pe_err *e)
 {
     char *dst = (char *)j + k->off;
-    if (k->type == K_ENUM && !enum_ok(k->choices, v))
+    if (k->type == K_ENUM && !enum_ok(k->choices, v)) {
+        if (!k->choices)
+            return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": \"%s\" is not one of auto, %s", where, k->name, v,
+                           pe_family_names());
         return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": \"%s\" is not one of %s", where, k->name, v, k->choices);
+    }
     int join = k->type == K_PATH && v[0] && v[0] != '/' && base && base[0];
     size_t need = strlen(v) + (join ? strlen(base) + 1 : 0);
     if (need >= k->size) /* checked first: a failed setting leaves the old value */
@@ -337,9 +344,18 @@ int pe_job_check(const pe_job *j, pe_err *e)
         return pe_fail(e, PE_EUSAGE, "%s: key \"data\" (PRMBench JSONL file or folder) is required", name);
     if (!j->output[0])
         return pe_fail(e, PE_EUSAGE, "%s: key \"output\" (the HDF5 results path) is required", name);
-    if (strcmp(j->label_rule, "current") && strcmp(j->family, "skywork") && strcmp(j->family, "auto"))
-        return pe_fail(e, PE_EUSAGE, "%s: key \"label_rule\" \"%s\" applies to family skywork only, not %s",
-                       name, j->label_rule, j->family);
+    /* a rule the family does not have is refused here, not silently replaced */
+    const pe_family *f = pe_family_by_name(j->family);
+    if (strcmp(j->label_rule, "current") && f && !f->labels[PE_LABEL_ORIGINAL].defined) {
+        char with[256] = "";
+        for (int i = 0; i < pe_family_count(); i++)
+            if (pe_family_at(i)->labels[PE_LABEL_ORIGINAL].defined) {
+                strncat(with, with[0] ? ", " : "", sizeof with - strlen(with) - 1);
+                strncat(with, pe_family_at(i)->name, sizeof with - strlen(with) - 1);
+            }
+        return pe_fail(e, PE_EUSAGE, "%s: key \"label_rule\" \"%s\": family %s has only the \"current\" rule "
+                       "(\"original\" is a rule of: %s)", name, j->label_rule, j->family, with);
+    }
     return PE_OK;
 }
 

@@ -7,15 +7,15 @@
 #include <stdint.h>
 
 #include "../core/err.h"
-#include "../core/family.h"
+#include "../prm/prm.h"
 
 #define PE_JOB_PATH 4096
 
 typedef struct pe_job {
     char source[PE_JOB_PATH];        /* the job file ("" when built in memory) */
     char model[PE_JOB_PATH];         /* checkpoint folder */
+    char family[32];                 /* auto or a registered family (src/prm/registry.c) */
     char tokenizer[PE_JOB_PATH];     /* tokenizer folder, tokenizer.json or tokenizer.model; "" = the model's */
-    char family[32];                 /* auto | qwen-prm | math-shepherd | rlhflow | skywork */
     char data[PE_JOB_PATH];          /* PRMBench JSONL file or folder */
     char output[PE_JOB_PATH];        /* HDF5 results */
     char json[PE_JOB_PATH];          /* optional JSON summary; "" = none */

@@ -1,5 +1,7 @@
 /* A Hugging Face checkpoint folder: config.json + safetensors (mmap'ed).
- * Weights point into the mapping in their stored dtype; backends convert. */
+ * Weights point into the mapping in their stored dtype; backends convert.
+ * This is the only place that validates weights against the config and the
+ * family's head (pe_model_check): the backends trust a checked model. */
 #ifndef PE_MODEL_H
 #define PE_MODEL_H
 
@@ -7,6 +9,7 @@
 #include <stdint.h>
 
 #include "../core/err.h"
+#include "../prm/prm.h"
 
 typedef enum { PE_ARCH_QWEN2 = 0, PE_ARCH_LLAMA, PE_ARCH_MISTRAL } pe_arch;
 typedef enum { PE_DT_F32 = 0, PE_DT_F16, PE_DT_BF16 } pe_dtype;
@@ -48,8 +51,8 @@ typedef struct pe_tensor {
     size_t nbytes;
 } pe_tensor;
 
-/* Weight pointers, shape comments use the pe_config names. Heads are optional:
- * NULL data means the checkpoint does not have it. */
+/* Weight pointers, shape comments use the pe_config names. NULL data means
+ * the checkpoint does not have it. */
 typedef struct pe_layer_weights {
     pe_tensor in_norm;          /* (H) */
     pe_tensor wq, wk, wv;       /* (NH*D, H), (NKV*D, H), (NKV*D, H) */
@@ -65,10 +68,10 @@ typedef struct pe_weights {
     pe_layer_weights *layers;   /* L of them */
     pe_tensor final_norm;       /* (H) */
     pe_tensor lm_head;          /* (V, H); = embed when tied; absent for PRM heads */
-    /* qwen-prm: score.0 Linear(H,H)+ReLU, score.2 Linear(H,2) */
-    pe_tensor score0_w, score0_b, score2_w, score2_b;
-    /* skywork: v_head.summary Linear(H,1) */
-    pe_tensor vhead_w, vhead_b;
+    /* The family's head tensors (head.h, PE_ROWS_TENSOR), set by
+     * pe_model_bind_head: hidden Linear(H,H)+ReLU (mlp_w, mlp_b; absent when
+     * the head has none), output rows w (R, H) and bias b (R; absent when none). */
+    pe_tensor head_mlp_w, head_mlp_b, head_w, head_b;
 } pe_weights;
 
 typedef struct pe_model {
@@ -78,18 +81,36 @@ typedef struct pe_model {
     void *impl;                 /* mappings, tensor index (st_set) */
 } pe_model;
 
-/* What the heads found suggest: "qwen-prm", "skywork", "math-shepherd" (Mistral
- * with an LM head), "rlhflow" (Llama with an LM head), else "unknown". A guess
- * for `inspect` and error messages; the family is chosen by the job. */
-const char *pe_model_family_guess(const pe_model *m);
-
+/* Opens config.json and the safetensors, and checks the body (embedding,
+ * layers, final norm; lm_head when stored) against the config. The head is
+ * bound later, once the family is known (pe_model_bind_head). */
 int pe_model_open(pe_model *m, const char *dir, pe_err *e);
 /* The weights' layout as read, e.g. "safetensors (model.safetensors)" or
  * "PyTorch .bin, sharded (pytorch_model.bin.index.json, 3 files)". */
 const char *pe_model_layout(const pe_model *m);
+/* What family recognition looks at (architectures, vocabulary, tensor rows). */
+void pe_model_facts(const pe_model *m, pe_ckpt_facts *ck);
+/* Finds the family's head tensors, checks the whole model (pe_model_check),
+ * and refuses a tensor that nothing reads (named, with its file). */
+int pe_model_bind_head(pe_model *m, const pe_head_spec *head, pe_err *e);
+/* The one validator: config sizes, every body tensor's presence, shape and
+ * byte size, and what the head needs (its tensors' shapes, an LM head for
+ * LM-head heads, token ids inside the vocabulary). Backends call it before
+ * trusting the model; hand-built models (tests) go through it too. */
+int pe_model_check(const pe_model *m, const pe_head_spec *head, pe_err *e);
+/* The head's output rows in fp32, computed once on the host: rows (R, H)
+ * (a head tensor, chosen LM-head rows, or the mean of the LM head's rows)
+ * and bias (R; zeros when the head has none). Not for PE_ROWS_LM_FULL.
+ * The model must have passed pe_model_check with this head. */
+int pe_model_head_rows(const pe_model *m, const pe_head_spec *head, float *rows, float *bias, pe_err *e);
+/* Bytes per element of a stored dtype. */
+size_t pe_dtype_size(pe_dtype dt);
 void pe_model_close(pe_model *m);
 
 /* Converts n elements of a tensor to fp32 (dst must hold n floats). */
 void pe_tensor_to_f32(const pe_tensor *t, float *dst, size_t n);
+/* dst[0..n) = elements [first, first+n) of t, converted to fp32 (the one
+ * dtype conversion of the host side; unaligned data is fine). */
+void pe_tensor_convert_f32(const pe_tensor *t, size_t first, size_t n, float *dst);
 
 #endif

@@ -18,7 +18,7 @@ void pe_results_free(pe_results *r)
     free_strs(r->idx, r->nsamples);
     free(r->cls); free(r->problem); free(r->status); free(r->nsteps); free(r->nlabels);
     free(r->pred_order); free(r->label_source); free(r->src_file); free(r->src_line); free(r->step_offset); free(r->err_offset); free(r->err_steps);
-    free(r->step_scores); free(r->step_labels); free(r->step_is_error);
+    free(r->step_scores); free(r->step_scores2); free(r->step_labels); free(r->step_is_error);
     pe_results_prov *p = &r->prov;
     free(p->schema); free(p->tool_version); free(p->git_commit); free(p->command); free(p->config_json);
     free_strs(p->data_files, p->ndata_files);

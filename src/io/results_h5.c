@@ -576,6 +576,10 @@ static int write_steps(writer *w, hid_t f, const pe_eval_output *o)
     rc = rc ? rc : put_dset(w, g, "/steps/score", "score", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, total, o->step_scores, NULL);
     rc = rc ? rc : put_dset(w, g, "/steps/label", "label", H5T_STD_U8LE, H5T_NATIVE_UINT8, total, o->step_labels, NULL);
     rc = rc ? rc : put_dset(w, g, "/steps/is_error", "is_error", H5T_STD_U8LE, H5T_NATIVE_UINT8, total, is_error, NULL);
+    /* ReasonEval's second reward: rescore relabels the redundancy classes from it */
+    if (o->step_scores2)
+        rc = rc ? rc : put_dset(w, g, "/steps/score_redundancy", "score_redundancy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                                total, o->step_scores2, NULL);
     pe_h5_close(g);
     free(is_error);
     return rc;

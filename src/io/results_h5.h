@@ -36,6 +36,8 @@ typedef struct pe_eval_output {
     const uint8_t *step_labels;       /* (nsteps_total) labels the metric used, 1 = valid */
     const pe_metrics *metrics;
     const pe_run_info *run;           /* `prmeval run` only: /timing and /run; NULL = neither */
+    const double *step_scores2;       /* (nsteps_total) a second raw score per step, written as
+                                         /steps/score_redundancy (ReasonEval); NULL = none */
 } pe_eval_output;
 
 int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e);

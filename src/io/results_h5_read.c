@@ -397,6 +397,10 @@ static int read_arrays(reader *rd, pe_results *r)
     if (!rd->e->code) r->step_scores = read_1d(rd, "/steps/score", H5T_FLOAT, H5T_NATIVE_DOUBLE, 8, r->nsteps_total);
     if (!rd->e->code) r->step_labels = read_1d(rd, "/steps/label", H5T_INTEGER, H5T_NATIVE_UINT8, 1, r->nsteps_total);
     if (!rd->e->code) r->step_is_error = read_1d(rd, "/steps/is_error", H5T_INTEGER, H5T_NATIVE_UINT8, 1, r->nsteps_total);
+    /* optional: ReasonEval's second reward (files of other families have none) */
+    if (!rd->e->code && H5Lexists(rd->f, "/steps", H5P_DEFAULT) > 0 &&
+        H5Lexists(rd->f, "/steps/score_redundancy", H5P_DEFAULT) > 0)
+        r->step_scores2 = read_1d(rd, "/steps/score_redundancy", H5T_FLOAT, H5T_NATIVE_DOUBLE, 8, r->nsteps_total);
     return rd->e->code;
 }
 

@@ -48,6 +48,7 @@ typedef struct pe_results {
     int32_t *err_steps;       /* (nerr_total) 0-based, file order, may be >= nsteps */
     /* per step (nsteps_total) */
     double *step_scores;      /* NaN where only labels were given */
+    double *step_scores2;     /* /steps/score_redundancy (ReasonEval's second reward); NULL when absent */
     uint8_t *step_labels;     /* 1 = valid */
     uint8_t *step_is_error;
     double threshold;         /* /metrics threshold */

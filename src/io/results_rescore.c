@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/family.h"
+#include "../prm/prm.h"
 
 int pe_relabel_rule_from_name(const char *name)
 {
@@ -99,6 +99,7 @@ int pe_rescore_init(pe_rescore *rs, const pe_results *r, const char *path, pe_er
         pe_rescore_free(rs);
         return rc;
     }
+    rs->redundancy_threshold = 0.15;
     rs->data.nsamples = r->nsamples;
     rs->data.nproblems = maxprob + 1;
     rs->data.nfiles = r->prov.ndata_files;
@@ -113,7 +114,7 @@ static int from_scores(const pe_results *r, int i)
     if (r->label_source[i] != PE_LABELS_FROM_SCORES)
         return 0;
     for (int64_t j = r->step_offset[i]; j < r->step_offset[i + 1]; j++)
-        if (isnan(r->step_scores[j]))
+        if (isnan(r->step_scores[j]) || (r->step_scores2 && isnan(r->step_scores2[j])))
             return 0;
     return 1;
 }
@@ -128,13 +129,12 @@ int pe_rescore_run(pe_rescore *rs, int rule, double threshold, pe_err *e)
                        "%s: /samples/label_source: dataset missing (the file predates it), so labels given "
                        "by the predictions cannot be told from labels computed from scores; run eval again",
                        rs->path);
-    /* Both rules are Skywork's label rules: `original` is score > threshold,
-     * the same comparison `eval` applies to scores; `current` is PRMBench's
-     * difference rule. The threshold is always passed explicitly. */
-    pe_family_opts o;
-    pe_family_opts_default(&o);
-    o.label_rule = rule == PE_RELABEL_SKYWORK_CURRENT ? PE_LABEL_CURRENT : PE_LABEL_ORIGINAL;
-    const pe_family *fam = pe_family_get(PE_FAM_SKYWORK);
+    /* The two label rules of the PRM layer (src/prm/labels.c): score > T, the
+     * comparison `eval` applies to scores, and PRMBench's difference rule
+     * (Skywork's `current`). The threshold is always passed explicitly. */
+    const pe_label_desc by_threshold = {.defined = 1, .threshold = 0.5},
+                        by_difference = {.defined = 1, .difference = 1, .threshold = -0.05};
+    const pe_label_desc *lr = rule == PE_RELABEL_SKYWORK_CURRENT ? &by_difference : &by_threshold;
     rs->relabelled = rs->kept = 0;
     for (int i = 0; i < r->nsamples; i++) {
         const pe_sample *s = &rs->data.samples[i];
@@ -148,7 +148,15 @@ int pe_rescore_run(pe_rescore *rs, int rule, double threshold, pe_err *e)
         int32_t m = r->nlabels[i];
         uint8_t *L = rs->labels + off;
         if (rule != PE_RELABEL_STORED && from_scores(r, i)) {
-            pe_family_labels_f64(fam, &o, threshold, r->step_scores + off, m, L);
+            if (r->step_scores2 && rule == PE_RELABEL_THRESHOLD &&
+                (s->cls == PE_CLS_REDUNDENCY || s->cls == PE_CLS_CIRCULAR)) {
+                const pe_label_desc red = {.defined = 1, .threshold = rs->redundancy_threshold};
+                pe_label_apply_f64(&red, rs->redundancy_threshold, r->step_scores2 + off, m, L);
+                for (int32_t j = 0; j < m; j++)
+                    L[j] = !L[j]; /* the redundancy label says "redundant": the step is valid when it is not */
+            } else {
+                pe_label_apply_f64(lr, threshold, r->step_scores + off, m, L);
+            }
             rs->relabelled++;
         } else {
             if (m > 0)

@@ -35,6 +35,11 @@ typedef struct pe_rescore {
     int64_t kept;            /* evaluated samples that kept their stored labels (given as labels,
                                 or a NaN score) although the rule is not `stored` */
     pe_metrics m;            /* metrics of the last pe_rescore_run */
+    /* Files with /steps/score_redundancy (ReasonEval): under the threshold
+     * rule, the redundency and circular samples are labelled
+     * not (redundancy > redundancy_threshold), as the reference does; the
+     * others score > T. pe_rescore_init sets 0.15, the reference's value. */
+    double redundancy_threshold;
 } pe_rescore;
 
 /* Builds the sample view and checks what a corrupt file could get wrong

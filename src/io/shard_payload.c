@@ -10,9 +10,17 @@ _Static_assert(sizeof(pe_token_stats) % sizeof(int64_t) == 0, "pe_token_stats mu
 
 int pe_shard_preds_init(pe_shard_preds *p, int n, pe_err *e)
 {
+    return pe_shard_preds_init2(p, n, 1, e);
+}
+
+int pe_shard_preds_init2(pe_shard_preds *p, int n, int nrew, pe_err *e)
+{
     memset(p, 0, sizeof *p);
     size_t k = (size_t)(n > 0 ? n : 1);
     p->n = n;
+    p->nrew = nrew;
+    if (nrew == 2 && !(p->scores2 = pe_calloc(k, sizeof *p->scores2, e)))
+        return PE_ERESOURCE;
     p->sample = pe_calloc(k, sizeof *p->sample, e);
     p->status = pe_calloc(k, sizeof *p->status, e);
     p->m = pe_calloc(k, sizeof *p->m, e);
@@ -32,7 +40,10 @@ void pe_shard_preds_free(pe_shard_preds *p)
             free(p->labels[k]);
         if (p->scores)
             free(p->scores[k]);
+        if (p->scores2)
+            free(p->scores2[k]);
     }
+    free(p->scores2);
     free(p->sample);
     free(p->status);
     free(p->m);
@@ -76,17 +87,19 @@ int pe_shard_payload_encode(const pe_shard_preds *p, uint8_t **buf, size_t *len,
     *buf = NULL;
     *len = 0;
     /* size_t: a shard's steps times 9 bytes stay far below, but products are not trusted */
-    size_t size = 8 + (size_t)PE_TOKEN_STATS_INT64 * 8;
+    int nrew = p->nrew == 2 ? 2 : 1;
+    size_t size = 12 + (size_t)PE_TOKEN_STATS_INT64 * 8;
     for (int k = 0; k < p->n; k++) {
         if (p->m[k] < 0)
             return pe_fail(e, PE_EGENERIC, "shard payload: sample %d has %d labels", p->sample[k], p->m[k]);
-        size += 12 + (size_t)p->m[k] * 9;
+        size += 12 + (size_t)p->m[k] * (1 + 8 * (size_t)nrew);
     }
     uint8_t *b = pe_malloc(size, e), *q = b;
     if (!b)
         return PE_ERESOURCE;
     q = put_u32(q, PE_SHARD_PAYLOAD_VERSION);
     q = put_u32(q, (uint32_t)p->n);
+    q = put_u32(q, (uint32_t)nrew);
     const int64_t *t = (const int64_t *)&p->tok;
     for (int i = 0; i < PE_TOKEN_STATS_INT64; i++)
         q = put_u64(q, (uint64_t)t[i]);
@@ -101,6 +114,11 @@ int pe_shard_payload_encode(const pe_shard_preds *p, uint8_t **buf, size_t *len,
             memcpy(&bits, &p->scores[k][j], 8);
             q = put_u64(q, bits);
         }
+        for (int32_t j = 0; nrew == 2 && j < p->m[k]; j++) {
+            uint64_t bits;
+            memcpy(&bits, &p->scores2[k][j], 8);
+            q = put_u64(q, bits);
+        }
     }
     *buf = b;
     *len = (size_t)(q - b);
@@ -111,20 +129,27 @@ int pe_shard_payload_decode(const uint8_t *buf, size_t len, const int32_t *expec
                             const char *what, pe_shard_preds *out, pe_err *e)
 {
     memset(out, 0, sizeof *out);
-    size_t head = 8 + (size_t)PE_TOKEN_STATS_INT64 * 8;
+    if (len < 8)
+        return pe_fail(e, PE_EINPUT, "%s: payload of %zu bytes is shorter than its header", what, len);
+    uint32_t version = get_u32(buf), count = get_u32(buf + 4);
+    if (version != 1 && version != PE_SHARD_PAYLOAD_VERSION)
+        return pe_fail(e, PE_EINPUT, "%s: payload version %u, expected 1 or %u", what, version,
+                       PE_SHARD_PAYLOAD_VERSION);
+    size_t fixed = version == 1 ? 8 : 12, head = fixed + (size_t)PE_TOKEN_STATS_INT64 * 8;
     if (len < head)
         return pe_fail(e, PE_EINPUT, "%s: payload of %zu bytes is shorter than its %zu-byte header", what, len, head);
-    uint32_t version = get_u32(buf), count = get_u32(buf + 4);
-    if (version != PE_SHARD_PAYLOAD_VERSION)
-        return pe_fail(e, PE_EINPUT, "%s: payload version %u, expected %u", what, version, PE_SHARD_PAYLOAD_VERSION);
+    uint32_t nrew = version == 1 ? 1 : get_u32(buf + 8);
+    if (nrew != 1 && nrew != 2)
+        return pe_fail(e, PE_EINPUT, "%s: %u rewards per step, expected 1 or 2", what, nrew);
     if (count != (uint32_t)n)
         return pe_fail(e, PE_EINPUT, "%s: holds %u samples, this job's shard has %d", what, count, n);
-    int rc = pe_shard_preds_init(out, n, e);
+    int rc = pe_shard_preds_init2(out, n, (int)nrew, e);
     if (rc != PE_OK)
         return rc;
     int64_t *t = (int64_t *)&out->tok;
     for (int i = 0; i < PE_TOKEN_STATS_INT64; i++)
-        t[i] = (int64_t)get_u64(buf + 8 + 8 * (size_t)i);
+        t[i] = (int64_t)get_u64(buf + fixed + 8 * (size_t)i);
+    size_t per = 1 + 8 * (size_t)nrew;
     size_t at = head;
     for (int k = 0; k < n && rc == PE_OK; k++) {
         if (len - at < 12) {
@@ -139,7 +164,7 @@ int pe_shard_payload_decode(const uint8_t *buf, size_t len, const int32_t *expec
                          sample, expected[k]);
         else if (status < PE_PRED_OK || status > PE_PRED_INVALID)
             rc = pe_fail(e, PE_EINPUT, "%s: sample %d has status %d", what, sample, status);
-        else if (m < 0 || (size_t)m > (len - at) / 9)
+        else if (m < 0 || (size_t)m > (len - at) / per)
             rc = pe_fail(e, PE_EINPUT, "%s: sample %d claims %d labels, more than the payload holds", what, sample, m);
         if (rc != PE_OK)
             break;
@@ -150,7 +175,9 @@ int pe_shard_payload_decode(const uint8_t *buf, size_t len, const int32_t *expec
             continue;
         out->labels[k] = pe_malloc((size_t)m, e);
         out->scores[k] = pe_malloc((size_t)m * sizeof(double), e);
-        if (!out->labels[k] || !out->scores[k]) {
+        if (nrew == 2)
+            out->scores2[k] = pe_malloc((size_t)m * sizeof(double), e);
+        if (!out->labels[k] || !out->scores[k] || (nrew == 2 && !out->scores2[k])) {
             rc = PE_ERESOURCE;
             break;
         }
@@ -168,6 +195,12 @@ int pe_shard_payload_decode(const uint8_t *buf, size_t len, const int32_t *expec
             memcpy(&out->scores[k][j], &bits, 8);
         }
         at += 8 * (size_t)m;
+        for (int32_t j = 0; nrew == 2 && j < m; j++) {
+            uint64_t bits = get_u64(buf + at + 8 * (size_t)j);
+            memcpy(&out->scores2[k][j], &bits, 8);
+        }
+        if (nrew == 2)
+            at += 8 * (size_t)m;
     }
     if (rc == PE_OK && at != len)
         rc = pe_fail(e, PE_EINPUT, "%s: %zu bytes after the last sample", what, len - at);

@@ -4,10 +4,12 @@
  * the step scores and the warnings of an uninterrupted run exactly.
  *
  * Payload layout (little-endian whatever the host; docs/run.md):
- *   u32 PE_SHARD_PAYLOAD_VERSION
+ *   u32 PE_SHARD_PAYLOAD_VERSION (2; version 1 payloads are still read: R = 1)
  *   u32 n                  samples in the shard
+ *   u32 R                  rewards per step: 1, or 2 (validity, redundancy; version 2 only)
  *   i64 x PE_TOKEN_STATS_INT64   pe_token_stats, field by field
- *   n x { i32 sample, i32 status, i32 m, m x u8 label (0/1), m x f64 score (IEEE bits) }
+ *   n x { i32 sample, i32 status, i32 m, m x u8 label (0/1), m x f64 score (IEEE bits),
+ *         R = 2: m x f64 second score }
  * The decoder checks the sample list against the one the data gives for the
  * shard, every label is 0 or 1 and the length is exact: a payload that
  * passed the journal's checksum but does not fit this job is refused. */
@@ -20,7 +22,7 @@
 #include "../core/err.h"
 #include "run_info.h"
 
-#define PE_SHARD_PAYLOAD_VERSION 1u
+#define PE_SHARD_PAYLOAD_VERSION 2u
 #define PE_TOKEN_STATS_INT64 ((int)(sizeof(pe_token_stats) / sizeof(int64_t)))
 
 /* One shard's predictions; arrays are (n) and per sample (m[k]). */
@@ -31,11 +33,15 @@ typedef struct pe_shard_preds {
     int32_t *m;
     uint8_t **labels;      /* (m[k]) each, NULL when m[k] == 0 */
     double **scores;       /* (m[k]) each, NULL when m[k] == 0 */
+    int nrew;              /* rewards per step: 1, or 2 (scores2 then set) */
+    double **scores2;      /* nrew 2: (m[k]) each (ReasonEval's redundancy), else NULL */
     pe_token_stats tok;
 } pe_shard_preds;
 
-/* Allocates the per-sample arrays for n samples (labels/scores left NULL). */
+/* Allocates the per-sample arrays for n samples (labels/scores left NULL),
+ * nrew rewards per step (1 or 2). */
 int pe_shard_preds_init(pe_shard_preds *p, int n, pe_err *e);
+int pe_shard_preds_init2(pe_shard_preds *p, int n, int nrew, pe_err *e);
 void pe_shard_preds_free(pe_shard_preds *p);
 
 /* Serializes p into a malloc'ed buffer. */

@@ -7,7 +7,12 @@
 
 void pe_tensor_to_f32(const pe_tensor *t, float *dst, size_t n)
 {
-    const unsigned char *p = t->data;
+    pe_tensor_convert_f32(t, 0, n, dst);
+}
+
+void pe_tensor_convert_f32(const pe_tensor *t, size_t first, size_t n, float *dst)
+{
+    const unsigned char *p = (const unsigned char *)t->data + first * pe_dtype_size(t->dtype);
     if (t->dtype == PE_DT_F32) {
         memcpy(dst, p, n * sizeof(float));
         return;

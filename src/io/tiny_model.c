@@ -11,22 +11,7 @@
 #include "safetensors_write.h"
 #include "tiny_tokenizer.h"
 
-static const char *const family_names[] = {"qwen-prm", "skywork", "math-shepherd", "rlhflow"};
-
-const char *pe_tiny_family_name(pe_tiny_family f)
-{
-    return family_names[f];
-}
-
-int pe_tiny_family_parse(const char *name)
-{
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(name, family_names[i]))
-            return i;
-    return -1;
-}
-
-void pe_tiny_spec_default(pe_tiny_spec *s, pe_tiny_family f)
+void pe_tiny_spec_default(pe_tiny_spec *s, const pe_family *f)
 {
     memset(s, 0, sizeof *s);
     s->family = f;
@@ -101,7 +86,8 @@ static int build_weights(builder *b, int vocab, pe_err *e)
     int64_t H = s->hidden, F = s->ffn, D = s->head_dim;
     int64_t QD = (int64_t)s->heads * D, KD = (int64_t)s->kv_heads * D;
     char n[256];
-    int qwen = s->family == PE_TINY_QWEN_PRM || s->family == PE_TINY_SKYWORK;
+    const pe_tiny_recipe *rc = &s->family->tiny;
+    const pe_head_desc *hd = &s->family->head;
     if (add(b, "model.embed_tokens.weight", vocab, H, 0.0f, 1.0f, e))
         return e->code;
     for (int l = 0; l < s->layers; l++) {
@@ -113,7 +99,7 @@ static int build_weights(builder *b, int vocab, pe_err *e)
             linear(b, NAME("mlp.gate_proj.weight"), F, H, e) || linear(b, NAME("mlp.up_proj.weight"), F, H, e) ||
             linear(b, NAME("mlp.down_proj.weight"), H, F, e))
             return e->code;
-        if (qwen && (add(b, NAME("self_attn.q_proj.bias"), QD, 0, 0.0f, 0.5f, e) ||
+        if (rc->attn_bias && (add(b, NAME("self_attn.q_proj.bias"), QD, 0, 0.0f, 0.5f, e) ||
                      add(b, NAME("self_attn.k_proj.bias"), KD, 0, 0.0f, 0.5f, e) ||
                      add(b, NAME("self_attn.v_proj.bias"), KD, 0, 0.0f, 0.5f, e)))
             return e->code;
@@ -121,40 +107,27 @@ static int build_weights(builder *b, int vocab, pe_err *e)
     }
     if (add(b, "model.norm.weight", H, 0, 1.0f, 0.2f, e))
         return e->code;
-    switch (s->family) {
-    case PE_TINY_QWEN_PRM:
-        if (linear(b, "score.0.weight", H, H, e) || add(b, "score.0.bias", H, 0, 0.0f, 0.1f, e) ||
-            linear(b, "score.2.weight", 2, H, e) || add(b, "score.2.bias", 2, 0, 0.0f, 0.1f, e))
+    /* the head in the published layout: the family's tensor names and shapes */
+    if (hd->rows == PE_ROWS_TENSOR) {
+        if (hd->mlp_w && (linear(b, hd->mlp_w, H, H, e) || add(b, hd->mlp_b, H, 0, 0.0f, 0.1f, e)))
             return e->code;
-        break;
-    case PE_TINY_SKYWORK:
-        if (linear(b, "v_head.summary.weight", 1, H, e) || add(b, "v_head.summary.bias", 1, 0, 0.0f, 0.1f, e))
+        if (linear(b, hd->w, hd->nrows, H, e) || (hd->b && add(b, hd->b, hd->nrows, 0, 0.0f, 0.1f, e)))
             return e->code;
-        break;
-    case PE_TINY_MATH_SHEPHERD:
-    case PE_TINY_RLHFLOW:
-        if (linear(b, "lm_head.weight", vocab, H, e))
-            return e->code;
-        break;
     }
+    if (rc->lm_head && linear(b, "lm_head.weight", vocab, H, e))
+        return e->code;
     return PE_OK;
 }
 
 static cJSON *build_config(const pe_tiny_spec *s, int vocab, const pe_tiny_tok_info *tok)
 {
     static const char *const dtypes[] = {"float32", "float16", "bfloat16"};
+    const pe_tiny_recipe *r = &s->family->tiny;
     cJSON *c = cJSON_CreateObject();
-    const char *arch = "Qwen2ForProcessRewardModel", *mt = "qwen2";
-    if (s->family == PE_TINY_SKYWORK)
-        arch = "Qwen2ForPrmModel";
-    else if (s->family == PE_TINY_MATH_SHEPHERD)
-        arch = "MistralForCausalLM", mt = "mistral";
-    else if (s->family == PE_TINY_RLHFLOW)
-        arch = "LlamaForCausalLM", mt = "llama";
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "architectures"), cJSON_CreateString(arch));
-    cJSON_AddStringToObject(c, "model_type", mt);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "architectures"), cJSON_CreateString(r->architecture));
+    cJSON_AddStringToObject(c, "model_type", r->model_type);
     cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
-    if (s->family == PE_TINY_RLHFLOW) {
+    if (r->llama_keys) {
         cJSON_AddBoolToObject(c, "attention_bias", 0);
         cJSON_AddBoolToObject(c, "mlp_bias", 0);
     }
@@ -172,8 +145,8 @@ static cJSON *build_config(const pe_tiny_spec *s, int vocab, const pe_tiny_tok_i
     cJSON_AddNumberToObject(c, "num_attention_heads", s->heads);
     cJSON_AddNumberToObject(c, "num_hidden_layers", s->layers);
     cJSON_AddNumberToObject(c, "num_key_value_heads", s->kv_heads);
-    cJSON_AddNumberToObject(c, "rms_norm_eps", s->family == PE_TINY_RLHFLOW || s->family == PE_TINY_MATH_SHEPHERD ? 1e-5 : 1e-6);
-    if (s->family == PE_TINY_RLHFLOW) {
+    cJSON_AddNumberToObject(c, "rms_norm_eps", r->rms_norm_eps);
+    if (r->rope_llama3) {
         /* Llama-3.1's published values: the scaling is what this family tests. */
         cJSON *rs = cJSON_AddObjectToObject(c, "rope_scaling");
         cJSON_AddNumberToObject(rs, "factor", 8.0);
@@ -181,21 +154,24 @@ static cJSON *build_config(const pe_tiny_spec *s, int vocab, const pe_tiny_tok_i
         cJSON_AddNumberToObject(rs, "low_freq_factor", 1.0);
         cJSON_AddNumberToObject(rs, "original_max_position_embeddings", 8192);
         cJSON_AddStringToObject(rs, "rope_type", "llama3");
-        cJSON_AddNumberToObject(c, "rope_theta", 500000.0);
     } else {
         cJSON_AddNullToObject(c, "rope_scaling");
-        cJSON_AddNumberToObject(c, "rope_theta", s->family == PE_TINY_MATH_SHEPHERD ? 10000.0 : 10000.0);
     }
-    if (s->family == PE_TINY_MATH_SHEPHERD)
+    cJSON_AddNumberToObject(c, "rope_theta", r->rope_theta);
+    if (r->mistral_window)
         cJSON_AddNumberToObject(c, "sliding_window", 4096);
-    if (s->family == PE_TINY_QWEN_PRM || s->family == PE_TINY_SKYWORK) {
+    if (r->qwen_window_keys) {
         cJSON_AddNumberToObject(c, "sliding_window", 4096);
         cJSON_AddBoolToObject(c, "use_sliding_window", 0);
     }
-    /* Skywork's 1.5B PRM sits on Qwen2.5-1.5B, whose LM head is tied. */
-    cJSON_AddBoolToObject(c, "tie_word_embeddings", s->family == PE_TINY_SKYWORK);
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", r->tie_embeddings);
     cJSON_AddStringToObject(c, "torch_dtype", dtypes[s->dtype]);
     cJSON_AddNumberToObject(c, "vocab_size", vocab);
+    /* the published config's own keys (e.g. ReasonEval's score_dimension) */
+    cJSON *extra = r->extra_config ? cJSON_Parse(r->extra_config) : NULL;
+    for (cJSON *k = extra ? extra->child : NULL; k; k = k->next)
+        cJSON_AddItemToObject(c, k->string, cJSON_Duplicate(k, 1));
+    cJSON_Delete(extra);
     return c;
 }
 
@@ -231,22 +207,76 @@ static int write_text(const char *path, const char *text, pe_err *e)
     return PE_OK;
 }
 
+static int copy_file(const char *from, const char *to, int optional, pe_err *e)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return optional && errno == ENOENT ? PE_OK : pe_fail(e, PE_EIO, "%s: cannot open: %s", from, strerror(errno));
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return pe_fail(e, PE_EIO, "%s: cannot create: %s", to, strerror(errno));
+    }
+    char buf[65536];
+    size_t n;
+    int ok = 1;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    fclose(in);
+    if (fclose(out) != 0 || !ok)
+        return pe_fail(e, PE_EIO, "%s: copying %s failed", to, from);
+    return PE_OK;
+}
+
+/* --tokenizer: a real tokenizer.json (and its tokenizer_config.json) instead
+ * of the trained tiny one; the vocabulary and special ids come from it. */
+static int use_tokenizer(const char *dir, const char *from, pe_tiny_tok_info *tok, pe_err *e)
+{
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/tokenizer.json", from);
+    snprintf(b, sizeof b, "%s/tokenizer.json", dir);
+    if (copy_file(a, b, 0, e))
+        return e->code;
+    snprintf(a, sizeof a, "%s/tokenizer_config.json", from);
+    snprintf(b, sizeof b, "%s/tokenizer_config.json", dir);
+    if (copy_file(a, b, 1, e))
+        return e->code;
+    pe_tokenizer *t = pe_tokenizer_load(dir, e);
+    if (!t)
+        return e->code ? e->code : PE_EINPUT;
+    memset(tok, 0, sizeof *tok);
+    tok->n_tokens = pe_tokenizer_vocab_size(t);
+    tok->bos_id = pe_tokenizer_bos_id(t);
+    tok->eos_id = pe_tokenizer_token_id(t, "</s>");
+    if (tok->eos_id < 0)
+        tok->eos_id = pe_tokenizer_token_id(t, "<|endoftext|>");
+    tok->pad_id = tok->eos_id;
+    pe_tokenizer_free(t);
+    return PE_OK;
+}
+
 int pe_tiny_model_write(const char *dir, const pe_tiny_spec *spec, pe_err *e)
 {
-    if (check_spec(spec, e))
+    if (!spec->family)
+        return pe_fail(e, PE_EUSAGE, "tiny-model: no family");
+    if (pe_family_registry_check(e) || check_spec(spec, e))
         return e->code;
     pe_tiny_spec s = *spec;
     if (!s.head_dim)
         s.head_dim = s.hidden / s.heads;
     if (!s.max_pos)
-        s.max_pos = s.family == PE_TINY_RLHFLOW ? 131072 : s.family == PE_TINY_MATH_SHEPHERD ? 32768 : 4096;
+        s.max_pos = s.family->tiny.max_pos;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return pe_fail(e, PE_EIO, "%s: cannot create the folder: %s", dir, strerror(errno));
 
-    static const pe_tok_style styles[] = {PE_TOK_QWEN2, PE_TOK_QWEN2, PE_TOK_SPM, PE_TOK_LLAMA3};
+    const pe_tiny_recipe *r = &s.family->tiny;
+    pe_tok_style style = r->tokenizer == PE_TINY_TOK_SPM      ? PE_TOK_SPM
+                         : r->tokenizer == PE_TINY_TOK_LLAMA3 ? PE_TOK_LLAMA3
+                                                              : PE_TOK_QWEN2;
     pe_tiny_tok_info tok;
-    if (pe_tiny_tokenizer_write(dir, styles[s.family], s.merges, s.family == PE_TINY_SKYWORK ? "<|endoftext|>" : NULL,
-                                &tok, e))
+    if (s.tokenizer_dir ? use_tokenizer(dir, s.tokenizer_dir, &tok, e)
+                        : pe_tiny_tokenizer_write(dir, style, s.merges, r->bos_token, r->pad_token, &tok, e))
         return e->code;
     /* Padded to a multiple of 64 as real checkpoints are (Qwen2.5: 151665
      * tokens, vocab_size 152064): rows past the tokenizer exist but are never used. */

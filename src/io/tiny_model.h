@@ -8,24 +8,23 @@
 
 #include "../core/err.h"
 #include "model.h"
+#include "../prm/prm.h"
 
-typedef enum { PE_TINY_QWEN_PRM = 0, PE_TINY_SKYWORK, PE_TINY_MATH_SHEPHERD, PE_TINY_RLHFLOW } pe_tiny_family;
-
+/* The family's recipe (pe_family.tiny and its head) says what is written. */
 typedef struct pe_tiny_spec {
-    pe_tiny_family family;
+    const pe_family *family;
     uint64_t seed;
     pe_dtype dtype;
     int layers, hidden, heads, kv_heads, ffn;
     int head_dim;   /* 0: hidden / heads */
     int max_pos;    /* 0: the family's default */
     int merges;     /* BPE merges to learn (target) */
+    const char *tokenizer_dir; /* NULL: the trained tiny tokenizer; else a folder whose
+                                  tokenizer.json (+ tokenizer_config.json) is copied */
 } pe_tiny_spec;
 
 /* Defaults: hidden 64, 2 layers, 4 heads, 2 kv heads, ffn 128, f32, seed 0, 320 merges. */
-void pe_tiny_spec_default(pe_tiny_spec *s, pe_tiny_family f);
-/* "qwen-prm" -> PE_TINY_QWEN_PRM ...; -1 when unknown. */
-int pe_tiny_family_parse(const char *name);
-const char *pe_tiny_family_name(pe_tiny_family f);
+void pe_tiny_spec_default(pe_tiny_spec *s, const pe_family *f);
 
 /* Creates DIR if needed and writes the four files. */
 int pe_tiny_model_write(const char *dir, const pe_tiny_spec *s, pe_err *e);

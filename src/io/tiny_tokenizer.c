@@ -493,7 +493,7 @@ static cJSON *model_obj(const vocab *v, int id_base, pe_tok_style style)
     return m;
 }
 
-static int write_files(const char *dir, pe_tok_style style, const vocab *v, const char *qwen_bos,
+static int write_files(const char *dir, pe_tok_style style, const vocab *v, const char *qwen_bos, const char *pad,
                        pe_tiny_tok_info *info, pe_err *e)
 {
     cJSON *root = cJSON_CreateObject();
@@ -618,6 +618,14 @@ static int write_files(const char *dir, pe_tok_style style, const vocab *v, cons
         cJSON_AddStringToObject(cfg, "tokenizer_class", "LlamaTokenizer");
         cJSON_AddStringToObject(cfg, "unk_token", "<unk>");
     }
+    if (pad) {
+        /* one more added token after the others (ReasonEval-34B's "<pad>", id 32000 there) */
+        cJSON_AddItemToArray(added, added_token(next, pad, 1));
+        info->pad_id = next++;
+        cJSON_ReplaceItemInObject(cfg, "pad_token", cJSON_CreateString(pad));
+        if (!cJSON_GetObjectItem(cfg, "pad_token"))
+            cJSON_AddStringToObject(cfg, "pad_token", pad);
+    }
     cJSON_AddItemToObject(root, "model", model_obj(v, id_base, style));
     info->n_tokens = next;
     int rc = write_json(dir, "tokenizer.json", root, e);
@@ -629,7 +637,7 @@ static int write_files(const char *dir, pe_tok_style style, const vocab *v, cons
 }
 
 int pe_tiny_tokenizer_write(const char *dir, pe_tok_style style, int n_merges, const char *qwen_bos,
-                            pe_tiny_tok_info *info, pe_err *e)
+                            const char *pad_token, pe_tiny_tok_info *info, pe_err *e)
 {
     vocab v = {0};
     piece_list pl = {0};
@@ -668,7 +676,7 @@ int pe_tiny_tokenizer_write(const char *dir, pe_tok_style style, int n_merges, c
         goto done;
     if (style == PE_TOK_SPM && force_tokens(&v, e))
         goto done;
-    write_files(dir, style, &v, qwen_bos, info, e);
+    write_files(dir, style, &v, qwen_bos, pad_token, info, e);
 done:
     for (int i = 0; i < pl.n; i++)
         free(pl.p[i]);

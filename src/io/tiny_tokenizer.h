@@ -19,9 +19,11 @@ typedef struct pe_tiny_tok_info {
 
 /* Writes DIR/tokenizer.json and DIR/tokenizer_config.json. n_merges is a
  * target: fewer are written when the corpus has no more repeated pairs.
- * bos_token sets tokenizer_config's bos_token for PE_TOK_QWEN2 (NULL = none). */
+ * bos_token sets tokenizer_config's bos_token for PE_TOK_QWEN2 (NULL = none).
+ * pad_token (NULL = none) is appended as one more special added token and
+ * named tokenizer_config's pad_token. */
 int pe_tiny_tokenizer_write(const char *dir, pe_tok_style style, int n_merges, const char *qwen_bos_token,
-                            pe_tiny_tok_info *info, pe_err *e);
+                            const char *pad_token, pe_tiny_tok_info *info, pe_err *e);
 
 /* The built-in training text (UTF-8). */
 extern const char pe_tiny_corpus[];

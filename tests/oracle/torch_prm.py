@@ -213,6 +213,18 @@ def head_rewards(kind, w, h, tok_a, tok_b):
         return torch.softmax(h @ w["lm_head"].T, dim=-1)[:, tok_a]
     if kind == "value_sigmoid":
         return torch.sigmoid(h @ w["vhead_w"].T + w["vhead_b"])[:, 0]
+    if kind == "lm_mean":  # llemma: the mean of the full LM-head logits, sigmoid
+        return torch.sigmoid((h @ w["lm_head"].T).mean(dim=-1))
+    if kind == "class_raw":  # MATH-Minos: score Linear(H, 1) with bias, the raw logit
+        return (h @ w["score_w"].T + w["score_b"])[:, 0]
+    if kind == "class_diff":  # PURE: score Linear(H, 2) with bias, softmax, p1 - p0
+        p = torch.softmax(h @ w["score_w"].T + w["score_b"], dim=-1)
+        return p[:, 1] - p[:, 0]
+    if kind in ("reasoneval", "reasoneval_redundancy"):
+        # ReasonEval: softmax over [negative, neutral, positive] of score_head
+        # (no bias); validity p1 + p2, redundancy p1
+        p = torch.softmax(h @ w["score_head"].T, dim=-1)
+        return p[:, 1] + p[:, 2] if kind == "reasoneval" else p[:, 1]
     raise ValueError(kind)
 
 
@@ -307,6 +319,7 @@ HF_TAIL_NAMES = {
     "model.embed_tokens.weight": "embed", "model.norm.weight": "final_norm", "lm_head.weight": "lm_head",
     "score.0.weight": "score0_w", "score.0.bias": "score0_b", "score.2.weight": "score2_w",
     "score.2.bias": "score2_b", "v_head.summary.weight": "vhead_w", "v_head.summary.bias": "vhead_b",
+    "score_head.weight": "score_head", "score.weight": "score_w", "score.bias": "score_b",
 }
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The layering of docs/architecture.md, checked on every #include line:
-#   core <- io <- backend (+ kernels) ; core <- io <- cluster ; cli on top.
+#   core <- prm <- io <- backend (+ kernels) ; core <- prm <- io <- cluster ; cli on top.
 # A lower layer never includes an upper one, backend never includes cluster,
 # cluster reaches the backend only through its public interface (backend.h,
 # engine.h: the run flow drives scoring through it, never a backend's internals), nothing in src/core includes mpi.h, CUDA or HDF5 headers, and
@@ -16,10 +16,11 @@ mkdir -p "$tmp"
 allowed() {
     case "$1" in
         core) echo "core" ;;
-        io) echo "core io" ;;
-        backend) echo "core io backend kernels" ;;
-        cluster) echo "core io cluster backend-interface" ;;
-        cli) echo "core io backend cluster cli" ;;
+        prm) echo "core prm" ;;
+        io) echo "core prm io" ;;
+        backend) echo "core prm io backend kernels" ;;
+        cluster) echo "core prm io cluster backend-interface" ;;
+        cli) echo "core prm io backend cluster cli" ;;
         kernels) echo "kernels" ;;
     esac
 }
@@ -28,6 +29,7 @@ allowed() {
 forbidden_system() {
     case "$1" in
         core) echo '^(mpi\.h|hdf5.*\.h|H5.*\.h|cuda.*\.h|cublas.*\.h|nccl\.h)$' ;;
+        prm) echo '^(mpi\.h|hdf5.*\.h|H5.*\.h|cuda.*\.h|cublas.*\.h|nccl\.h|dlfcn\.h)$' ;;
         io) echo '^(mpi\.h|cuda.*\.h|cublas.*\.h|nccl\.h)$' ;;
         backend) echo '^(mpi\.h|hdf5.*\.h|H5.*\.h)$' ;;
         cluster) echo '^(cuda.*\.h|cublas.*\.h|hdf5.*\.h|H5.*\.h)$' ;;
@@ -42,6 +44,7 @@ target_layer() {
     case "$inc" in
         ../../kernels/*) echo kernels ;;
         ../core/* | core/*) echo core ;;
+        ../prm/* | prm/*) echo prm ;;
         ../io/* | io/*) echo io ;;
         ../backend/backend.h | backend/backend.h | ../backend/engine.h | backend/engine.h)
             if [ "$from" = cluster ]; then echo backend-interface; else echo backend; fi ;;
@@ -57,7 +60,7 @@ target_layer() {
 # ROOT/kernels; the exit status is the number of violations (capped at 100).
 check() {
     local root=$1 n=0 layer f line inc tl
-    for layer in core io backend cluster cli kernels; do
+    for layer in core prm io backend cluster cli kernels; do
         local dir="$root/src/$layer"
         [ "$layer" = kernels ] && dir="$root/kernels"
         [ -d "$dir" ] || continue
@@ -123,7 +126,7 @@ if [ $got -ne 0 ]; then
     fail=1
 fi
 # and it looked at something: every layer has files
-for layer in core io backend cluster cli; do
+for layer in core prm io backend cluster cli; do
     ls "$PRMEVAL_SRC/src/$layer"/*.[ch] > /dev/null 2>&1 || { echo "FAIL: no files in src/$layer"; fail=1; }
 done
 

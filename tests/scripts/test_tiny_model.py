@@ -162,7 +162,7 @@ for family in FAMILIES:
 
     r = subprocess.run([PRMEVAL, "inspect", a], capture_output=True, text=True)
     check(r.returncode == 0, f"{family}: inspect: {r.stderr}")
-    check(f"family (guess from architecture and heads): {family}" in r.stdout, f"{family}: inspect names the family")
+    check(f"family (recognised from config.json and the head tensors): {family}" in r.stdout, f"{family}: inspect names the family")
     check(f"tensors: {len(want)}" in r.stdout, f"{family}: inspect counts {len(want)} tensors")
     nparams = sum(int(np.prod(s)) for s in want.values())
     check(f"parameters: {nparams} " in r.stdout, f"{family}: inspect counts {nparams} parameters")

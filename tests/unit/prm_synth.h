@@ -19,6 +19,17 @@
 
 typedef enum { SYNTH_EMBED, SYNTH_BIAS, SYNTH_NORM, SYNTH_LINEAR } synth_kind;
 
+/* Every head torch_prm.py synthesizes, held beside the model: the model
+ * carries one family's head at a time (synth_bind_head). */
+typedef struct synth_heads {
+    pe_tensor score0_w, score0_b, score2_w, score2_b, vhead_w, vhead_b;
+} synth_heads;
+
+typedef struct synth_model_t {
+    pe_model m;
+    synth_heads heads;
+} synth_model_t;
+
 static inline uint64_t synth_mix64(uint64_t z)
 {
     z ^= z >> 30;
@@ -91,11 +102,11 @@ static inline int synth_tensor(pe_tensor *t, uint64_t seed, int index, synth_kin
     return 0;
 }
 
-static inline void synth_free_model(pe_model *m)
+static inline void synth_free_model(synth_model_t *m)
 {
-    pe_weights *w = &m->w;
+    pe_weights *w = &m->m.w;
     if (w->layers) {
-        for (int l = 0; l < m->cfg.num_layers; l++) {
+        for (int l = 0; l < m->m.cfg.num_layers; l++) {
             pe_layer_weights *ly = &w->layers[l];
             pe_tensor *ts[] = {&ly->in_norm, &ly->wq, &ly->wk, &ly->wv, &ly->bq, &ly->bk, &ly->bv,
                                &ly->wo, &ly->post_norm, &ly->w_gate, &ly->w_up, &ly->w_down};
@@ -105,19 +116,53 @@ static inline void synth_free_model(pe_model *m)
         free(w->layers);
     }
     if (w->lm_head.data != w->embed.data) free((void *)w->lm_head.data);
-    pe_tensor *tail[] = {&w->embed, &w->final_norm, &w->score0_w, &w->score0_b, &w->score2_w,
-                         &w->score2_b, &w->vhead_w, &w->vhead_b};
+    pe_tensor *tail[] = {&w->embed, &w->final_norm, &m->heads.score0_w, &m->heads.score0_b,
+                         &m->heads.score2_w, &m->heads.score2_b, &m->heads.vhead_w, &m->heads.vhead_b};
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         free((void *)tail[i]->data);
     memset(w, 0, sizeof *w);
+    memset(&m->heads, 0, sizeof m->heads);
+}
+
+/* Puts the synthesized head of torch_prm.py's head kind `kind` in the model
+ * (m->m.w.head_*) and fills its spec from the registered family that uses it:
+ * qwen_prm (qwen-prm), lm_two_tokens (math-shepherd), lm_full_softmax
+ * (rlhflow), value_sigmoid (skywork). Returns 0, -1 for an unknown kind. */
+static inline int synth_bind_head(synth_model_t *m, const char *kind, int32_t tok_a, int32_t tok_b,
+                                  pe_head_spec *spec)
+{
+    const char *fam = !strcmp(kind, "qwen_prm") ? "qwen-prm" : !strcmp(kind, "lm_two_tokens") ? "math-shepherd"
+                      : !strcmp(kind, "lm_full_softmax") ? "rlhflow" : !strcmp(kind, "value_sigmoid") ? "skywork"
+                      : NULL;
+    const pe_family *f = fam ? pe_family_by_name(fam) : NULL;
+    if (!f)
+        return -1;
+    memset(spec, 0, sizeof *spec);
+    spec->d = f->head;
+    spec->tok[0] = tok_a;
+    spec->tok[1] = tok_b;
+    pe_weights *w = &m->m.w;
+    pe_tensor none = {0};
+    w->head_mlp_w = w->head_mlp_b = w->head_w = w->head_b = none;
+    if (!strcmp(kind, "qwen_prm")) {
+        w->head_mlp_w = m->heads.score0_w;
+        w->head_mlp_b = m->heads.score0_b;
+        w->head_w = m->heads.score2_w;
+        w->head_b = m->heads.score2_b;
+    } else if (!strcmp(kind, "value_sigmoid")) {
+        w->head_w = m->heads.vhead_w;
+        w->head_b = m->heads.vhead_b;
+    }
+    return 0;
 }
 
 /* All weights of cfg (every head included), in the canonical tensor order of
  * torch_prm.py's tensor_specs(). Returns 0, or -1 when out of memory. */
-static inline int synth_model(pe_model *m, const pe_config *cfg, uint64_t seed, int bits,
+static inline int synth_model(synth_model_t *sm, const pe_config *cfg, uint64_t seed, int bits,
                               pe_dtype dt)
 {
-    memset(m, 0, sizeof *m);
+    memset(sm, 0, sizeof *sm);
+    pe_model *m = &sm->m;
     m->cfg = *cfg;
     int64_t H = cfg->hidden_size, V = cfg->vocab_size, F = cfg->intermediate_size;
     int64_t QD = (int64_t)cfg->num_heads * cfg->head_dim;
@@ -149,14 +194,15 @@ static inline int synth_model(pe_model *m, const pe_config *cfg, uint64_t seed, 
         w->lm_head = w->embed;
     else
         rc |= synth_tensor(&w->lm_head, seed, t0 + 1, SYNTH_LINEAR, 2, V, H, bits, dt);
-    rc |= synth_tensor(&w->score0_w, seed, t0 + 2, SYNTH_LINEAR, 2, H, H, bits, dt);
-    rc |= synth_tensor(&w->score0_b, seed, t0 + 3, SYNTH_BIAS, 1, H, 0, bits, dt);
-    rc |= synth_tensor(&w->score2_w, seed, t0 + 4, SYNTH_LINEAR, 2, 2, H, bits, dt);
-    rc |= synth_tensor(&w->score2_b, seed, t0 + 5, SYNTH_BIAS, 1, 2, 0, bits, dt);
-    rc |= synth_tensor(&w->vhead_w, seed, t0 + 6, SYNTH_LINEAR, 2, 1, H, bits, dt);
-    rc |= synth_tensor(&w->vhead_b, seed, t0 + 7, SYNTH_BIAS, 1, 1, 0, bits, dt);
+    synth_heads *hs = &sm->heads;
+    rc |= synth_tensor(&hs->score0_w, seed, t0 + 2, SYNTH_LINEAR, 2, H, H, bits, dt);
+    rc |= synth_tensor(&hs->score0_b, seed, t0 + 3, SYNTH_BIAS, 1, H, 0, bits, dt);
+    rc |= synth_tensor(&hs->score2_w, seed, t0 + 4, SYNTH_LINEAR, 2, 2, H, bits, dt);
+    rc |= synth_tensor(&hs->score2_b, seed, t0 + 5, SYNTH_BIAS, 1, 2, 0, bits, dt);
+    rc |= synth_tensor(&hs->vhead_w, seed, t0 + 6, SYNTH_LINEAR, 2, 1, H, bits, dt);
+    rc |= synth_tensor(&hs->vhead_b, seed, t0 + 7, SYNTH_BIAS, 1, 1, 0, bits, dt);
     if (rc) {
-        synth_free_model(m);
+        synth_free_model(sm);
         return -1;
     }
     return 0;

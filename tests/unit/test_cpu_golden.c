@@ -80,14 +80,6 @@ static int64_t *int_array(const cJSON *a, int64_t *n)
     return v;
 }
 
-static pe_head_kind head_kind(const char *s)
-{
-    if (!strcmp(s, "qwen_prm")) return PE_HEAD_QWEN_PRM;
-    if (!strcmp(s, "lm_two_tokens")) return PE_HEAD_LM_TWO_TOKENS;
-    if (!strcmp(s, "lm_full_softmax")) return PE_HEAD_LM_FULL_SOFTMAX;
-    return PE_HEAD_VALUE_SIGMOID;
-}
-
 /* Each sequence scored alone gives the rewards it gets inside the packed
  * batch (up to sgemm blocking differences: 1e-5 relative). */
 static void check_packing(pe_backend *b, const pe_batch *pk, const float *packed, const char *name)
@@ -121,8 +113,9 @@ static int run_case(const cJSON *cs)
     const char *dts = cJSON_GetObjectItemCaseSensitive(cs, "dtype")->valuestring;
     pe_dtype dt = !strcmp(dts, "f32") ? PE_DT_F32 : !strcmp(dts, "bf16") ? PE_DT_BF16 : PE_DT_F16;
     pe_config cfg = parse_config(cJSON_GetObjectItemCaseSensitive(cs, "config"));
-    pe_model m;
-    if (synth_model(&m, &cfg, (uint64_t)num(cs, "seed"), (int)num(cs, "bits"), dt)) {
+    synth_model_t sm;
+    pe_model *mp = &sm.m;
+    if (synth_model(&sm, &cfg, (uint64_t)num(cs, "seed"), (int)num(cs, "bits"), dt)) {
         fprintf(stderr, "%s: out of memory\n", name);
         return 1;
     }
@@ -138,10 +131,11 @@ static int run_case(const cJSON *cs)
     int first = 1;
     cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(cs, "heads")) {
         const char *kind = cJSON_GetObjectItemCaseSensitive(h, "kind")->valuestring;
-        pe_head_spec spec = {head_kind(kind), (int32_t)num(h, "tok_a"), (int32_t)num(h, "tok_b")};
+        pe_head_spec spec;
+        CHECK_INT(synth_bind_head(&sm, kind, (int32_t)num(h, "tok_a"), (int32_t)num(h, "tok_b"), &spec), 0);
         pe_backend b;
         pe_err e = {0};
-        int rc = pe_backend_cpu_create(&b, &m, &spec, &e);
+        int rc = pe_backend_cpu_create(&b, mp, &spec, &e);
         CHECK_INT(rc, 0);
         if (rc) { fprintf(stderr, "%s %s: %s\n", name, kind, e.msg); continue; }
         CHECK_INT(b.score(&b, &batch, rewards, &e), 0);
@@ -163,7 +157,7 @@ static int run_case(const cJSON *cs)
         b.destroy(&b);
     }
     free(rewards); free(tokens); free(tok64); free(seq_start); free(readout);
-    synth_free_model(&m);
+    synth_free_model(&sm);
     return 0;
 }
 
@@ -171,9 +165,12 @@ static int run_case(const cJSON *cs)
 static void check_errors(const cJSON *cs)
 {
     pe_config cfg = parse_config(cJSON_GetObjectItemCaseSensitive(cs, "config"));
-    pe_model m;
-    if (synth_model(&m, &cfg, 1, 8, PE_DT_BF16)) return;
-    pe_head_spec vh = {PE_HEAD_VALUE_SIGMOID, 0, 0};
+    synth_model_t sm;
+    if (synth_model(&sm, &cfg, 1, 8, PE_DT_BF16)) return;
+    pe_model m = sm.m;
+    pe_head_spec vh;
+    synth_bind_head(&sm, "value_sigmoid", 0, 0, &vh);
+    m.w = sm.m.w;
     pe_backend b;
     pe_err e = {0};
 
@@ -183,14 +180,22 @@ static void check_errors(const cJSON *cs)
     CHECK(strstr(e.msg, "model.layers.1.self_attn.k_proj.weight") != NULL);
     m.w.layers[1].wk.shape[0] = saved;
 
-    const void *vd = m.w.vhead_w.data;
-    m.w.vhead_w.data = NULL;
+    const void *vd = m.w.head_w.data;
+    m.w.head_w.data = NULL;
     pe_err_clear(&e);
     CHECK_INT(pe_backend_cpu_create(&b, &m, &vh, &e), PE_EINPUT);
     CHECK(strstr(e.msg, "v_head.summary.weight") && strstr(e.msg, "missing"));
-    m.w.vhead_w.data = vd;
+    m.w.head_w.data = vd;
+    /* the bias is required on every backend (model.c is the one contract) */
+    const void *bd = m.w.head_b.data;
+    m.w.head_b.data = NULL;
+    pe_err_clear(&e);
+    CHECK_INT(pe_backend_cpu_create(&b, &m, &vh, &e), PE_EINPUT);
+    CHECK(strstr(e.msg, "v_head.summary.bias") && strstr(e.msg, "missing"));
+    m.w.head_b.data = bd;
 
-    pe_head_spec bad_tok = {PE_HEAD_LM_TWO_TOKENS, cfg.vocab_size, 0};
+    pe_head_spec bad_tok;
+    synth_bind_head(&sm, "lm_two_tokens", cfg.vocab_size, 0, &bad_tok);
     pe_err_clear(&e);
     CHECK_INT(pe_backend_cpu_create(&b, &m, &bad_tok, &e), PE_EINPUT);
 
@@ -222,7 +227,7 @@ static void check_errors(const cJSON *cs)
     CHECK_INT(b.score(&b, &bb, out, &e), 0);
     CHECK(out[0] > 0.0f && out[0] < 1.0f);
     b.destroy(&b);
-    synth_free_model(&m);
+    synth_free_model(&sm);
 }
 
 int main(int argc, char **argv)

@@ -380,42 +380,34 @@ static void test_heads(void)
     compare("gather read-out rows", got, ref, (size_t)nread * H, 0.0);
     free(got);
 
-    pe_bf16 *x = rand_bf16((size_t)nread * H, 1.0f), *w = rand_bf16(2 * (size_t)H, 0.1f),
-            *bb = rand_bf16(2, 1.0f);
-    float r[9], *dreward = poisoned(sizeof r);
-    void *dx = up(x, (size_t)nread * H * 2), *dw = up(w, 2 * (size_t)H * 2), *db = up(bb, 4);
-    pe_ref_head_pair(r, x, w + H, w, bb + 1, bb, nread, H);
-    cuda_ok(pe_k_head_pair(dreward, dx, (pe_bf16 *)dw + H, dw, (pe_bf16 *)db + 1, db, nread, H, 0), "head_pair");
-    got = down(dreward, sizeof r);
-    compare("2-class head (qwen-prm)", got, r, (size_t)nread, 1e-5);
-    free(got);
-
-    pe_ref_head_pair(r, x, w, w + H, NULL, NULL, nread, H);
-    cuda_ok(cudaMemset(dreward, 0xff, sizeof r), "poison");
-    cuda_ok(pe_k_head_pair(dreward, dx, dw, (pe_bf16 *)dw + H, NULL, NULL, nread, H, 0), "head_pair");
-    got = down(dreward, sizeof r);
-    compare("two LM-head rows", got, r, (size_t)nread, 1e-5);
-    free(got);
-
-    pe_ref_head_value(r, x, w, bb, nread, H);
-    cuda_ok(cudaMemset(dreward, 0xff, sizeof r), "poison");
-    cuda_ok(pe_k_head_value(dreward, dx, dw, db, nread, H, 0), "head_value");
-    got = down(dreward, sizeof r);
-    compare("value head + sigmoid", got, r, (size_t)nread, 1e-5);
-    free(got);
+    /* the PRM heads' logits: R = 1, 2, 3 rows, with and without bias */
+    pe_bf16 *x = rand_bf16((size_t)nread * H, 1.0f), *w = rand_bf16(3 * (size_t)H, 0.1f), *bb = rand_bf16(3, 1.0f);
+    float r[27], *dz = poisoned(sizeof r);
+    void *dx = up(x, (size_t)nread * H * 2), *dw = up(w, 3 * (size_t)H * 2), *db = up(bb, 6);
+    for (int R = 1; R <= 3; R++)
+        for (int bias = 0; bias <= 1; bias++) {
+            pe_ref_head_rows(r, x, w, bias ? bb : NULL, nread, R, H);
+            cuda_ok(cudaMemset(dz, 0xff, sizeof r), "poison");
+            cuda_ok(pe_k_head_rows(dz, dx, dw, bias ? db : NULL, nread, R, H, 0), "head_rows");
+            got = down(dz, (size_t)nread * R * 4);
+            char what[64];
+            snprintf(what, sizeof what, "head rows R=%d%s", R, bias ? " + bias" : "");
+            compare(what, got, r, (size_t)nread * R, 1e-5);
+            free(got);
+        }
 
     float *logits = rand_f32((size_t)nread * V, 20.0f);
     logits[(size_t)2 * V + tok] = 40.0f;   /* one row where the token dominates */
     pe_ref_lse_pick(r, logits, nread, V, tok);
     void *dl = up(logits, (size_t)nread * V * 4);
-    cuda_ok(cudaMemset(dreward, 0xff, sizeof r), "poison");
-    cuda_ok(pe_k_lse_pick(dreward, dl, nread, V, tok, 0), "lse_pick");
-    got = down(dreward, sizeof r);
+    cuda_ok(cudaMemset(dz, 0xff, sizeof r), "poison");
+    cuda_ok(pe_k_lse_pick(dz, dl, nread, V, tok, 0), "lse_pick");
+    got = down(dz, (size_t)nread * 4);
     compare("full-vocab softmax pick", got, r, (size_t)nread, 1e-4);
     free(got);
 
     free(h), free(ref), free(x), free(w), free(bb), free(logits);
-    cudaFree(dh), cudaFree(dr), cudaFree(dout), cudaFree(dreward), cudaFree(dx), cudaFree(dw);
+    cudaFree(dh), cudaFree(dr), cudaFree(dout), cudaFree(dz), cudaFree(dx), cudaFree(dw);
     cudaFree(db), cudaFree(dl);
 }
 

@@ -10,6 +10,7 @@
 #include "attn_layouts.h"
 #include "backend/cuda_ref.h"
 #include "check.h"
+#include "prm/head.h"
 
 #define CHECK_NEAR(a, b, tol) CHECK(fabs((double)(a) - (double)(b)) <= (tol))
 
@@ -322,16 +323,41 @@ static void test_elementwise(void)
 
 static void test_heads(void)
 {
-    /* x = [1, 2], wa = [1, 0], wb = [0, 1], ba = 0.5: za = 1.5, zb = 2:
-     * softmax(za, zb)[0] = sigmoid(-0.5) = 0.3775407 */
-    pe_bf16 x[2] = {B(1), B(2)}, wa[2] = {B(1), B(0)}, wb[2] = {B(0), B(1)}, ba = B(0.5f);
-    float r[1];
-    pe_ref_head_pair(r, x, wa, wb, &ba, NULL, 1, 2);
+    /* x rows [1, 2] and [-1, 0.5]; w rows [1, 0], [0, 1], [0.5, -0.25];
+     * b = [0.5, 0, 0.125]: z row 0 = [1.5, 2, 0.125], row 1 = [-0.5, 0.5, -0.5] */
+    pe_bf16 x[4] = {B(1), B(2), B(-1), B(0.5f)};
+    pe_bf16 w[6] = {B(1), B(0), B(0), B(1), B(0.5f), B(-0.25f)}, b[3] = {B(0.5f), B(0), B(0.125f)};
+    float zr[6];
+    pe_ref_head_rows(zr, x, w, b, 2, 3, 2);
+    const float want[6] = {1.5f, 2.0f, 0.125f, -0.5f, 0.5f, -0.5f};
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(zr[i], want[i], 1e-7);
+    /* no bias: row 0 = [1, 2, 0] */
+    pe_ref_head_rows(zr, x, w, NULL, 1, 3, 2);
+    CHECK(zr[0] == 1.0f && zr[1] == 2.0f && zr[2] == 0.0f);
+    /* the read rules the backends share (src/prm/head.c) on these logits:
+     * softmax(1.5, 2)[0] = sigmoid(-0.5) = 0.3775407 (pick 0 of two rows);
+     * sigmoid(0.125) = 0.5312094; p1 - p0 = tanh(0.25) = 0.2449187 */
+    float r[2];
+    pe_head_desc pick = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SOFTMAX_PICK, .nrows = 2, .nout = 1, .pick = 0};
+    float z2[2] = {1.5f, 2.0f};
+    pe_head_read_rewards(&pick, z2, 1, r);
     CHECK_NEAR(r[0], 0.3775407, 1e-6);
-    /* value head: w = [0.5, -0.25], b = 0.125: z = 0.125, sigmoid = 0.5312094 */
-    pe_bf16 w[2] = {B(0.5f), B(-0.25f)}, b = B(0.125f);
-    pe_ref_head_value(r, x, w, &b, 1, 2);
+    pe_head_desc sig = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SIGMOID, .nrows = 1, .nout = 1};
+    float z1[2] = {0.125f, -0.625f};
+    pe_head_read_rewards(&sig, z1, 2, r);
     CHECK_NEAR(r[0], 0.5312094, 1e-6);
+    CHECK_NEAR(r[1], 1.0 / (1.0 + exp(0.625)), 1e-6);
+    pe_head_desc diff = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SOFTMAX_DIFF, .nrows = 2, .nout = 1};
+    pe_head_read_rewards(&diff, z2, 1, r);
+    CHECK_NEAR(r[0], tanh(0.25), 1e-6);
+    pe_head_desc raw = {.rows = PE_ROWS_TENSOR, .read = PE_READ_RAW, .nrows = 1, .nout = 1};
+    pe_head_read_rewards(&raw, z1, 2, r);
+    CHECK(r[0] == 0.125f && r[1] == -0.625f);
+    pe_head_desc pick3 = {.rows = PE_ROWS_TENSOR, .read = PE_READ_SOFTMAX_PICK, .nrows = 3, .nout = 1, .pick = 2};
+    float z3[3] = {1, 2, 3};
+    pe_head_read_rewards(&pick3, z3, 1, r);
+    CHECK_NEAR(r[0], 0.6652410, 1e-6);
     /* logits [1, 2, 3], token 2: e^3 / (e + e^2 + e^3) = 0.6652410; a second row
      * with a huge offset must give the same (the max is subtracted first). */
     float z[6] = {1, 2, 3, 1001, 1002, 1003}, p[2];

@@ -48,7 +48,7 @@ int main(void)
         printf("no GPU here: %s\n", why);
         pe_model m;
         memset(&m, 0, sizeof m);
-        pe_head_spec head = {PE_HEAD_VALUE_SIGMOID, 0, 0};
+        pe_head_spec head = {pe_family_by_name("skywork")->head, {0}};
         pe_backend b;
         pe_err e = {0, ""};
         CHECK_INT(pe_backend_cuda_create(&b, &m, &head, 0, &e), PE_ERESOURCE);

@@ -170,14 +170,16 @@ static void test_head(void)
     pe_encoder enc = {NULL, toy_encode, NULL, 1};
     pe_head_spec h;
     pe_err e = {0};
-    CHECK_INT(pe_engine_head(pe_family_get(PE_FAM_MATH_SHEPHERD), &enc, &h, &e), 0);
-    CHECK(h.kind == PE_HEAD_LM_TWO_TOKENS && h.tok_a == 600 + '+' && h.tok_b == 600 + '-');
-    CHECK_INT(pe_engine_head(pe_family_get(PE_FAM_RLHFLOW), &enc, &h, &e), 0);
-    CHECK(h.kind == PE_HEAD_LM_FULL_SOFTMAX && h.tok_a == 600 + '+');
-    CHECK_INT(pe_engine_head(pe_family_get(PE_FAM_QWEN_PRM), &enc, &h, &e), 0);
-    CHECK_INT(h.kind, PE_HEAD_QWEN_PRM);
-    CHECK_INT(pe_engine_head(pe_family_get(PE_FAM_SKYWORK), &enc, &h, &e), 0);
-    CHECK_INT(h.kind, PE_HEAD_VALUE_SIGMOID);
+    CHECK_INT(pe_family_head(pe_family_by_name("math-shepherd"), &enc, &h, &e), 0);
+    CHECK(h.d.rows == PE_ROWS_LM_TOKENS && h.d.read == PE_READ_SOFTMAX_PICK && h.d.pick == 0 &&
+          h.tok[0] == 600 + '+' && h.tok[1] == 600 + '-');
+    CHECK_INT(pe_family_head(pe_family_by_name("rlhflow"), &enc, &h, &e), 0);
+    CHECK(h.d.rows == PE_ROWS_LM_FULL && h.tok[0] == 600 + '+' && h.tok[1] == -1);
+    CHECK_INT(pe_family_head(pe_family_by_name("qwen-prm"), &enc, &h, &e), 0);
+    CHECK(h.d.rows == PE_ROWS_TENSOR && h.d.mlp_w && !strcmp(h.d.w, "score.2.weight") && h.d.pick == 1 &&
+          h.tok[0] == -1);
+    CHECK_INT(pe_family_head(pe_family_by_name("skywork"), &enc, &h, &e), 0);
+    CHECK(h.d.rows == PE_ROWS_TENSOR && h.d.read == PE_READ_SIGMOID && !h.d.mlp_w && !strcmp(h.d.b, "v_head.summary.bias"));
 }
 
 int main(void)

@@ -14,7 +14,7 @@
 
 #include "check.h"
 #include "backend/engine.h"
-#include "core/family.h"
+#include "prm/prm.h"
 
 static pe_tokenizer *load(const char *path)
 {
@@ -23,6 +23,18 @@ static pe_tokenizer *load(const char *path)
     if (!t)
         fprintf(stderr, "%s\n", e.msg);
     return t;
+}
+
+enum { QWEN, SHEPHERD, RLHFLOW, SKYWORK };
+
+/* The tokenizer of each family this test has (tk[] below). */
+static int fam_index(const pe_family *f)
+{
+    static const char *const names[] = {"qwen-prm", "math-shepherd", "rlhflow", "skywork"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(f->name, names[i]))
+            return i;
+    return 0;
 }
 
 int main(void)
@@ -40,13 +52,13 @@ int main(void)
     char p[512];
     pe_tokenizer *tk[4];
     snprintf(p, sizeof p, "%s/qwen-prm/tokenizer.json", out);
-    tk[PE_FAM_QWEN_PRM] = load(p);
+    tk[QWEN] = load(p);
     snprintf(p, sizeof p, "%s/tokenizer-llama2/models/tokenizer.json", mods);
-    tk[PE_FAM_MATH_SHEPHERD] = load(p);
+    tk[SHEPHERD] = load(p);
     snprintf(p, sizeof p, "%s/tokenizer-llama3_1/models/tokenizer.json", mods);
-    tk[PE_FAM_RLHFLOW] = load(p);
+    tk[RLHFLOW] = load(p);
     snprintf(p, sizeof p, "%s/tokenizer-qwen3/models/tokenizer.json", mods);
-    tk[PE_FAM_SKYWORK] = load(p);
+    tk[SKYWORK] = load(p);
     for (int i = 0; i < 4; i++)
         CHECK(tk[i] != NULL);
     if (!tk[0] || !tk[1] || !tk[2] || !tk[3])
@@ -56,12 +68,12 @@ int main(void)
     pe_encoder enc;
     pe_head_spec h;
     pe_err he = {0};
-    pe_encoder_from_tokenizer(&enc, tk[PE_FAM_MATH_SHEPHERD]);
-    CHECK_INT(pe_engine_head(pe_family_get(PE_FAM_MATH_SHEPHERD), &enc, &h, &he), 0);
-    CHECK(h.tok_a == 648 && h.tok_b == 387);
-    pe_encoder_from_tokenizer(&enc, tk[PE_FAM_RLHFLOW]);
-    CHECK_INT(pe_engine_head(pe_family_get(PE_FAM_RLHFLOW), &enc, &h, &he), 0);
-    CHECK_INT(h.tok_a, 10);
+    pe_encoder_from_tokenizer(&enc, tk[SHEPHERD]);
+    CHECK_INT(pe_family_head(pe_family_by_name("math-shepherd"), &enc, &h, &he), 0);
+    CHECK(h.tok[0] == 648 && h.tok[1] == 387);
+    pe_encoder_from_tokenizer(&enc, tk[RLHFLOW]);
+    CHECK_INT(pe_family_head(pe_family_by_name("rlhflow"), &enc, &h, &he), 0);
+    CHECK_INT(h.tok[0], 10);
 
     FILE *f = fopen("tests/data/family_render.jsonl", "r");
     CHECK(f != NULL);
@@ -76,8 +88,8 @@ int main(void)
         o.rlhflow_system_block = cJSON_IsTrue(cJSON_GetObjectItem(r, "block"));
         /* Qwen2.5 tokenizers have no BOS of their own: Skywork's is config.json's
          * bos_token_id, <|endoftext|>. */
-        if (fam->id == PE_FAM_SKYWORK)
-            o.bos_id = pe_tokenizer_token_id(tk[PE_FAM_SKYWORK], "<|endoftext|>");
+        if (!strcmp(fam->name, "skywork"))
+            o.bos_id = pe_tokenizer_token_id(tk[SKYWORK], "<|endoftext|>");
         const cJSON *st = cJSON_GetObjectItem(r, "steps");
         int ns = cJSON_GetArraySize(st);
         char **steps = calloc((size_t)ns + 1, sizeof *steps);
@@ -87,7 +99,7 @@ int main(void)
         pe_prompt_tokens pt;
         pe_err e = {0};
         CHECK_INT(pe_family_segments(fam, &o, cJSON_GetObjectItem(r, "question")->valuestring, ns, steps, &s, &e), 0);
-        int rc = pe_family_tokens(fam, &o, &s, tk[fam->id], &pt, &e);
+        int rc = pe_family_tokens(fam, &o, &s, tk[fam_index(fam)], &pt, &e);
         if (rc)
             fprintf(stderr, "%s\n", e.msg);
         CHECK_INT(rc, 0);
@@ -99,21 +111,21 @@ int main(void)
             fprintf(stderr, "%s %s %s: ids differ from the oracle\n", cJSON_GetObjectItem(r, "idx")->valuestring,
                     cJSON_GetObjectItem(r, "process")->valuestring, fam->name);
         CHECK(same);
-        CHECK_INT(pt.nread, ns + (fam->id == PE_FAM_SKYWORK));
+        CHECK_INT(pt.nread, ns + (!strcmp(fam->name, "skywork")));
         /* the read-outs are where the reference reads */
         for (int64_t k = 0; !rc && k < pt.nread; k++) {
             int32_t at = pt.ids[pt.readout[k]];
-            if (fam->id == PE_FAM_QWEN_PRM)
+            if (!strcmp(fam->name, "qwen-prm"))
                 CHECK_INT(at, 151669);
-            else if (fam->id == PE_FAM_MATH_SHEPHERD)
+            else if (!strcmp(fam->name, "math-shepherd"))
                 CHECK_INT(at, 12902);
-            else if (fam->id == PE_FAM_RLHFLOW)
+            else if (!strcmp(fam->name, "rlhflow"))
                 CHECK(at == 271 && pt.ids[pt.readout[k] + 1] == 10);
         }
         /* the cut: keep only the first 100 tokens */
         pe_prompt_tokens cut;
         o.max_tokens = 100;
-        CHECK_INT(pe_family_tokens(fam, &o, &s, tk[fam->id], &cut, &e), 0);
+        CHECK_INT(pe_family_tokens(fam, &o, &s, tk[fam_index(fam)], &cut, &e), 0);
         CHECK_INT(cut.n, pt.n < 100 ? pt.n : 100);
         CHECK(cut.nread <= pt.nread && cut.nread_full == pt.nread);
         pe_prompt_tokens_free(&cut);

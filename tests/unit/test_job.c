@@ -140,11 +140,11 @@ static void test_set(void)
         {"progress_interval=0", "--set: key \"progress_interval\": expected a positive number"},
         {"qwen_backspace_quirk=yes", "--set: key \"qwen_backspace_quirk\": expected true or false, got \"yes\""},
         {"backend=gpu", "--set: key \"backend\": \"gpu\" is not one of auto|cpu|cuda"},
-        {"family=shepherd", "not one of auto|qwen-prm|math-shepherd|rlhflow|skywork"},
+        {"family=shepherd", "not one of auto, qwen-prm, math-shepherd, rlhflow, skywork"},
         {"label_rule=new", "\"new\" is not one of current|original"},
         {"modle=x", "--set: unknown key \"modle\"; valid keys: model, tokenizer, family, data, output, json, backend, "
                     "max_tokens, token_budget, threshold, limit, seed, checkpoint_dir, label_rule, "
-                    "qwen_backspace_quirk, rlhflow_system_block, progress_interval"},
+                    "qwen_backspace_quirk, rlhflow_system_block, progress_interval, tokenizer"},
         {"model", "--set model: expected key=value"},
         {"=3", "expected key=value"},
     };

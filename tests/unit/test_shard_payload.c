@@ -44,8 +44,8 @@ static void test_round_trip(void)
     size_t len = 0;
     pe_err e = {0};
     CHECK_INT(pe_shard_payload_encode(&p, &buf, &len, &e), PE_OK);
-    /* 8 + 17*8 header, then 12 + 3*9 and 12 bytes */
-    CHECK_INT(len, 8 + 17 * 8 + 12 + 27 + 12);
+    /* 12 + 17*8 header, then 12 + 3*9 and 12 bytes */
+    CHECK_INT(len, 12 + 17 * 8 + 12 + 27 + 12);
     const int32_t want[2] = {7, 9};
     CHECK_INT(pe_shard_payload_decode(buf, len, want, 2, "j", &q, &e), PE_OK);
     CHECK_INT(q.n, 2);
@@ -76,7 +76,7 @@ static void test_round_trip(void)
     pe_err_clear(&e);
     CHECK_INT(pe_shard_payload_decode(big, len + 1, want, 2, "j", &q, &e), PE_EINPUT);
     CHECK(strstr(e.msg, "1 bytes after the last sample") != NULL);
-    size_t lab0 = 8 + 17 * 8 + 12;
+    size_t lab0 = 12 + 17 * 8 + 12;
     memcpy(big, buf, len);
     big[lab0 + 1] = 2;
     pe_err_clear(&e);
@@ -91,9 +91,46 @@ static void test_round_trip(void)
     pe_err_clear(&e);
     CHECK_INT(pe_shard_payload_decode(big, len, want, 2, "j", &q, &e), PE_EINPUT);
     CHECK(strstr(e.msg, "payload version 9") != NULL);
+    memcpy(big, buf, len);
+    big[8] = 3; /* rewards per step */
+    pe_err_clear(&e);
+    CHECK_INT(pe_shard_payload_decode(big, len, want, 2, "j", &q, &e), PE_EINPUT);
+    CHECK(strstr(e.msg, "3 rewards per step") != NULL);
+    /* a version 1 payload (no rewards-per-step field) still reads */
+    big[0] = 1;
+    memcpy(big + 8, buf + 12, len - 12);
+    pe_err_clear(&e);
+    CHECK_INT(pe_shard_payload_decode(big, len - 4, want, 2, "j", &q, &e), PE_OK);
+    CHECK(q.nrew == 1 && q.scores2 == NULL && q.m[0] == 3);
+    CHECK_BITS(q.scores[0][2], p.scores[0][2]);
+    pe_shard_preds_free(&q);
     free(big);
     free(buf);
     pe_shard_preds_free(&p);
+
+    /* two rewards per step (ReasonEval's validity and redundancy) */
+    pe_shard_preds r;
+    pe_shard_preds_init2(&r, 1, 2, &e);
+    r.sample[0] = 7;
+    r.m[0] = 2;
+    r.labels[0] = calloc(2, 1);
+    r.scores[0] = malloc(2 * sizeof(double));
+    r.scores2[0] = malloc(2 * sizeof(double));
+    r.scores[0][0] = 0.25, r.scores[0][1] = 0.5, r.scores2[0][0] = 0.125, r.scores2[0][1] = -0.0;
+    CHECK_INT(pe_shard_payload_encode(&r, &buf, &len, &e), PE_OK);
+    CHECK_INT(len, 12 + 17 * 8 + 12 + 2 * 17);
+    CHECK_INT(pe_shard_payload_decode(buf, len, want, 1, "j", &q, &e), PE_OK);
+    CHECK(q.nrew == 2 && q.scores2 && q.scores2[0]);
+    if (q.scores2 && q.scores2[0]) {
+        CHECK_BITS(q.scores2[0][0], 0.125);
+        CHECK(signbit(q.scores2[0][1]));
+        CHECK_BITS(q.scores[0][1], 0.5);
+    }
+    pe_shard_preds_free(&q);
+    pe_err_clear(&e);
+    CHECK_INT(pe_shard_payload_decode(buf, len - 8, want, 1, "j", &q, &e), PE_EINPUT);
+    free(buf);
+    pe_shard_preds_free(&r);
 }
 
 static void write_file(const char *path, const char *text)

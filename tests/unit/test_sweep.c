@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "core/family.h"
+#include "prm/prm.h"
 #include "core/sweep.h"
 
 static void ranges(void)
@@ -56,7 +56,7 @@ static void refused(const char *text)
 
 static void labels_f64(void)
 {
-    const pe_family *sky = pe_family_get(PE_FAM_SKYWORK);
+    const pe_family *sky = pe_family_by_name("skywork");
     pe_family_opts o;
     pe_family_opts_default(&o);
     /* r = 0.6, 0.5, 0.55, 0.2: differences 0.6, -0.1, 0.05 (0.55-0.5 = 0.050000000000000044), -0.35 */
