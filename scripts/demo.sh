@@ -7,7 +7,7 @@
 # Runs again from scratch each time: the demo's journals are cleared first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh run  # only what the run needs; the tests' extras: scripts/test.sh
 # Always build: incremental, and a stale binary from an older checkout never runs the demo.
 [ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null

@@ -261,6 +261,8 @@ static void report_backends(run_ctx *c, int nrun)
     if (nrun == 0)
         snprintf(line, LEN, "rank %d (%s): no backend needed (%s)", c->w->rank, host,
                  mine ? "every shard of this rank is journalled" : "no shard falls to this rank");
+    else if (!strncmp(c->b.device, c->b.name, strlen(c->b.name)))  /* "cpu (2 threads)" names the backend already */
+        snprintf(line, LEN, "rank %d (%s): %s (%s)", c->w->rank, host, c->b.device, c->backend_note);
     else
         snprintf(line, LEN, "rank %d (%s): %s, %s (%s)", c->w->rank, host, c->b.name, c->b.device, c->backend_note);
     char *all = NULL;
