@@ -465,6 +465,15 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     snprintf(what, sizeof what, "%s: key \"json\":", job_name(job));
     if (rc == PE_OK && w->rank == 0 && job->json[0])
         rc = pe_output_path_check(job->json, what, e);
+    if (rc == PE_OK && w->rank == 0) {
+        /* an output must not replace what this run reads, nor another of its outputs */
+        const char *in[4] = {job->source, job->data, job->model, job->checkpoint_dir}, *outs[1] = {job->output};
+        snprintf(what, sizeof what, "%s: key \"output\":", job_name(job));
+        rc = pe_output_distinct(job->output, what, in, 4, NULL, 0, e);
+        snprintf(what, sizeof what, "%s: key \"json\":", job_name(job));
+        if (rc == PE_OK && job->json[0])
+            rc = pe_output_distinct(job->json, what, in, 4, outs, 1, e);
+    }
     if (rc == PE_OK && w->rank == 0)
         rc = pe_results_h5_load(e);
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)

@@ -28,9 +28,17 @@ static char *dir_of(const char *path)
  * (written in place). Anything else is refused, naming `what` and path. */
 static int resolve(const char *path, const char *what, char **target, int *in_place, pe_err *e)
 {
-    char *cur = strdup(path);
     *target = NULL;
     *in_place = 0;
+    /* What the path finally is (links followed, /dev/stdout included):
+     * a device or a pipe is written in place. */
+    struct stat fin;
+    if (stat(path, &fin) == 0 && (S_ISCHR(fin.st_mode) || S_ISFIFO(fin.st_mode))) {
+        *in_place = 1;
+        *target = strdup(path);
+        return *target ? PE_OK : pe_fail(e, PE_ERESOURCE, "%s %s: out of memory", what, path);
+    }
+    char *cur = strdup(path);
     for (int hops = 0; cur; hops++) {
         struct stat st;
         if (lstat(cur, &st) != 0) {
@@ -67,16 +75,15 @@ static int resolve(const char *path, const char *what, char **target, int *in_pl
             cur = next;
             continue;
         }
-        const char *kind = S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO"
-                         : S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device" : NULL;
+        const char *kind = S_ISDIR(st.st_mode) ? "a folder" : S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device" : NULL;
         if (kind) {
-            int rc = pe_fail(e, PE_EIO, "%s %s: %s%s is %s: results go to a regular file, a character device "
-                             "(e.g. /dev/null) or a symbolic link to one (a rename onto it is refused)", what, path,
-                             strcmp(cur, path) ? "its target " : "", strcmp(cur, path) ? cur : "", kind);
+            int other = strcmp(cur, path) != 0;
+            int rc = pe_fail(e, PE_EIO, "%s %s: %s%s%s %s: outputs go to a regular file (replaced by a "
+                             "rename), a character device or a FIFO (written in place), or a symbolic link to one", what, path,
+                             other ? "its target " : "", other ? cur : "", other ? " is" : "is", kind);
             free(cur);
             return rc;
         }
-        *in_place = S_ISCHR(st.st_mode);
         *target = cur;
         return PE_OK;
     }
@@ -96,9 +103,11 @@ int pe_outfile_open(pe_outfile *o, const char *path, pe_err *e)
         return pe_fail(e, PE_ERESOURCE, "%s: out of memory", path);
     }
     if (in_place) {
-        o->fd = open(o->target, O_WRONLY | O_CLOEXEC);
-        if (o->fd < 0) {
-            rc = pe_fail(e, PE_EIO, "%s: cannot write: %s", path, strerror(errno));
+        /* non-blocking: a FIFO nobody reads is an error now, not a hang */
+        o->fd = open(o->target, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (o->fd < 0 || fcntl(o->fd, F_SETFL, fcntl(o->fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+            rc = pe_fail(e, PE_EIO, "%s: cannot write: %s", path,
+                         errno == ENXIO ? "a FIFO that no process reads" : strerror(errno));
             pe_outfile_abort(o);
             return rc;
         }

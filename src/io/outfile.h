@@ -8,8 +8,9 @@
  *
  * What the final name is decides how it is written: a regular file (or no
  * file) is replaced; a symbolic link is written through (its target is
- * replaced, the link stays); a character device (/dev/null) is written in
- * place; a folder, FIFO, socket or block device is refused. */
+ * replaced, the link stays); a character device (/dev/null) or a FIFO
+ * (/dev/stdout into a pipe) is written in place, a FIFO only when a process
+ * reads it (no hang); a folder, socket or block device is refused. */
 #ifndef PE_OUTFILE_H
 #define PE_OUTFILE_H
 
@@ -42,7 +43,7 @@ int pe_outfile_publish(pe_outfile *o, int n, pe_err *e);
 /* Releases and removes the temporary file (after an error elsewhere). */
 void pe_outfile_abort(pe_outfile *o);
 
-/* Whether path can be an output: not a folder, FIFO, socket or block device
+/* Whether path can be an output: not a folder, socket or block device
  * (after symbolic links), in a folder that exists and is writable. Writes
  * nothing. PE_EIO naming `what` (e.g. "--out") otherwise. */
 int pe_output_path_check(const char *path, const char *what, pe_err *e);
