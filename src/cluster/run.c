@@ -18,6 +18,7 @@
 #include "../io/dataset.h"
 #include "../io/job_hash.h"
 #include "../io/journal.h"
+#include "../io/model_check.h"
 #include "../io/results_h5.h"
 #include "../io/textout.h"
 #include "run_impl.h"
@@ -65,6 +66,8 @@ static int open_model(run_ctx *c, pe_err *e)
     if (rc != PE_OK)
         return rc;
     c->have_model = 1;
+    if ((rc = pe_model_check_weights(&c->model, &c->model_hash, e)) != PE_OK)
+        return rc;
     if ((rc = pe_family_resolve(c->model.cfg.architectures0, j->family, &c->fam, e)) != PE_OK) {
         pe_err_prefix(e, "%s: key \"family\": ", job_name(j));
         return rc;
@@ -84,6 +87,38 @@ static int open_model(run_ctx *c, pe_err *e)
     pe_encoder enc;
     pe_encoder_from_tokenizer(&enc, c->tok);
     return pe_engine_head(c->fam, &enc, &c->head, e);
+}
+
+/* Every rank must run the same model: node-local copies that differ would
+ * give a mix of two models' rewards. Collective; PE_EMPI naming the ranks. */
+static int same_model_everywhere(run_ctx *c, pe_err *e)
+{
+    const pe_world *w = c->w;
+    if (!w->mpi || w->size < 2)
+        return PE_OK;
+    uint64_t *all = calloc((size_t)w->size, sizeof *all);
+    int ok = all != NULL, all_ok = ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all_ok) {
+        free(all);
+        return pe_fail(e, PE_ERESOURCE, "out of memory comparing the ranks' models");
+    }
+    MPI_Allgather(&c->model_hash, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+    int rc = PE_OK;
+    char differ[512] = "";
+    for (int k = 1; k < w->size; k++)
+        if (all[k] != all[0]) {
+            size_t l = strlen(differ);
+            if (l < sizeof differ - 16)
+                snprintf(differ + l, sizeof differ - l, "%s%d", l ? ", " : "", k);
+            rc = PE_EMPI;
+        }
+    if (rc != PE_OK)
+        pe_fail(e, PE_EMPI, "%s: ranks %s loaded model files whose contents differ from rank 0's (weights, "
+                "config.json or tokenizer.json; content hash %016llx on rank 0): node-local copies of the "
+                "checkpoint differ; stopping before any work", c->job->model, differ, (unsigned long long)all[0]);
+    free(all);
+    return rc;
 }
 
 /* backend "auto": CUDA when a GPU is usable, else the CPU (and why). */
@@ -486,6 +521,8 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     if (rc == PE_OK)
         rc = choose_backend(&c, e);
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
+        goto out;
+    if ((rc = pe_world_agree(w, same_model_everywhere(&c, e), e)) != PE_OK)
         goto out;
     if (w->rank == 0)
         fprintf(stderr, "run: %s (%s, %s) on %d samples (%d problems%s) from %s, %d ranks\n", job->model,

@@ -134,6 +134,18 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
             rc = PE_ERESOURCE;
             break;
         }
+        /* a NaN reward would become a "step wrong" label without a word */
+        for (int32_t j = 0; j < m; j++)
+            if (!isfinite(rew[k][j])) {
+                const pe_sample *smp = &c->d.samples[samples[k]];
+                rc = pe_fail(e, PE_EINPUT, "%s:%d (sample %s): the model gave a non-finite reward (%g) at read-out %d "
+                             "of %d (%s): no label can be drawn from it; the weights are finite, so the forward pass "
+                             "overflowed", c->full.files[smp->src_file], smp->src_line, smp->key, (double)rew[k][j],
+                             (int)j + 1, (int)m, c->job->model);
+                break;
+            }
+        if (rc != PE_OK)
+            break;
         pe_family_labels(c->fam, &c->fo, c->threshold, rew[k], m, sp.labels[k]);
         for (int32_t j = 0; j < m; j++)
             sp.scores[k][j] = (double)rew[k][j];

@@ -1,6 +1,7 @@
 #include "jsonl.h"
 
 #include "json_check.h"
+#include "map_guard.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,8 +23,10 @@ static int is_blank(const char *s, size_t n)
 
 void pe_jsonl_free(pe_jsonl *j)
 {
-    if (j->buf && j->size)
+    if (j->buf && j->size) {
+        pe_map_guard_remove(j->buf);
         munmap((void *)j->buf, j->size);
+    }
     free(j->start);
     free(j->len);
     free(j->lineno);
@@ -35,7 +38,8 @@ void pe_jsonl_free(pe_jsonl *j)
 static int map_whole(const char *path, pe_jsonl *j, pe_err *e)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY);
+    /* non-blocking: a FIFO is refused below instead of waiting for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
         return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -56,6 +60,7 @@ static int map_whole(const char *path, pe_jsonl *j, pe_err *e)
             return pe_fail(e, PE_EIO, "%s: cannot map: %s", path, strerror(errno));
         }
         j->buf = p;
+        pe_map_guard_add(p, j->size, path);
     }
     close(fd);
     return PE_OK;
