@@ -209,6 +209,9 @@ int cmd_eval(int argc, char **argv)
         goto done;
     if (w.rank == 0 && !o.quiet)
         print_counts(&d);
+    char dup[1536];
+    if (w.rank == 0 && pe_dataset_duplicates_note(&d, dup, sizeof dup))
+        fprintf(stderr, "warning: %s\n", dup);
     rc = pe_world_agree(&w, pe_predictions_load(o.predictions, o.format, &P, &e), &e);
     if (rc != PE_OK)
         goto done;

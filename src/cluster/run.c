@@ -81,6 +81,9 @@ static int open_model(run_ctx *c, pe_err *e)
      * files have no BOS, config.json's bos_token_id is the one meant. */
     if (c->fam->id == PE_FAM_SKYWORK)
         c->fo.bos_id = c->model.cfg.bos_token_id;
+    if (c->fo.bos_id >= c->model.cfg.vocab_size)
+        return pe_fail(e, PE_EINPUT, "%s/config.json: key \"bos_token_id\" is %d, outside the model's vocabulary of %d "
+                       "(key \"vocab_size\")", j->model, c->fo.bos_id, c->model.cfg.vocab_size);
     c->threshold = isnan(j->threshold) ? pe_family_threshold(c->fam, &c->fo) : j->threshold;
     if (!(c->tok = pe_tokenizer_load(j->model, e)))
         return e->code ? e->code : PE_EINPUT;
@@ -283,8 +286,14 @@ static int read_journals(run_ctx *c, int64_t *nreused, int64_t *nbad, pe_err *e)
     return PE_OK;
 }
 
+static const char *stop_name(void)
+{
+    int sig = pe_signals_stop_requested();
+    return sig ? pe_signals_name(sig) : "a stop request from another rank";
+}
+
 /* Rank 0 prints one line per rank: backend, device and why. Collective. */
-static void report_backends(run_ctx *c, int nrun)
+static void report_backends(run_ctx *c, int nrun, int stopping)
 {
     enum { LEN = 1536 };
     char line[LEN];
@@ -293,7 +302,9 @@ static void report_backends(run_ctx *c, int nrun)
     int mine = 0;
     for (int s = 0; s < c->nshards; s++)
         mine += c->shard_state[s] != SHARD_OTHER;
-    if (nrun == 0)
+    if (nrun > 0 && stopping)
+        snprintf(line, LEN, "rank %d (%s): no backend started (stopping: %s)", c->w->rank, host, stop_name());
+    else if (nrun == 0)
         snprintf(line, LEN, "rank %d (%s): no backend needed (%s)", c->w->rank, host,
                  mine ? "every shard of this rank is journalled" : "no shard falls to this rank");
     else if (!strncmp(c->b.device, c->b.name, strlen(c->b.name)))  /* "cpu (2 threads)" names the backend already */
@@ -336,12 +347,6 @@ static int token_notes(const run_ctx *c, const pe_token_stats *t, char notes[2][
                  "steps (a read-out token inside the text, as the reference reads it); their label lists differ "
                  "in length from the steps", (long long)t->readout_mismatch);
     return n;
-}
-
-static const char *stop_name(void)
-{
-    int sig = pe_signals_stop_requested();
-    return sig ? pe_signals_name(sig) : "a stop request from another rank";
 }
 
 /* After every shard is done: the evaluation flow plus timing and token statistics. */
@@ -511,6 +516,8 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     }
     if (rc == PE_OK && w->rank == 0)
         rc = pe_results_h5_load(e);
+    if (rc == PE_OK && job->checkpoint_dir[0] && (rc = pe_journal_dir_check(job->checkpoint_dir, e)) != PE_OK)
+        pe_err_prefix(e, "%s: key \"checkpoint_dir\": ", job_name(job));
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
         goto out;
     rc = pe_dataset_load(job->data, &c.full, e);
@@ -528,6 +535,9 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
         fprintf(stderr, "run: %s (%s, %s) on %d samples (%d problems%s) from %s, %d ranks\n", job->model,
                 c.fam->name, pe_arch_name(c.model.cfg.arch), c.d.nsamples, c.d.nproblems,
                 job->limit > 0 ? ", limit" : "", job->data, w->size);
+    char dup[1536];
+    if (w->rank == 0 && pe_dataset_duplicates_note(&c.full, dup, sizeof dup))
+        fprintf(stderr, "warning: %s\n", dup);
 
     char *cfg = pe_job_to_json(job, e);
     rc = cfg ? PE_OK : PE_ERESOURCE;
@@ -564,11 +574,14 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     }
 
     share_cores(w);
+    /* A stop request during the start-up: no backend (minutes for a 7B model);
+     * the first shard stops before its first batch, and the ranks agree below. */
+    int stopped = pe_signals_stop_requested() != 0;
     /* backend, only where there is a shard to run (a 7B model costs minutes to load) */
     int nrun = 0;
     for (int s = 0; s < c.nshards; s++)
         nrun += c.shard_state[s] == SHARD_TODO;
-    if (nrun > 0) {
+    if (nrun > 0 && !stopped) {
         rc = create_backend(&c, e);
         if (rc == PE_OK) {
             snprintf(c.timing.backend, sizeof c.timing.backend, "%s", c.b.name);
@@ -579,11 +592,10 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
         rc = open_dump(&c, e);
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
         goto out;
-    report_backends(&c, nrun);
+    report_backends(&c, nrun, stopped);
 
     /* the shards: ranks never wait for each other in here */
     double t_loop = pe_now();
-    int stopped = 0;
     for (int s = 0; s < c.nshards && rc == PE_OK && !stopped; s++) {
         if (c.shard_state[s] != SHARD_TODO)
             continue;

@@ -327,6 +327,11 @@ static int open_index(st_set *s, const char *dir, const char *index, pe_err *e)
         cJSON_Delete(root);
         return pe_fail(e, PE_EINPUT, "%s: missing \"weight_map\" object", index);
     }
+    if (!wm->child) {  /* else: "no tensors" from finish(), which would not say why */
+        cJSON_Delete(root);
+        return pe_fail(e, PE_EINPUT, "%s: \"weight_map\" is empty: the index lists no tensor and no shard file",
+                       index);
+    }
     /* Shards in order of first mention, each opened once. */
     const cJSON *it;
     cJSON_ArrayForEach(it, wm) {
