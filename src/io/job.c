@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "infile.h"
+
 typedef enum { K_STR, K_PATH, K_ENUM, K_INT, K_NUM, K_NUM_OR_NULL, K_BOOL } key_type;
 
 typedef struct job_key {
@@ -267,7 +269,7 @@ int pe_job_parse(pe_job *j, const char *text, const char *name, const char *base
 
 int pe_job_load(pe_job *j, const char *path, pe_err *e)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = pe_fopen_input(path);
     if (!f)
         return pe_fail(e, PE_EIO, "%s: cannot open job file: %s", path, strerror(errno));
     char *text = NULL;

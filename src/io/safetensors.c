@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "infile.h"
+
 const char *st_dtype_name(pe_dtype dt)
 {
     switch (dt) {
@@ -279,7 +281,7 @@ int st_open_file(st_set *s, const char *file, pe_err *e)
 
 static int read_text(const char *path, char **out, pe_err *e)
 {
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = pe_fopen_input(path);
     if (!fp)
         return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 4096, n = 0;
