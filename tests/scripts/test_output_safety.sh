@@ -5,7 +5,8 @@
 # previous JSON+HDF5 pair untouched; two runs writing the same outputs at once
 # leave a matching pair; an output naming an input or another output is
 # refused before any work; a symbolic link is written through, a FIFO with no
-# reader is an error (no hang), /dev/null and /dev/stdout work; a table
+# reader is an error (no hang), /dev/null and /dev/stdout (through links to
+# them) work; a table
 # written to a full disk (> /dev/full) is exit 4.
 set -uo pipefail
 : "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
@@ -132,14 +133,18 @@ else
 fi
 
 # --- 5. links, devices, FIFOs
+# Never a /dev path itself as an output here: an unfixed prmeval run as root
+# would rename its temporary file onto /dev/null. Links to them are as good.
+ln -sf /dev/null devnull.link
+ln -sf /proc/self/fd/1 stdout.link
 ev --predictions valid.jsonl --out real.h5 2>/dev/null
 ln -sf real.h5 link.h5
-ev --predictions wrong.jsonl --out link.h5 --json /dev/null 2>/dev/null
+ev --predictions wrong.jsonl --out link.h5 --json devnull.link 2>/dev/null
 rc=$?
 if [ $rc -ne 0 ] || [ ! -L link.h5 ] || ! "$PY" -c 'import h5py,sys; h5py.File(sys.argv[1],"r")' real.h5; then
   fail "a symbolic link as --out (exit $rc): not written through"
 else
-  ok "a symbolic link as --out is written through (the link stays), --json /dev/null works"
+  ok "a symbolic link as --out is written through (the link stays), a link to /dev/null as --json works"
 fi
 mkfifo fifo
 timeout 30 "$PRMEVAL" eval --data "$D" --predictions valid.jsonl --quiet --json fifo 2>err.txt
@@ -150,8 +155,9 @@ else
   ok "a FIFO nobody reads: exit 4, no hang"
 fi
 [ -p fifo ] || fail "the FIFO was replaced"
-timeout 60 "$PRMEVAL" eval --data "$D" --predictions valid.jsonl --quiet --json /dev/stdout 2>/dev/null | \
-  "$PY" -c 'import json,sys; json.load(sys.stdin)' || fail "--json /dev/stdout into a pipe"
+[ -c /dev/null ] || fail "/dev/null is no longer a character device"
+timeout 60 "$PRMEVAL" eval --data "$D" --predictions valid.jsonl --quiet --json stdout.link 2>/dev/null | \
+  "$PY" -c 'import json,sys; json.load(sys.stdin)' || fail "--json into a pipe (a link to /proc/self/fd/1, as /dev/stdout is)"
 
 # --- 6. the table onto a full disk
 timeout 60 "$PRMEVAL" eval --data "$D" --predictions valid.jsonl >/dev/full 2>err.txt
