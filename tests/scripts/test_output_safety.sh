@@ -78,6 +78,19 @@ if $SUDO mount -t tmpfs -o size=160k tmpfs small 2>/dev/null; then
   else
     ok "full disk under mpirun: exit 4 naming the file, previous pair untouched"
   fi
+  # the disk full from the first HDF5 write on (where libhdf5 1.10 crashed at MPI_Finalize)
+  rm -f small/*
+  dd if=/dev/zero of=small/fill bs=1k count=100 2>/dev/null
+  timeout 120 mpirun -np 2 --oversubscribe "$PRMEVAL" eval --data "$D" --predictions wrong.jsonl --quiet \
+      --out small/r.h5 --json small/r.json >out.txt 2>&1
+  rc=$?
+  if [ $rc -ne 4 ] || grep -qi "segmentation\|signal" out.txt || ! grep -q "small/r.h5: write failed" out.txt; then
+    fail "full disk from the start under mpirun: exit $rc (want 4, no crash)"; cat out.txt
+  elif [ -e small/r.h5 ] || [ -e small/r.json ]; then
+    fail "full disk from the start: a file of the pair was published"
+  else
+    ok "full disk from the start under mpirun: exit 4, neither file published"
+  fi
   $SUDO umount small
   trap - EXIT
 else
