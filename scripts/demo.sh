@@ -2,13 +2,15 @@
 # The README's main command: installs the dependencies, builds prmeval
 # (release), generates the tiny random qwen-prm model, and runs
 # `prmeval run jobs/demo.json` on 2 MPI ranks over the bundled 394-record
-# PRMBench subset. Prints the paper's table (a random model scores near
-# chance, of course); the results are in build/demo/demo.h5 and demo.json,
-# the paper's figures for it (and two rescored thresholds) in build/demo/figures.
+# PRMBench subset. Prints the paper's table: the random model calls nearly
+# every step wrong and prints PRMScore 15.0 (README; checked by
+# tests/scripts/test_first_contact.sh); the results are in build/demo/demo.h5
+# and demo.json, the paper's figures for it (and two rescored thresholds) in
+# build/demo/figures.
 # Runs again from scratch each time: the demo's journals are cleared first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh run  # only what the run needs; the tests' extras: scripts/test.sh
 # Always build: incremental, and a stale binary from an older checkout never runs the demo.
 [ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null

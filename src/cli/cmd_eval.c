@@ -54,6 +54,7 @@ static int parse_args(int argc, char **argv, eval_opts *o, pe_err *e)
 {
     memset(o, 0, sizeof *o);
     o->threshold = 0.5;
+    unsigned seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL, *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -69,6 +70,13 @@ static int parse_args(int argc, char **argv, eval_opts *o, pe_err *e)
             return pe_fail(e, PE_EUSAGE, "unknown option '%s'", a);
         if (!v || !*v)
             return pe_fail(e, PE_EUSAGE, "%s needs a value", names[which]);
+        /* a second value would silently win: one evaluation has one of each */
+        const char *prev = which == 0 ? o->data : which == 1 ? o->predictions : which == 2 ? o->json
+                         : which == 3 ? o->out : NULL;
+        if (prev || (which >= 4 && (seen & (1u << which))))
+            return pe_fail(e, PE_EUSAGE, "%s given twice%s%s%s%s%s", names[which], prev ? " ('" : "",
+                           prev ? prev : "", prev ? "' and '" : "", prev ? v : "", prev ? "')" : "");
+        seen |= 1u << which;
         if (which == 0)
             o->data = v;
         else if (which == 1)
@@ -194,6 +202,13 @@ int cmd_eval(int argc, char **argv)
         rc = pe_output_path_check(o.out, "--out", &e);
     if (rc == PE_OK && o.json && w.rank == 0)
         rc = pe_output_path_check(o.json, "--json", &e);
+    if (rc == PE_OK && w.rank == 0) {
+        const char *in[2] = {o.data, o.predictions}, *outs[1] = {o.out};
+        if (o.out)
+            rc = pe_output_distinct(o.out, "--out", in, 2, NULL, 0, &e);
+        if (rc == PE_OK && o.json)
+            rc = pe_output_distinct(o.json, "--json", in, 2, outs, o.out ? 1 : 0, &e);
+    }
     if (rc == PE_OK && o.out && w.rank == 0)
         rc = pe_results_h5_load(&e);
     rc = pe_world_agree(&w, rc, &e);
@@ -206,6 +221,9 @@ int cmd_eval(int argc, char **argv)
         goto done;
     if (w.rank == 0 && !o.quiet)
         print_counts(&d);
+    char dup[1536];
+    if (w.rank == 0 && pe_dataset_duplicates_note(&d, dup, sizeof dup))
+        fprintf(stderr, "warning: %s\n", dup);
     rc = pe_world_agree(&w, pe_predictions_load(o.predictions, o.format, &P, &e), &e);
     if (rc != PE_OK)
         goto done;

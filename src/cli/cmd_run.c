@@ -65,6 +65,8 @@ static int parse_args(int argc, char **argv, run_args *a, const char **sets, pe_
                 return pe_fail(e, PE_EUSAGE, "%s needs a value", names[which]);
             if (which == 0)
                 a->sets[a->nsets++] = v;
+            else if (a->dump_tokens)
+                return pe_fail(e, PE_EUSAGE, "--dump-tokens given twice ('%s' and '%s')", a->dump_tokens, v);
             else
                 a->dump_tokens = v;
         } else if (s[0] == '-' && s[1]) {
@@ -84,9 +86,16 @@ int cmd_run(int argc, char **argv)
 {
     pe_err e;
     pe_err_clear(&e);
+    /* First: a stop request during start-up (MPI_Init, loading a model) is
+     * kept and honoured (exit 75) before the first shard. */
+    if (pe_signals_install(&e) != PE_OK) {
+        fprintf(stderr, "prmeval run: %s\n", e.msg);
+        return e.code;
+    }
     pe_world w;
     if (pe_world_init(&argc, &argv, &w, &e) != PE_OK) {
         fprintf(stderr, "prmeval run: %s\n", e.msg);
+        pe_signals_restore();
         return e.code;
     }
     const char *sets[argc > 0 ? argc : 1];
@@ -106,15 +115,13 @@ int cmd_run(int argc, char **argv)
         rc = pe_job_set(&job, a.sets[k], &e);
     if (rc == PE_OK)
         rc = pe_job_check(&job, &e);
-    if (rc == PE_OK)
-        rc = pe_signals_install(&e);
     rc = pe_world_agree(&w, rc, &e);
     if (rc == PE_OK) {
         pe_run_opts o = {a.dump_tokens, a.quiet};
         rc = pe_run(&w, &job, &o, &e);
-        pe_signals_restore();
     }
 done:
+    pe_signals_restore();
     if (rc != PE_OK && w.rank == 0) {
         fprintf(stderr, "prmeval run: %s\n", e.msg);
         if (rc == PE_EUSAGE)

@@ -1,4 +1,6 @@
 /* prmeval: evaluate Process Reward Models on PRMBench. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +35,17 @@ static void usage(FILE *f)
                "75 stopped by SIGTERM/SIGUSR1 before finishing (requeue and resume)\n");
 }
 
+/* A table written to a full disk (> table.txt) is a failed command. */
+static int stdout_checked(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "prmeval: writing the standard output failed%s%s\n", errno ? ": " : "",
+            errno ? strerror(errno) : "");
+    return rc == PE_OK ? PE_EIO : rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -41,15 +54,18 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return PE_OK;
+        return stdout_checked(PE_OK);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("prmeval %s (git %s)\n", PRMEVAL_VERSION, PRMEVAL_GIT_COMMIT);
-        return PE_OK;
+        return stdout_checked(PE_OK);
     }
+    /* A file size limit (ulimit -f) then fails the write with EFBIG, reported
+     * with the file's name and exit 4, instead of killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
     for (int i = 0; i < ncommands; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return stdout_checked(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "prmeval: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return PE_EUSAGE;

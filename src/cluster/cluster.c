@@ -13,6 +13,7 @@
 #include "../core/shard.h"
 #include "../core/table.h"
 #include "../io/metrics_json.h"
+#include "../io/outfile.h"
 #include "provenance.h"
 
 /* pe_counts travels as an array of int64 (MPI_INT64_T sums are exact). */
@@ -383,8 +384,13 @@ static int root_outputs(const pe_world *w, const pe_eval_request *q, const root_
     if (q->warn)
         for (int k = 0; k < nwarn; k++)
             fprintf(q->warn, "warning: %s\n", warn[k]);
-    if (q->json_path)
-        rc = pe_metrics_json_write_run(q->json_path, m, (const char *const *)warn, nwarn, q->run, e);
+    /* Both files are built first, then published together (outfile.h): a
+     * failure leaves the previous pair as it was. */
+    char *json = NULL;
+    void *image = NULL;
+    size_t image_len = 0;
+    if (q->json_path && !(json = pe_metrics_json_string_run(m, (const char *const *)warn, nwarn, q->run, e)))
+        rc = PE_ERESOURCE;
     if (rc == PE_OK && q->h5_path) {
         pe_provenance prov;
         memset(&prov, 0, sizeof prov);
@@ -399,8 +405,23 @@ static int root_outputs(const pe_world *w, const pe_eval_request *q, const root_
             prov.hosts = hosts;
         prov.end_time = end;
         pe_eval_output o = {q->data, r->res, r->step_offset, r->scores, r->labels, m, q->run, r->scores2};
-        rc = pe_results_h5_write(q->h5_path, &o, &prov, e);
+        rc = pe_results_h5_image(q->h5_path, &o, &prov, &image, &image_len, e);
     }
+    pe_outfile out[2];
+    int nout = 0;
+    if (rc == PE_OK && q->h5_path && (rc = pe_outfile_open(&out[nout], q->h5_path, e)) == PE_OK)
+        pe_outfile_write(&out[nout++], image, image_len);
+    if (rc == PE_OK && json && (rc = pe_outfile_open(&out[nout], q->json_path, e)) == PE_OK) {
+        pe_outfile_write(&out[nout], json, strlen(json));
+        pe_outfile_write(&out[nout++], "\n", 1);
+    }
+    if (rc == PE_OK)
+        rc = pe_outfile_publish(out, nout, e);
+    else
+        for (int k = 0; k < nout; k++)
+            pe_outfile_abort(&out[k]);
+    free(image);
+    free(json);
     for (int k = 0; k < nwarn; k++)
         free(warn[k]);
     free(warn);

@@ -18,6 +18,7 @@
 #include "../io/dataset.h"
 #include "../io/job_hash.h"
 #include "../io/journal.h"
+#include "../io/model_check.h"
 #include "../io/results_h5.h"
 #include "../io/textout.h"
 #include "run_impl.h"
@@ -67,6 +68,9 @@ static int bos_token_text(run_ctx *c, pe_err *e)
     const char *bos = pe_tokenizer_special_text(c->tok, PE_TOK_BOS);
     if (!bos) {
         c->fo.bos_id = c->model.cfg.bos_token_id;
+        if (c->fo.bos_id < 0 || c->fo.bos_id >= c->model.cfg.vocab_size)
+            return pe_fail(e, PE_EINPUT, "%s/config.json: key \"bos_token_id\" is %d, outside the model's vocabulary "
+                           "of %d (key \"vocab_size\")", c->job->model, c->fo.bos_id, c->model.cfg.vocab_size);
         return PE_OK;
     }
     int32_t *ids = NULL;
@@ -89,6 +93,8 @@ static int open_model(run_ctx *c, pe_err *e)
     if (rc != PE_OK)
         return rc;
     c->have_model = 1;
+    if ((rc = pe_model_check_weights(&c->model, &c->model_hash, e)) != PE_OK)
+        return rc;
     pe_ckpt_facts ck;
     pe_model_facts(&c->model, &ck);
     if ((rc = pe_family_resolve_ckpt(&ck, j->family, &c->fam, e)) != PE_OK) {
@@ -116,6 +122,38 @@ static int open_model(run_ctx *c, pe_err *e)
     if ((rc = pe_family_head(c->fam, &enc, &c->head, e)) != PE_OK)
         return rc;
     return pe_model_bind_head(&c->model, &c->head, e);
+}
+
+/* Every rank must run the same model: node-local copies that differ would
+ * give a mix of two models' rewards. Collective; PE_EMPI naming the ranks. */
+static int same_model_everywhere(run_ctx *c, pe_err *e)
+{
+    const pe_world *w = c->w;
+    if (!w->mpi || w->size < 2)
+        return PE_OK;
+    uint64_t *all = calloc((size_t)w->size, sizeof *all);
+    int ok = all != NULL, all_ok = ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all_ok) {
+        free(all);
+        return pe_fail(e, PE_ERESOURCE, "out of memory comparing the ranks' models");
+    }
+    MPI_Allgather(&c->model_hash, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+    int rc = PE_OK;
+    char differ[512] = "";
+    for (int k = 1; k < w->size; k++)
+        if (all[k] != all[0]) {
+            size_t l = strlen(differ);
+            if (l < sizeof differ - 16)
+                snprintf(differ + l, sizeof differ - l, "%s%d", l ? ", " : "", k);
+            rc = PE_EMPI;
+        }
+    if (rc != PE_OK)
+        pe_fail(e, PE_EMPI, "%s: ranks %s loaded model files whose contents differ from rank 0's (weights, "
+                "config.json or tokenizer.json; content hash %016llx on rank 0): node-local copies of the "
+                "checkpoint differ; stopping before any work", c->job->model, differ, (unsigned long long)all[0]);
+    free(all);
+    return rc;
 }
 
 /* backend "auto": CUDA when a GPU is usable, else the CPU (and why). */
@@ -286,8 +324,14 @@ static int read_journals(run_ctx *c, int64_t *nreused, int64_t *nbad, pe_err *e)
     return PE_OK;
 }
 
+static const char *stop_name(void)
+{
+    int sig = pe_signals_stop_requested();
+    return sig ? pe_signals_name(sig) : "a stop request from another rank";
+}
+
 /* Rank 0 prints one line per rank: backend, device and why. Collective. */
-static void report_backends(run_ctx *c, int nrun)
+static void report_backends(run_ctx *c, int nrun, int stopping)
 {
     enum { LEN = 1536 };
     char line[LEN];
@@ -296,9 +340,13 @@ static void report_backends(run_ctx *c, int nrun)
     int mine = 0;
     for (int s = 0; s < c->nshards; s++)
         mine += c->shard_state[s] != SHARD_OTHER;
-    if (nrun == 0)
+    if (nrun > 0 && stopping)
+        snprintf(line, LEN, "rank %d (%s): no backend started (stopping: %s)", c->w->rank, host, stop_name());
+    else if (nrun == 0)
         snprintf(line, LEN, "rank %d (%s): no backend needed (%s)", c->w->rank, host,
                  mine ? "every shard of this rank is journalled" : "no shard falls to this rank");
+    else if (!strncmp(c->b.device, c->b.name, strlen(c->b.name)))  /* "cpu (2 threads)" names the backend already */
+        snprintf(line, LEN, "rank %d (%s): %s (%s)", c->w->rank, host, c->b.device, c->backend_note);
     else
         snprintf(line, LEN, "rank %d (%s): %s, %s (%s)", c->w->rank, host, c->b.name, c->b.device, c->backend_note);
     char *all = NULL;
@@ -337,12 +385,6 @@ static int token_notes(const run_ctx *c, const pe_token_stats *t, char notes[2][
                  "steps (a read-out token inside the text, as the reference reads it); their label lists differ "
                  "in length from the steps", (long long)t->readout_mismatch);
     return n;
-}
-
-static const char *stop_name(void)
-{
-    int sig = pe_signals_stop_requested();
-    return sig ? pe_signals_name(sig) : "a stop request from another rank";
 }
 
 /* After every shard is done: the evaluation flow plus timing and token statistics. */
@@ -503,8 +545,19 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     snprintf(what, sizeof what, "%s: key \"json\":", job_name(job));
     if (rc == PE_OK && w->rank == 0 && job->json[0])
         rc = pe_output_path_check(job->json, what, e);
+    if (rc == PE_OK && w->rank == 0) {
+        /* an output must not replace what this run reads, nor another of its outputs */
+        const char *in[4] = {job->source, job->data, job->model, job->checkpoint_dir}, *outs[1] = {job->output};
+        snprintf(what, sizeof what, "%s: key \"output\":", job_name(job));
+        rc = pe_output_distinct(job->output, what, in, 4, NULL, 0, e);
+        snprintf(what, sizeof what, "%s: key \"json\":", job_name(job));
+        if (rc == PE_OK && job->json[0])
+            rc = pe_output_distinct(job->json, what, in, 4, outs, 1, e);
+    }
     if (rc == PE_OK && w->rank == 0)
         rc = pe_results_h5_load(e);
+    if (rc == PE_OK && job->checkpoint_dir[0] && (rc = pe_journal_dir_check(job->checkpoint_dir, e)) != PE_OK)
+        pe_err_prefix(e, "%s: key \"checkpoint_dir\": ", job_name(job));
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
         goto out;
     rc = pe_dataset_load(job->data, &c.full, e);
@@ -516,10 +569,15 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
         rc = choose_backend(&c, e);
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
         goto out;
+    if ((rc = pe_world_agree(w, same_model_everywhere(&c, e), e)) != PE_OK)
+        goto out;
     if (w->rank == 0)
         fprintf(stderr, "run: %s (%s, %s, %s) on %d samples (%d problems%s) from %s, %d ranks\n", job->model,
                 c.fam->name, pe_arch_name(c.model.cfg.arch), pe_model_layout(&c.model), c.d.nsamples, c.d.nproblems,
                 job->limit > 0 ? ", limit" : "", job->data, w->size);
+    char dup[1536];
+    if (w->rank == 0 && pe_dataset_duplicates_note(&c.full, dup, sizeof dup))
+        fprintf(stderr, "warning: %s\n", dup);
 
     char *cfg = pe_job_to_json(job, e);
     rc = cfg ? PE_OK : PE_ERESOURCE;
@@ -556,11 +614,14 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     }
 
     share_cores(w);
+    /* A stop request during the start-up: no backend (minutes for a 7B model);
+     * the first shard stops before its first batch, and the ranks agree below. */
+    int stopped = pe_signals_stop_requested() != 0;
     /* backend, only where there is a shard to run (a 7B model costs minutes to load) */
     int nrun = 0;
     for (int s = 0; s < c.nshards; s++)
         nrun += c.shard_state[s] == SHARD_TODO;
-    if (nrun > 0) {
+    if (nrun > 0 && !stopped) {
         rc = create_backend(&c, e);
         if (rc == PE_OK) {
             snprintf(c.timing.backend, sizeof c.timing.backend, "%s", c.b.name);
@@ -571,11 +632,10 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
         rc = open_dump(&c, e);
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK)
         goto out;
-    report_backends(&c, nrun);
+    report_backends(&c, nrun, stopped);
 
     /* the shards: ranks never wait for each other in here */
     double t_loop = pe_now();
-    int stopped = 0;
     for (int s = 0; s < c.nshards && rc == PE_OK && !stopped; s++) {
         if (c.shard_state[s] != SHARD_TODO)
             continue;

@@ -26,6 +26,7 @@ typedef struct run_ctx {
     pe_dataset d;               /* the first `limit` problems of full (a view: samples are shallow copies) */
     pe_model model;
     int have_model;
+    uint64_t model_hash;        /* pe_model_check_weights: compared across ranks */
     pe_tokenizer *tok;
     const pe_family *fam;
     pe_family_opts fo;

@@ -44,6 +44,16 @@ static int build_prompt(run_ctx *c, const pe_sample *s, pe_prompt_tokens *pt, pe
     int rc = pe_family_segments(c->fam, &c->fo, s->question, s->nsteps, s->steps, &segs, e);
     if (rc == PE_OK)
         rc = pe_family_tokens(c->fam, &c->fo, &segs, c->tok, pt, e);
+    /* an id the embedding table lacks: named here, with where it came from */
+    for (int64_t i = 0; rc == PE_OK && i < pt->n; i++)
+        if (pt->ids[i] < 0 || pt->ids[i] >= c->model.cfg.vocab_size) {
+            const char *tok = pe_tokenizer_id_token(c->tok, pt->ids[i]);
+            int is_bos = pt->ids[i] == c->fo.bos_id;
+            rc = pe_fail(e, PE_EINPUT, "token id %d (%s%s%s) is outside the model's vocabulary of %d "
+                         "(%s/config.json key \"vocab_size\")", (int)pt->ids[i], tok ? "token '" : "",
+                         tok ? tok : "", tok ? (is_bos ? "', the BOS of config.json key \"bos_token_id\"" : "' of tokenizer.json")
+                                   : "config.json key \"bos_token_id\"", c->model.cfg.vocab_size, c->job->model);
+        }
     if (rc != PE_OK) {
         pe_err_prefix(e, "%s:%d (sample %s): ", c->full.files[s->src_file], s->src_line, s->key);
         pe_segments_free(&segs);
@@ -137,6 +147,18 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
             break;
         }
         const int nout = c->head.d.nout;
+        /* a NaN reward would become a "step wrong" label without a word */
+        for (int32_t j = 0; j < m * nout; j++)
+            if (!isfinite(rew[k][j])) {
+                const pe_sample *smp = &c->d.samples[samples[k]];
+                rc = pe_fail(e, PE_EINPUT, "%s:%d (sample %s): the model gave a non-finite reward (%g) at read-out %d "
+                             "of %d (%s): no label can be drawn from it; the weights are finite, so the forward pass "
+                             "overflowed", c->full.files[smp->src_file], smp->src_line, smp->key, (double)rew[k][j],
+                             (int)(j / nout) + 1, (int)m, c->job->model);
+                break;
+            }
+        if (rc != PE_OK)
+            break;
         pe_family_labels_cls(c->fam, &c->fo, c->threshold, c->threshold2, rew[k], m, c->d.samples[samples[k]].cls,
                              sp.labels[k]);
         for (int32_t j = 0; j < m; j++) {

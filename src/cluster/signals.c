@@ -38,6 +38,13 @@ int pe_signals_install(pe_err *e)
         sigaction(SIGTERM, &old_term, NULL);
         return pe_fail(e, PE_EGENERIC, "cannot install the SIGUSR1 handler: %s", strerror(saved));
     }
+    /* A launcher may start us with the stop signals blocked (the mask is
+     * inherited across exec): a request already pending is delivered now. */
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGUSR1);
+    sigprocmask(SIG_UNBLOCK, &stops, NULL);
     /* Installing twice must not lose the original dispositions. */
     if (!installed) {
         saved_term = old_term;

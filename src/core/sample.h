@@ -50,6 +50,8 @@ typedef struct pe_dataset {
     int nfiles;
     char **files;         /* paths read, sorted by name */
     int64_t nrecords;
+    int64_t nduplicates;  /* records whose sample key an earlier record had: skipped (the first wins) */
+    char duplicate_example[1024];  /* the first one, naming both files and lines; "" when none */
 } pe_dataset;
 
 #endif

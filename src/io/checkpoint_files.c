@@ -5,6 +5,7 @@
  * torch_bin.c. */
 #include "safetensors.h"
 
+#include "infile.h"
 #include "json_check.h"
 #include "torch_bin.h"
 
@@ -31,7 +32,7 @@ static const char *base_name(const char *path)
 static int is_torch_file(const char *path)
 {
     unsigned char magic[9] = {0};
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = pe_fopen_input(path);
     size_t n = fp ? fread(magic, 1, sizeof magic, fp) : 0;
     if (fp)
         fclose(fp);
@@ -66,7 +67,7 @@ int st_open_file(st_set *s, const char *file, pe_err *e)
 
 static int read_text(const char *path, char **out, pe_err *e)
 {
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = pe_fopen_input(path);
     if (!fp)
         return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 4096, n = 0;
@@ -114,6 +115,11 @@ static int open_index(st_set *s, const char *dir, const char *index, add_fn add,
     if (!cJSON_IsObject(wm)) {
         cJSON_Delete(root);
         return pe_fail(e, PE_EINPUT, "%s: missing \"weight_map\" object", index);
+    }
+    if (!wm->child) {  /* else: "no tensors" later, which would not say why */
+        cJSON_Delete(root);
+        return pe_fail(e, PE_EINPUT, "%s: \"weight_map\" is empty: the index lists no tensor and no shard file",
+                       index);
     }
     /* Shards in order of first mention, each opened once. */
     const cJSON *it;

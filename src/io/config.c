@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "infile.h"
+
 const char *pe_arch_name(pe_arch a)
 {
     switch (a) {
@@ -261,7 +263,7 @@ int pe_config_load(pe_config *c, const char *path, pe_err *e)
         snprintf(file, sizeof file, "%s/config.json", path);
     else
         snprintf(file, sizeof file, "%s", path);
-    FILE *fp = fopen(file, "rb");
+    FILE *fp = pe_fopen_input(file);
     if (!fp)
         return pe_fail(e, PE_EIO, "%s: cannot open: %s", file, strerror(errno));
     /* config.json is a few KB; 16 MB is far beyond any real one. */

@@ -199,6 +199,30 @@ static void parse_record(cJSON *o, record *r, const char *path, int line, int no
         return;
 }
 
+/* pe_jsonl_read_ex's check of line 1: a file that is not PRMBench data fails
+ * before its other lines are indexed or parsed. */
+static int first_record_ok(const pe_jsonl *one, const char *path, void *ctx, pe_err *e)
+{
+    (void)ctx;
+    char msg[1024];
+    cJSON *o = pe_jsonl_parse_object(one, 0, path, msg, sizeof msg);
+    if (!o)
+        return pe_fail(e, PE_EINPUT, "%s", msg);
+    record r;
+    memset(&r, 0, sizeof r);
+    parse_record(o, &r, path, one->lineno[0], 1);
+    cJSON_Delete(o);
+    int rc = r.msg ? pe_fail(e, PE_EINPUT, "%s", r.msg) : PE_OK;
+    record_free(&r);
+    return rc;
+}
+
+/* The shortest line a record can be: five named fields (classification, idx,
+ * modified_question, modified_process, error_steps) take more than this.
+ * Parsing stops at the first shorter line, so the records (about 100 bytes
+ * each in memory) never outnumber the file's bytes / MIN_RECORD_BYTES. */
+#define MIN_RECORD_BYTES 80
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -338,7 +362,8 @@ static int assemble(pe_dataset *d, record *recs, const int *rec_file, const int 
             rc = PE_ERESOURCE;
             break;
         }
-        if (pe_strmap_get(&keys, key, strlen(key)) < 0) {
+        int prev = pe_strmap_get(&keys, key, strlen(key));
+        if (prev < 0) {
             rc = add_sample(d, &cap, &problems, key, r->idx, r->cls, r->mq, r->ms, r->mn, r->err, r->nerr,
                             rec_file[k], rec_line[k], e);
             r->mq = NULL;
@@ -347,6 +372,12 @@ static int assemble(pe_dataset *d, record *recs, const int *rec_file, const int 
             if (rc == PE_OK && pe_strmap_put(&keys, key, strlen(key), d->nsamples - 1, e) != PE_OK)
                 rc = PE_ERESOURCE;
         } else {
+            /* the rule: files in name order, lines in order, the first record of a key wins */
+            const pe_sample *first = &d->samples[prev];
+            if (d->nduplicates++ == 0)
+                snprintf(d->duplicate_example, sizeof d->duplicate_example,
+                         "%.300s:%d repeats sample %.200s of %.300s:%d", d->files[rec_file[k]], rec_line[k], key,
+                         d->files[first->src_file], first->src_line);
             free(key);
         }
     }
@@ -377,10 +408,28 @@ int pe_dataset_load_ex(const char *path, int flags, pe_dataset *d, pe_err *e)
         goto done;
     }
     for (int f = 0; f < d->nfiles; f++) {
-        if ((rc = pe_jsonl_read(d->files[f], &files[f], e)) != PE_OK)
+        if ((rc = pe_jsonl_read_ex(d->files[f], &files[f], first_record_ok, NULL, e)) != PE_OK)
             goto done;
         nrec += files[f].nlines;
     }
+    /* a line too short to be a record: one of the lines up to it is wrong, parse no further */
+    int cut_file = -1, cut_line = 0;
+    size_t cut_len = 0;
+    for (int f = 0, done_cut = 0; f < d->nfiles && !done_cut; f++)
+        for (int64_t k = 0; k < files[f].nlines; k++)
+            if (files[f].len[k] < MIN_RECORD_BYTES) {
+                cut_file = f;
+                cut_line = files[f].lineno[k];
+                cut_len = files[f].len[k];
+                for (int g = f + 1; g < d->nfiles; g++)
+                    nrec -= files[g].nlines;
+                nrec -= files[f].nlines - (k + 1);
+                files[f].nlines = k + 1;
+                for (int g = f + 1; g < d->nfiles; g++)
+                    files[g].nlines = 0;
+                done_cut = 1;
+                break;
+            }
     recs = pe_calloc((size_t)nrec, sizeof *recs, e);
     rec_file = pe_malloc((size_t)nrec * sizeof *rec_file, e);
     rec_line = pe_malloc((size_t)nrec * sizeof *rec_line, e);
@@ -436,6 +485,11 @@ int pe_dataset_load_ex(const char *path, int flags, pe_dataset *d, pe_err *e)
             goto done;
         }
     }
+    if (cut_file >= 0) {  /* every line before parsed well: the short one is the first wrong one */
+        rc = pe_fail(e, PE_EINPUT, "%s:%d: a line of %zu bytes, too short for a record (missing fields)",
+                     d->files[cut_file], cut_line, cut_len);
+        goto done;
+    }
     d->nrecords = nrec;
     rc = assemble(d, recs, rec_file, rec_line, nrec, e);
 done:
@@ -452,6 +506,16 @@ done:
     if (rc != PE_OK)
         pe_dataset_free(d);
     return rc;
+}
+
+int pe_dataset_duplicates_note(const pe_dataset *d, char *buf, size_t n)
+{
+    if (!d->nduplicates)
+        return 0;
+    snprintf(buf, n, "%lld data records repeat the sample key of an earlier record and were skipped (the first "
+             "record of a key wins: files in name order, lines in order), e.g. %s", (long long)d->nduplicates,
+             d->duplicate_example);
+    return 1;
 }
 
 void pe_dataset_free(pe_dataset *d)

@@ -28,4 +28,8 @@ int pe_dataset_find(const pe_dataset *d, const char *key);
 /* Total number of steps of all samples (size_t: a sum over samples). */
 size_t pe_dataset_total_steps(const pe_dataset *d);
 
+/* The warning about skipped duplicate records (d->nduplicates): 1 with the
+ * line in buf, 0 when there were none. */
+int pe_dataset_duplicates_note(const pe_dataset *d, char *buf, size_t n);
+
 #endif

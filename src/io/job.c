@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "infile.h"
 
 typedef enum { K_STR, K_PATH, K_ENUM, K_INT, K_NUM, K_NUM_OR_NULL, K_BOOL } key_type;
 
@@ -95,6 +98,43 @@ static int enum_ok(const char *choices, const char *v)
     return 0;
 }
 
+/* base + "/" + v with each leading "../" of v taken off the end of base while
+ * that last component is a folder and not a symbolic link: then "dir/.." is
+ * exactly dir's parent, so "jobs/../build/x" becomes "build/x", the path as the
+ * user would type it, naming the same file. A symbolic link is kept as is
+ * (its ".." is the target's parent). */
+static void join_path(char *dst, size_t size, const char *base, const char *v)
+{
+    char b[PE_JOB_PATH];
+    snprintf(b, sizeof b, "%s", base);
+    for (;;) {
+        while (!strncmp(v, "./", 2))
+            v += 2;
+        if (strncmp(v, "../", 3) != 0)
+            break;
+        char *slash = strrchr(b, '/');
+        const char *last = slash ? slash + 1 : b;
+        struct stat st;
+        if (!*last || !strcmp(last, ".") || !strcmp(last, "..") || lstat(b, &st) != 0 || !S_ISDIR(st.st_mode))
+            break;
+        v += 3;
+        if (slash == b) {          /* "/x" -> "/" */
+            b[1] = '\0';
+            break;
+        }
+        if (slash)
+            *slash = '\0';
+        else
+            b[0] = '\0';
+        if (!b[0])
+            break;
+    }
+    if (!b[0])
+        snprintf(dst, size, "%s", *v ? v : ".");
+    else
+        snprintf(dst, size, "%s%s%s", b, b[strlen(b) - 1] == '/' ? "" : "/", v);
+}
+
 /* Stores a string value (already type-checked as a string). */
 static int set_string(pe_job *j, const job_key *k, const char *where, const char *v, const char *base,
                       pe_err *e)
@@ -112,7 +152,7 @@ static int set_string(pe_job *j, const job_key *k, const char *where, const char
         return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": value is too long (at most %zu bytes)", where, k->name,
                        k->size - 1);
     if (join)
-        snprintf(dst, k->size, "%s/%s", base, v);
+        join_path(dst, k->size, base, v);
     else
         snprintf(dst, k->size, "%s", v);
     return PE_OK;
@@ -237,7 +277,7 @@ int pe_job_parse(pe_job *j, const char *text, const char *name, const char *base
 
 int pe_job_load(pe_job *j, const char *path, pe_err *e)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = pe_fopen_input(path);
     if (!f)
         return pe_fail(e, PE_EIO, "%s: cannot open job file: %s", path, strerror(errno));
     char *text = NULL;

@@ -13,6 +13,7 @@
 #include "../core/sha256.h"
 #include "../core/shard.h"
 #include "../core/version.h"
+#include "infile.h"
 
 /* The safetensors header limit of src/io/safetensors.c: a larger one is not a checkpoint. */
 #define HEADER_MAX (100u << 20)
@@ -36,7 +37,7 @@ static int weights_line(FILE *out, const char *dir, const char *name, pe_err *e)
     struct stat st;
     if (stat(path, &st) != 0)
         return pe_fail(e, PE_EIO, "%s: cannot stat: %s", path, strerror(errno));
-    FILE *f = fopen(path, "rb");
+    FILE *f = pe_fopen_input(path);
     if (!f)
         return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
     uint8_t len8[8];

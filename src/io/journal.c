@@ -103,6 +103,14 @@ static int make_dirs(const char *dir, pe_err *e)
     return PE_OK;
 }
 
+int pe_journal_dir_check(const char *dir, pe_err *e)
+{
+    int rc = make_dirs(dir, e);
+    if (rc == PE_OK && access(dir, W_OK | X_OK) != 0)
+        rc = pe_fail(e, PE_EIO, "journal: cannot write in the folder '%s': %s", dir, strerror(errno));
+    return rc;
+}
+
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
@@ -286,7 +294,8 @@ pe_journal_status pe_journal_read(const char *dir, const char *job_hash, uint64_
     if (pe_journal_path(dir, shard, path, sizeof path, e))
         return PE_JOURNAL_ERROR;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* non-blocking: a FIFO under the journal's name must not hang the run */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return PE_JOURNAL_ABSENT;
@@ -299,15 +308,21 @@ pe_journal_status pe_journal_read(const char *dir, const char *job_hash, uint64_
         close(fd);
         return PE_JOURNAL_ERROR;
     }
+    if (S_ISDIR(st.st_mode)) {
+        /* its journal could never be renamed there: known now, not after the shard's work */
+        close(fd);
+        pe_fail(e, PE_EIO, "journal: '%s' is a folder, where the shard's journal must go: remove or rename it", path);
+        return PE_JOURNAL_ERROR;
+    }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         pe_fail(e, PE_EINPUT, "%s: corrupt journal: not a regular file; the shard is redone", path);
         return PE_JOURNAL_CORRUPT;
     }
-    if ((uint64_t)st.st_size > (uint64_t)(SIZE_MAX / 2)) {
+    if ((uint64_t)st.st_size > PE_JOURNAL_MAX_BYTES) {
         close(fd);
-        pe_fail(e, PE_EINPUT, "%s: corrupt journal: absurd size %lld bytes; the shard is redone",
-                path, (long long)st.st_size);
+        pe_fail(e, PE_EINPUT, "%s: corrupt journal: %lld bytes, more than the %llu a shard's journal can hold; the "
+                "shard is redone", path, (long long)st.st_size, (unsigned long long)PE_JOURNAL_MAX_BYTES);
         return PE_JOURNAL_CORRUPT;
     }
     size_t size = (size_t)st.st_size;

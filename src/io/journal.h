@@ -31,6 +31,10 @@
 
 #define PE_JOURNAL_VERSION 1u
 #define PE_JOURNAL_HASH_MAX 128   /* hex digits: room for SHA-512 */
+/* A larger file is corrupt, never read: a shard of 64 problems journals about
+ * 100 KB (PRMBench), so this is hundreds of times what a real one needs, and a
+ * sparse or hostile file cannot make a rank allocate its size. */
+#define PE_JOURNAL_MAX_BYTES ((uint64_t)64 << 20)
 
 typedef enum {
     PE_JOURNAL_ERROR = -1,  /* could not tell: I/O error or bad argument; e says why */
@@ -50,7 +54,9 @@ int pe_journal_write(const char *dir, const char *job_hash, uint64_t shard,
 /* Reads the journal of `shard` from `dir`. On PE_JOURNAL_VALID, *payload is a
  * malloc'ed copy of the payload (never NULL, even for len 0; the caller frees
  * it) and *len its length; otherwise *payload is NULL and *len 0. A missing
- * folder counts as PE_JOURNAL_ABSENT. */
+ * folder counts as PE_JOURNAL_ABSENT. Not a regular file (a FIFO, a device:
+ * never waited on) or larger than PE_JOURNAL_MAX_BYTES: PE_JOURNAL_CORRUPT; a
+ * folder under the journal's name: PE_JOURNAL_ERROR (PE_EIO). */
 pe_journal_status pe_journal_read(const char *dir, const char *job_hash, uint64_t shard,
                                   void **payload, size_t *len, pe_err *e);
 
@@ -64,6 +70,10 @@ int pe_journal_list(const char *dir, uint64_t **shards, size_t *n, pe_err *e);
 /* Writes "<dir>/shard-<id>.journal" into buf (for messages and tests).
  * Returns PE_OK, or PE_EUSAGE when it does not fit. */
 int pe_journal_path(const char *dir, uint64_t shard, char *buf, size_t size, pe_err *e);
+
+/* Creates dir (and its parents) when missing and checks that it is a folder
+ * this process can write in: before any work, not at the first journal. */
+int pe_journal_dir_check(const char *dir, pe_err *e);
 
 /* The journal's checksum: SHA-256 of the n bytes at data (src/core/sha256.h). */
 void pe_journal_sha256(const void *data, size_t n, uint8_t out[32]);

@@ -1,6 +1,7 @@
 #include "jsonl.h"
 
 #include "json_check.h"
+#include "map_guard.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,8 +23,10 @@ static int is_blank(const char *s, size_t n)
 
 void pe_jsonl_free(pe_jsonl *j)
 {
-    if (j->buf && j->size)
+    if (j->buf && j->size) {
+        pe_map_guard_remove(j->buf);
         munmap((void *)j->buf, j->size);
+    }
     free(j->start);
     free(j->len);
     free(j->lineno);
@@ -35,7 +38,8 @@ void pe_jsonl_free(pe_jsonl *j)
 static int map_whole(const char *path, pe_jsonl *j, pe_err *e)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY);
+    /* non-blocking: a FIFO is refused below instead of waiting for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
         return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -56,6 +60,7 @@ static int map_whole(const char *path, pe_jsonl *j, pe_err *e)
             return pe_fail(e, PE_EIO, "%s: cannot map: %s", path, strerror(errno));
         }
         j->buf = p;
+        pe_map_guard_add(p, j->size, path);
     }
     close(fd);
     return PE_OK;
@@ -63,8 +68,42 @@ static int map_whole(const char *path, pe_jsonl *j, pe_err *e)
 
 int pe_jsonl_read(const char *path, pe_jsonl *j, pe_err *e)
 {
+    return pe_jsonl_read_ex(path, j, NULL, NULL, e);
+}
+
+/* Calls first() on a one-line view of the first non-blank line. */
+static int check_first(const char *path, pe_jsonl *j, pe_jsonl_first_fn first, void *ctx, pe_err *e)
+{
+    size_t pos = 0;
+    int line = 0;
+    while (pos < j->size) {
+        line++;
+        const char *s = j->buf + pos, *end = memchr(s, '\n', j->size - pos);
+        size_t n = end ? (size_t)(end - s) : j->size - pos;
+        if (n > PE_JSONL_MAX_LINE)
+            return PE_OK;  /* reported by the full split, with the same words */
+        if (!is_blank(s, n)) {
+            size_t start = pos, len = n;
+            int lineno = line;
+            pe_jsonl one = *j;
+            one.nlines = 1;
+            one.start = &start;
+            one.len = &len;
+            one.lineno = &lineno;
+            return first(&one, path, ctx, e);
+        }
+        pos += n + 1;
+    }
+    return PE_OK;
+}
+
+int pe_jsonl_read_ex(const char *path, pe_jsonl *j, pe_jsonl_first_fn first, void *ctx, pe_err *e)
+{
     memset(j, 0, sizeof *j);
     if (map_whole(path, j, e) != PE_OK)
+        goto fail;
+    /* before the index (20 bytes per line) and any other line is parsed */
+    if (first && check_first(path, j, first, ctx, e) != PE_OK)
         goto fail;
     /* A NUL byte would silently cut a cJSON string short: binary data is refused. */
     const char *nul = j->size ? memchr(j->buf, '\0', j->size) : NULL;

@@ -32,6 +32,12 @@ typedef struct pe_jsonl {
  * UTF-8 and control characters JSON forbids are refused line by line when the
  * lines are parsed (pe_jsonl_parse_object / pe_jsonl_parse_in). */
 int pe_jsonl_read(const char *path, pe_jsonl *j, pe_err *e);
+/* The same, calling first() on a view of the first non-blank line (nlines 1)
+ * before anything else is done with the file: a file wrong on line 1 fails at
+ * once, its other lines never indexed nor parsed. first returns PE_OK or an
+ * error code with e set. */
+typedef int (*pe_jsonl_first_fn)(const pe_jsonl *one, const char *path, void *ctx, pe_err *e);
+int pe_jsonl_read_ex(const char *path, pe_jsonl *j, pe_jsonl_first_fn first, void *ctx, pe_err *e);
 void pe_jsonl_free(pe_jsonl *j);
 
 /* Parses line k into a JSON object. On failure (malformed, not an object, a

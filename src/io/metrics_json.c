@@ -8,6 +8,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "outfile.h"
+
 void pe_json_double(double v, char buf[32])
 {
     if (!isfinite(v)) {
@@ -215,28 +217,13 @@ int pe_metrics_json_write_run(const char *path, const pe_metrics *m, const char 
     char *s = pe_metrics_json_string_run(m, warnings, nwarnings, run, e);
     if (!s)
         return PE_ERESOURCE;
-    size_t n = strlen(path) + 5;
-    char *tmp = pe_malloc(n, e);
-    if (!tmp) {
-        free(s);
-        return PE_ERESOURCE;
+    pe_outfile o;
+    int rc = pe_outfile_open(&o, path, e);
+    if (rc == PE_OK) {
+        pe_outfile_write(&o, s, strlen(s));
+        pe_outfile_write(&o, "\n", 1);
+        rc = pe_outfile_publish(&o, 1, e);
     }
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    int rc = PE_OK;
-    if (!f)
-        rc = pe_fail(e, PE_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-    else {
-        int bad = fputs(s, f) < 0 || fputc('\n', f) == EOF;
-        bad |= fclose(f) != 0;
-        if (bad)
-            rc = pe_fail(e, PE_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, path) != 0)
-            rc = pe_fail(e, PE_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        if (rc != PE_OK)
-            remove(tmp);
-    }
-    free(tmp);
     free(s);
     return rc;
 }

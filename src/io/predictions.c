@@ -233,11 +233,37 @@ static int critic_finish(pe_predictions *P, pe_err *e)
     return PE_OK;
 }
 
+/* pe_jsonl_read_ex's check of line 1 (ctx: the format asked for): a file that
+ * is not predictions fails before its other lines are indexed or parsed. */
+static int first_prediction_ok(const pe_jsonl *one, const char *path, void *ctx, pe_err *e)
+{
+    int format = *(const int *)ctx;
+    char msg[1024];
+    cJSON *o = pe_jsonl_parse_object(one, 0, path, msg, sizeof msg);
+    if (!o)
+        return pe_fail(e, PE_EINPUT, "%s", msg);
+    if (format == PE_FMT_AUTO)  /* as pe_predictions_load tells it; none: reported there, in its own words */
+        format = cJSON_HasObjectItem(o, "task_name") && cJSON_HasObjectItem(o, "results") ? PE_FMT_CRITIC
+                 : cJSON_HasObjectItem(o, "idx")                                            ? PE_FMT_REFERENCE
+                 : cJSON_HasObjectItem(o, "key")                                            ? PE_FMT_NATIVE
+                                                                                             : -1;
+    if (format < 0) {
+        cJSON_Delete(o);
+        return PE_OK;
+    }
+    pe_pred p;
+    memset(&p, 0, sizeof p);
+    int bad = parse_line(o, format, &p, path, one->lineno[0], msg, sizeof msg);
+    cJSON_Delete(o);
+    pred_free(&p);
+    return bad ? pe_fail(e, PE_EINPUT, "%s", msg) : PE_OK;
+}
+
 int pe_predictions_load(const char *path, int format, pe_predictions *P, pe_err *e)
 {
     memset(P, 0, sizeof *P);
     pe_jsonl j;
-    int rc = pe_jsonl_read(path, &j, e);
+    int rc = pe_jsonl_read_ex(path, &j, first_prediction_ok, &format, e);
     if (rc != PE_OK)
         return rc;
     char **msgs = NULL;

@@ -1,7 +1,9 @@
 /* The HDF5 results writer (layout: docs/hdf5-schema.md). Serial HDF5: only
- * rank 0 writes. Everything goes to "<path>.tmp", which is fsync'ed and
- * renamed onto path only when complete, so a crash or an error never leaves a
- * half-written file under the final name. */
+ * rank 0 writes. The file is built in memory (HDF5's core driver, no backing
+ * store) and its image published by outfile.c (temporary file, fsync, rename),
+ * so that HDF5 never writes to the disk itself: a full disk is a plain failed
+ * write() of ours, never an HDF5 file left open with unflushed metadata that
+ * libhdf5 then tries to flush again at MPI_Finalize (which crashed). */
 #include "results_h5.h"
 
 #include <errno.h>
@@ -14,6 +16,7 @@
 
 #include <hdf5.h>
 
+#include "outfile.h"
 #include "results_h5_types.h"
 
 /* Elements per chunk of the per-sample and per-step datasets: 64 KiB to
@@ -735,34 +738,74 @@ static int check_output(const char *path, const pe_eval_output *o, const pe_prov
     return PE_OK;
 }
 
-/* Flushes the finished file to disk, so that after the rename the final name
- * never refers to data still only in the page cache. */
-static int sync_file(const char *path, pe_err *e)
+/* Bob Jenkins' lookup3 hash (hashlittle, byte by byte), the checksum of
+ * HDF5's metadata. */
+#define ROT(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static uint32_t lookup3(const uint8_t *k, size_t len)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return pe_fail(e, PE_EIO, "%s: cannot reopen to sync: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    int err = errno;
-    close(fd);
-    if (rc != 0)
-        return pe_fail(e, PE_EIO, "%s: fsync failed: %s", path, strerror(err));
-    return PE_OK;
+    uint32_t a, b, c;
+    a = b = c = 0xdeadbeefu + (uint32_t)len;
+    while (len > 12) {
+        a += k[0] + ((uint32_t)k[1] << 8) + ((uint32_t)k[2] << 16) + ((uint32_t)k[3] << 24);
+        b += k[4] + ((uint32_t)k[5] << 8) + ((uint32_t)k[6] << 16) + ((uint32_t)k[7] << 24);
+        c += k[8] + ((uint32_t)k[9] << 8) + ((uint32_t)k[10] << 16) + ((uint32_t)k[11] << 24);
+        a -= c; a ^= ROT(c, 4);  c += b;
+        b -= a; b ^= ROT(a, 6);  a += c;
+        c -= b; c ^= ROT(b, 8);  b += a;
+        a -= c; a ^= ROT(c, 16); c += b;
+        b -= a; b ^= ROT(a, 19); a += c;
+        c -= b; c ^= ROT(b, 4);  b += a;
+        len -= 12;
+        k += 12;
+    }
+    if (len == 0)
+        return c;
+    uint32_t w[3] = {0, 0, 0};
+    for (size_t i = 0; i < len; i++)
+        w[i / 4] += (uint32_t)k[i] << (8 * (i % 4));
+    a += w[0];
+    b += w[1];
+    c += w[2];
+    c ^= b; c -= ROT(b, 14);
+    a ^= c; a -= ROT(c, 11);
+    b ^= a; b -= ROT(a, 25);
+    c ^= b; c -= ROT(b, 16);
+    a ^= c; a -= ROT(c, 4);
+    b ^= a; b -= ROT(a, 14);
+    c ^= b; c -= ROT(b, 24);
+    return c;
+}
+#undef ROT
+
+/* H5Fget_file_image of a file open for writing clears the superblock's
+ * status flags in the image (the file must not read as "still open") but,
+ * in libhdf5 1.10.8, keeps the checksum computed with them set: readers then
+ * refuse the file. Superblocks of version 2 and 3 end with a lookup3 checksum
+ * of everything before it; it is recomputed here (a no-op where HDF5 did it). */
+static int fix_superblock_checksum(uint8_t *img, size_t n)
+{
+    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (n < 12 || memcmp(img, sig, 8) != 0 || img[8] < 2)
+        return img[8] < 2 ? 0 : -1;
+    size_t body = 12 + 4 * (size_t)img[9];  /* four addresses of size_of_offsets bytes */
+    if (body + 4 > n)
+        return -1;
+    uint32_t sum = lookup3(img, body);
+    for (int i = 0; i < 4; i++)
+        img[body + i] = (uint8_t)(sum >> (8 * i));
+    return 0;
 }
 
-int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e)
+int pe_results_h5_image(const char *path, const pe_eval_output *o, const pe_provenance *p, void **image,
+                        size_t *len, pe_err *e)
 {
+    *image = NULL;
+    *len = 0;
     pe_h5_no_atexit();
     if (check_output(path, o, p, e) != PE_OK)
         return e ? e->code : PE_EGENERIC;
     pe_err local = {0};
     pe_err *err = e ? e : &local;
-    size_t plen = strlen(path);
-    char *tmp = pe_malloc(plen + 5, err);
-    if (!tmp)
-        return PE_ERESOURCE;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
 
     /* HDF5 would print its error stack to stderr; the message goes through pe_err instead. */
     H5E_auto2_t old_func;
@@ -773,11 +816,16 @@ int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_prov
     writer w = {path, err};
     int rc = PE_OK;
     hid_t fapl = pe_h5_fapl(1), fcpl = pe_h5_fcpl();
-    hid_t f = fapl < 0 || fcpl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    /* in memory only: grows by 1 MiB, never written by HDF5 */
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) {
+        pe_h5_close(fapl);
+        fapl = -1;
+    }
+    hid_t f = fapl < 0 || fcpl < 0 ? -1 : H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
     if (f < 0) {
         char why[512];
         pe_h5_error_text(why, sizeof why);  /* before any other HDF5 call clears the stack */
-        rc = pe_fail(err, PE_EIO, "%s: cannot create the temporary file %s%s%s", path, tmp, why[0] ? ": " : "", why);
+        rc = pe_fail(err, PE_ERESOURCE, "%s: cannot create the file in memory%s%s", path, why[0] ? ": " : "", why);
     }
     pe_h5_close(fapl);
     pe_h5_close(fcpl);
@@ -790,14 +838,44 @@ int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_prov
         rc = rc ? rc : write_timing(&w, f, o->run);
         rc = rc ? rc : write_run(&w, f, o->run);
     }
+    if (rc == PE_OK && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
+        rc = h5fail(&w, "/", "H5Fflush");
+    ssize_t n = rc == PE_OK ? H5Fget_file_image(f, NULL, 0) : -1;
+    if (rc == PE_OK && n <= 0)
+        rc = h5fail(&w, "/", "H5Fget_file_image");
+    void *buf = rc == PE_OK ? pe_malloc((size_t)n, err) : NULL;
+    if (rc == PE_OK && !buf)
+        rc = PE_ERESOURCE;
+    if (rc == PE_OK && H5Fget_file_image(f, buf, (size_t)n) != n)
+        rc = h5fail(&w, "/", "H5Fget_file_image");
+    if (rc == PE_OK && fix_superblock_checksum(buf, (size_t)n) != 0)
+        rc = pe_fail(err, PE_EGENERIC, "%s: internal: the file image does not start with an HDF5 superblock", path);
     if (f >= 0 && H5Fclose(f) < 0 && rc == PE_OK)
-        rc = h5fail(&w, tmp, "H5Fclose");
-    rc = rc ? rc : sync_file(tmp, err);
-    if (rc == PE_OK && rename(tmp, path) != 0)
-        rc = pe_fail(err, PE_EIO, "%s: cannot rename %s onto it: %s", path, tmp, strerror(errno));
-    if (rc != PE_OK && f >= 0)
-        remove(tmp);  /* whatever was written is incomplete: no half file is left behind */
+        rc = h5fail(&w, "/", "H5Fclose");
     H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
-    free(tmp);
+    if (rc != PE_OK) {
+        free(buf);
+        return rc;
+    }
+    *image = buf;
+    *len = (size_t)n;
+    return PE_OK;
+}
+
+int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e)
+{
+    void *img;
+    size_t len;
+    pe_err local = {0};
+    pe_err *err = e ? e : &local;
+    int rc = pe_results_h5_image(path, o, p, &img, &len, err);
+    if (rc != PE_OK)
+        return rc;
+    pe_outfile f;
+    if ((rc = pe_outfile_open(&f, path, err)) == PE_OK) {
+        pe_outfile_write(&f, img, len);
+        rc = pe_outfile_publish(&f, 1, err);
+    }
+    free(img);
     return rc;
 }

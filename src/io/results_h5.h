@@ -1,5 +1,5 @@
 /* The HDF5 results file (docs/hdf5-schema.md). Only rank 0 writes; the file
- * is written under "<path>.tmp" and renamed when complete. */
+ * is built in memory and published whole (outfile.h). */
 #ifndef PE_RESULTS_H5_H
 #define PE_RESULTS_H5_H
 
@@ -41,6 +41,12 @@ typedef struct pe_eval_output {
 } pe_eval_output;
 
 int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e);
+
+/* The file's bytes, built in memory (path only names it in messages): for a
+ * caller that publishes it together with other outputs (pe_outfile_publish).
+ * *image is the caller's to free. */
+int pe_results_h5_image(const char *path, const pe_eval_output *o, const pe_provenance *p, void **image,
+                        size_t *len, pe_err *e);
 
 /* Loads libprmeval_h5.so, where the writer and the reader live
  * (results_h5_loader.c); PE_ERESOURCE naming the module when it cannot. Called

@@ -13,6 +13,7 @@
 #include "../core/module.h"
 
 typedef int (*write_fn)(const char *, const pe_eval_output *, const pe_provenance *, pe_err *);
+typedef int (*image_fn)(const char *, const pe_eval_output *, const pe_provenance *, void **, size_t *, pe_err *);
 typedef int (*read_fn)(const char *, pe_results *, pe_err *);
 
 /* The module's entry point, or NULL with e set. */
@@ -31,13 +32,23 @@ static void *entry(const char *name, pe_err *e)
 
 int pe_results_h5_load(pe_err *e)
 {
-    return entry("pe_h5_module_write", e) && entry("pe_h5_module_read", e) ? PE_OK : PE_ERESOURCE;
+    return entry("pe_h5_module_write", e) && entry("pe_h5_module_read", e) && entry("pe_h5_module_image", e)
+               ? PE_OK : PE_ERESOURCE;
 }
 
 int pe_results_h5_write(const char *path, const pe_eval_output *o, const pe_provenance *p, pe_err *e)
 {
     write_fn f = (write_fn)entry("pe_h5_module_write", e);
     return f ? f(path, o, p, e) : PE_ERESOURCE;
+}
+
+int pe_results_h5_image(const char *path, const pe_eval_output *o, const pe_provenance *p, void **image,
+                        size_t *len, pe_err *e)
+{
+    *image = NULL;
+    *len = 0;
+    image_fn f = (image_fn)entry("pe_h5_module_image", e);
+    return f ? f(path, o, p, image, len, e) : PE_ERESOURCE;
 }
 
 int pe_results_h5_read(const char *path, pe_results *r, pe_err *e)

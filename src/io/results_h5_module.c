@@ -19,3 +19,10 @@ int pe_h5_module_read(const char *path, pe_results *r, pe_err *e)
 {
     return pe_results_h5_read(path, r, e);
 }
+
+__attribute__((visibility("default")))
+int pe_h5_module_image(const char *path, const pe_eval_output *o, const pe_provenance *p, void **image, size_t *len,
+                       pe_err *e)
+{
+    return pe_results_h5_image(path, o, p, image, len, e);
+}

@@ -4,6 +4,7 @@
 #include "safetensors.h"
 
 #include "json_check.h"
+#include "map_guard.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -14,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "infile.h"
 
 const char *st_dtype_name(pe_dtype dt)
 {
@@ -73,7 +76,7 @@ int st_map(st_set *s, const char *path, int *fi, pe_err *e)
     f->path = pe_strdup(path, e);
     if (!f->path)
         return e->code;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);  /* a FIFO is refused below, not waited on */
     if (fd < 0)
         return pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -95,6 +98,7 @@ int st_map(st_set *s, const char *path, int *fi, pe_err *e)
     if (p == MAP_FAILED)
         return pe_fail(e, PE_EIO, "%s: cannot mmap %zu bytes: %s", path, f->size, strerror(errno));
     f->map = p;
+    pe_map_guard_add(p, f->size, path);
     return PE_OK;
 }
 
@@ -277,8 +281,10 @@ int st_finish(st_set *s, pe_err *e)
 void st_close(st_set *s)
 {
     for (int i = 0; i < s->nfiles; i++) {
-        if (s->files[i].map)
+        if (s->files[i].map) {
+            pe_map_guard_remove(s->files[i].map);
             munmap((void *)s->files[i].map, s->files[i].size);
+        }
         free(s->files[i].path);
     }
     for (int i = 0; i < s->n; i++)

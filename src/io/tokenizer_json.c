@@ -16,6 +16,7 @@
 #include "core/tokenizer_impl.h"
 #include "io/json_check.h"
 #include "io/tokenizer_io.h"
+#include "infile.h"
 
 /* The pattern of GPT-2's ByteLevel pre-tokenizer when use_regex is true. */
 static const char gpt2_pattern[] =
@@ -660,7 +661,7 @@ static int load_post(ctx *c, pe_tokenizer *t, const cJSON *o, const char *path)
 
 char *pe_tok_read_text(const char *path, size_t *len, pe_err *e)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = pe_fopen_input(path);
     if (!f) {
         pe_fail(e, PE_EIO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;

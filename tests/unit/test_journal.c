@@ -293,11 +293,22 @@ static void test_corruptions(const char *dir)
     expect_corrupt(dir, hash, 4, "holds shard 3, expected shard 4");
     CHECK_INT(pe_journal_read(dir, hash, 3, &got, &glen, &e), PE_JOURNAL_ABSENT);
 
-    /* A folder where a journal should be. */
+    /* A folder where a journal should be: the journal could never be written
+     * there, so it is an error (known before the shard's work), not a redo. */
     char sub[4096];
     pe_journal_path(dir, 9, sub, sizeof sub, NULL);
     CHECK_INT(mkdir(sub, 0777), 0);
-    expect_corrupt(dir, hash, 9, "not a regular file");
+    pe_err_clear(&e);
+    CHECK_INT(pe_journal_read(dir, hash, 9, &got, &glen, &e), PE_JOURNAL_ERROR);
+    CHECK_INT(e.code, PE_EIO);
+    CHECK(strstr(e.msg, sub) != NULL && strstr(e.msg, "is a folder") != NULL);
+    /* A FIFO: corrupt at once (opened without blocking), never waited on. */
+    char fifo[4096];
+    pe_journal_path(dir, 10, fifo, sizeof fifo, NULL);
+    CHECK_INT(mkfifo(fifo, 0666), 0);
+    expect_corrupt(dir, hash, 10, "not a regular file");
+    unlink(fifo);
+    pe_err_clear(&e);
     rmdir(sub);
     CHECK_INT(e.code, PE_OK);
 }

@@ -1,0 +1,95 @@
+/* Finite weights and the content hash of a loaded model (model_check.h). */
+#include "model_check.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/sha256.h"
+#include "safetensors.h"
+
+/* Four independent multiply-xor lanes over 8-byte words, then the tail: the
+ * chain of one lane alone would cap the pass at a quarter of the speed. */
+static const uint64_t K = 0x9e3779b97f4a7c15u;
+
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h ^= w * K;
+    h = (h << 31) | (h >> 33);
+    return h * 0xbf58476d1ce4e5b9u;
+}
+
+static uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t n)
+{
+    uint64_t l[4] = {seed, seed ^ 1, seed ^ 2, seed ^ 3};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * k, 8);
+            l[k] = mix(l[k], w);
+        }
+    uint64_t h = mix(mix(mix(mix(seed, l[0]), l[1]), l[2]), l[3]);
+    for (; i < n; i++)
+        h = mix(h, p[i]);
+    return mix(h, (uint64_t)n);
+}
+
+/* Index of the first NaN or infinity, or -1. */
+static int64_t first_nonfinite(const pe_tensor *t)
+{
+    const uint8_t *p = t->data;
+    if (t->dtype == PE_DT_F32) {
+        size_t n = t->nbytes / 4;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v;
+            memcpy(&v, p + 4 * i, 4);
+            if ((v & 0x7f800000u) == 0x7f800000u)
+                return (int64_t)i;
+        }
+        return -1;
+    }
+    uint16_t mask = t->dtype == PE_DT_BF16 ? 0x7f80u : 0x7c00u;  /* the exponent: all ones = Inf or NaN */
+    size_t n = t->nbytes / 2;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t v;
+        memcpy(&v, p + 2 * i, 2);
+        if ((v & mask) == mask)
+            return (int64_t)i;
+    }
+    return -1;
+}
+
+int pe_model_check_weights(const pe_model *m, uint64_t *hash, pe_err *e)
+{
+    const st_set *s = m->impl;
+    uint64_t h = 0x243f6a8885a308d3u;
+    for (int i = 0; s && i < s->n; i++) {
+        const st_entry *t = &s->entries[i];
+        if (!t->used)
+            continue;
+        const st_file *f = &s->files[t->file];
+        pe_tensor v = {t->dtype, t->ndim, {0}, f->map + f->data_off + t->begin, t->end - t->begin};
+        int64_t bad = first_nonfinite(&v);
+        if (bad >= 0)
+            return pe_fail(e, PE_EINPUT, "%s: tensor '%s' holds a NaN or infinity (element %lld of %s): a model with "
+                           "non-finite weights gives non-finite rewards", f->path, t->name, (long long)bad,
+                           st_dtype_name(t->dtype));
+        h = hash_bytes(h, (const uint8_t *)t->name, strlen(t->name));
+        uint64_t meta[2 + ST_MAX_DIM] = {(uint64_t)t->dtype, (uint64_t)t->ndim};
+        for (int d = 0; d < t->ndim && d < ST_MAX_DIM; d++)
+            meta[2 + d] = (uint64_t)t->shape[d];
+        h = hash_bytes(h, (const uint8_t *)meta, sizeof meta);
+        h = hash_bytes(h, v.data, v.nbytes);
+    }
+    static const char *const files[] = {"config.json", "tokenizer.json"};
+    for (int k = 0; k < 2; k++) {
+        char path[sizeof m->dir + 32], hex[65];
+        snprintf(path, sizeof path, "%s/%s", m->dir, files[k]);
+        pe_err ignore = {0};
+        if (pe_sha256_file(path, hex, &ignore) != PE_OK)
+            snprintf(hex, sizeof hex, "absent");
+        h = hash_bytes(h, (const uint8_t *)hex, strlen(hex));
+    }
+    *hash = h;
+    return PE_OK;
+}
