@@ -51,6 +51,15 @@ llemma="$T/llemma-layout"
 cp -r "$base" "$llemma"
 rm "$llemma/tokenizer.json" "$llemma/tokenizer_config.json"
 
+# As published: Math-Shepherd's weights are two .bin shards with their index
+# beside tokenizer.model; the Llemma PRMs' are .bin shards with no tokenizer.
+# Written by Debian's torch.save (tests/oracle/torch_bin.py) from the same weights.
+"$PY" "$PRMEVAL_SRC/tests/oracle/torch_bin.py" convert "$ms" "$T/ms-bin" --shards 2 >/dev/null
+"$PY" "$PRMEVAL_SRC/tests/oracle/torch_bin.py" convert "$llemma" "$T/llemma-bin" --shards 2 >/dev/null
+[ -f "$T/ms-bin/pytorch_model.bin.index.json" ] && [ -f "$T/ms-bin/tokenizer.model" ] &&
+    [ ! -f "$T/ms-bin/model.safetensors" ] && [ ! -f "$T/llemma-bin/tokenizer.model" ] ||
+    fail "the .bin layouts are not as published"
+
 job() {  # name model [extra json]
     cat > "$T/$1.job.json" <<EOF
 {"model": "$2", "family": "math-shepherd", "data": "$DATA", "output": "$T/$1.h5", "json": "$T/$1.json",
@@ -60,13 +69,22 @@ EOF
 job ms "$ms"
 job twin "$twin"
 job llemma "$llemma" ", \"tokenizer\": \"$ms\""
-for r in ms twin llemma; do
+job msbin "$T/ms-bin"
+job llemmabin "$T/llemma-bin" ", \"tokenizer\": \"$ms\""
+for r in ms twin llemma msbin llemmabin; do
     PRMEVAL_MPI=0 "$PRMEVAL" run "$T/$r.job.json" --quiet --dump-tokens "$T/$r.tokens" 2> "$T/$r.log" ||
         { cat "$T/$r.log"; fail "run $r"; }
 done
 [ -s "$T/ms.tokens" ] || fail "no tokens dumped"
 cmp -s "$T/ms.tokens" "$T/twin.tokens" || fail "token ids of the tokenizer.model folder differ from its tokenizer.json twin"
 cmp -s "$T/ms.tokens" "$T/llemma.tokens" || fail "token ids with the job key \"tokenizer\" differ"
+for r in msbin llemmabin; do
+    cmp -s "$T/ms.tokens" "$T/$r.tokens" || fail "$r: token ids differ"
+    grep -q "PyTorch .bin, sharded" "$T/$r.log" || { cat "$T/$r.log"; fail "$r: the run does not say it read .bin shards"; }
+    for g in /steps /samples /metrics; do
+        h5diff "$T/ms.h5" "$T/$r.h5" "$g" >/dev/null || fail "$r: HDF5 $g differs from the safetensors run"
+    done
+done
 "$PY" - "$T/ms.h5" "$T/twin.h5" "$T/llemma.h5" "$T/ms.tokens" <<'EOF' || fail "rewards differ"
 import json, sys
 import h5py, numpy as np
