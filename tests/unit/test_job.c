@@ -145,7 +145,7 @@ static void test_set(void)
         {"label_rule=new", "\"new\" is not one of current|original"},
         {"modle=x", "--set: unknown key \"modle\"; valid keys: model, tokenizer, family, data, output, json, backend, "
                     "max_tokens, token_budget, threshold, limit, seed, checkpoint_dir, label_rule, "
-                    "qwen_backspace_quirk, rlhflow_system_block, progress_interval, tokenizer"},
+                    "qwen_backspace_quirk, rlhflow_system_block, progress_interval"},
         {"model", "--set model: expected key=value"},
         {"=3", "expected key=value"},
     };
