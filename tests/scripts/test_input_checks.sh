@@ -77,6 +77,8 @@ expect "duplicate across files" 0 \
 "$PY" - <<'PY'
 import json
 c = json.load(open("sky/config.json")); c["bos_token_id"] = 99999; json.dump(c, open("sky/config.json", "w"))
+# config.json's id is Skywork's BOS only where the tokenizer declares no bos_token (docs/families.md)
+c = json.load(open("sky/tokenizer_config.json")); c["bos_token"] = None; json.dump(c, open("sky/tokenizer_config.json", "w"))
 t = json.load(open("qp/tokenizer.json"))
 for a in t["added_tokens"]:
     if a["content"] == "<extra_0>":
