@@ -14,7 +14,7 @@ build=${BUILD:-build}
 cmake --build "$build" --target prmeval_lib prmeval_blas >/dev/null
 bin="$build/bench_cpu_forward"
 cc -std=c11 -O2 -fopenmp -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Isrc -Itests/unit \
-  bench/bench_cpu_forward.c "$build/libprmeval_lib.a" -lm -o "$bin"
+  bench/bench_cpu_forward.c "$build/libprmeval_lib.a" $(pkg-config --libs libzip libcjson libutf8proc libpcre2-8) -lm -o "$bin"
 # The bench program is not beside the module: say where OpenBLAS's glue is.
 export PRMEVAL_BLAS_MODULE="$(cd "$build" && pwd)/libprmeval_blas.so"
 
