@@ -150,7 +150,7 @@ static int same_model_everywhere(run_ctx *c, pe_err *e)
         }
     if (rc != PE_OK)
         pe_fail(e, PE_EMPI, "%s: ranks %s loaded model files whose contents differ from rank 0's (weights, "
-                "config.json or tokenizer.json; content hash %016llx on rank 0): node-local copies of the "
+                "config.json or the tokenizer files; content hash %016llx on rank 0): node-local copies of the "
                 "checkpoint differ; stopping before any work", c->job->model, differ, (unsigned long long)all[0]);
     free(all);
     return rc;

@@ -81,8 +81,10 @@ int pe_model_check_weights(const pe_model *m, uint64_t *hash, pe_err *e)
         h = hash_bytes(h, (const uint8_t *)meta, sizeof meta);
         h = hash_bytes(h, v.data, v.nbytes);
     }
-    static const char *const files[] = {"config.json", "tokenizer.json"};
-    for (int k = 0; k < 2; k++) {
+    /* and every file of the folder a tokenizer is read from (src/io/tokenizer_load.c) */
+    static const char *const files[] = {"config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+                                        "special_tokens_map.json"};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
         char path[sizeof m->dir + 32], hex[65];
         snprintf(path, sizeof path, "%s/%s", m->dir, files[k]);
         pe_err ignore = {0};

@@ -86,6 +86,12 @@ SH
 per_rank() { echo mpirun -np 2 --oversubscribe bash per_rank.sh "$@"; }
 expect "ranks with different models" 6 "ranks 1 loaded model files whose contents differ from rank 0" $(per_rank m0 m1)
 expect "ranks with identical copies" 0 "^done: " $(per_rank m0 m0copy)
+# a SentencePiece tokenizer.model (Math-Shepherd's layout) that differs between copies is seen too
+cp -r m0 m0spm
+printf 'one' > m0/tokenizer.model; printf 'two' > m0spm/tokenizer.model
+expect "ranks whose tokenizer.model differs" 6 "ranks 1 loaded model files whose contents differ from rank 0" \
+  $(per_rank m0 m0spm)
+rm -f m0/tokenizer.model
 
 [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "all model sanity checks passed"
