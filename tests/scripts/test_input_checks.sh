@@ -6,31 +6,9 @@
 # (config.json "bos_token_id", a tokenizer.json token); an index whose
 # weight_map is empty says so; a repeated --data or --predictions is a usage
 # error.
-set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-cd "$T" || exit 1
-PY=/usr/bin/python3
+. "$PRMEVAL_SRC/tests/scripts/fault_checks.sh"
 D="$PRMEVAL_SRC/data/prmbench"
 PRED="$PRMEVAL_SRC/data/baselines/all_valid.jsonl"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok   $*"; }
-expect() {  # what want_rc regex cmd...
-  local what="$1" want="$2" re="$3"
-  shift 3
-  timeout 300 "$@" >out.txt 2>&1
-  local rc=$?
-  if [ $rc -ne "$want" ] || ! grep -qE -- "$re" out.txt; then
-    fail "$what: exit $rc (want $want matching '$re')"; tail -n 5 out.txt
-  elif grep -qE "AddressSanitizer|runtime error" out.txt; then
-    fail "$what: sanitizer report"; cat out.txt
-  else
-    ok "$what: $(grep -E -- "$re" out.txt | head -n 1 | cut -c1-220)"
-  fi
-}
 
 # 1. wrong on line 1, then 10 million short lines (30 MB): fails at once, small
 "$PY" -c '

@@ -5,15 +5,7 @@
 # file) is reported corrupt and redone, without a hang or an allocation of its
 # size; a SIGTERM that is already pending when prmeval starts (blocked by the
 # launcher) is honoured: exit 75 before any shard, no backend started.
-set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok   $*"; }
+. "$PRMEVAL_SRC/tests/scripts/fault_checks.sh"
 
 "$PRMEVAL" tiny-model m --family qwen-prm --seed 3 --layers 1 --hidden 32 --heads 2 --kv-heads 1 --ffn 64 \
   >/dev/null 2>&1 || { echo "FAIL: tiny-model"; exit 1; }
@@ -21,43 +13,34 @@ cat > job.json <<EOF
 {"model": "m", "family": "qwen-prm", "data": "$PRMEVAL_SRC/data/prmbench", "output": "r.h5",
  "backend": "cpu", "max_tokens": 96, "limit": 64, "checkpoint_dir": "ck"}
 EOF
-expect() {  # what want_rc regex [--set ...]
+run_job() {  # what want_rc regex [--set ...]: prmeval run job.json --quiet, a fresh r.h5
   local what="$1" want="$2" re="$3"
   shift 3
   rm -f r.h5
-  local start=$SECONDS
-  timeout 120 "$PRMEVAL" run job.json --quiet "$@" >out.txt 2>&1
-  local rc=$?
-  if [ $rc -ne "$want" ] || ! grep -qE -- "$re" out.txt; then
-    fail "$what: exit $rc (want $want matching '$re')"; tail -n 5 out.txt
-  elif grep -qE "AddressSanitizer|runtime error" out.txt; then
-    fail "$what: sanitizer report"; cat out.txt
-  else
-    ok "$what ($((SECONDS - start)) s): $(grep -E -- "$re" out.txt | head -n 1 | cut -c1-200)"
-  fi
+  EXPECT_TIMEOUT=120 expect "$what" "$want" "$re" "$PRMEVAL" run job.json --quiet "$@"
 }
 
 # 1. checkpoint_dir: a file, or under a file: exit 4 before any work (no backend line)
 touch afile
-expect "checkpoint_dir is a file" 4 'key "checkpoint_dir": journal: .afile. is not a folder' --set checkpoint_dir=afile
+run_job "checkpoint_dir is a file" 4 'key "checkpoint_dir": journal: .afile. is not a folder' --set checkpoint_dir=afile
 grep -q "^backend:" out.txt && fail "checkpoint_dir is a file: the run started"
-expect "checkpoint_dir under a file" 4 'key "checkpoint_dir": journal: cannot create folder .afile/x.' \
+run_job "checkpoint_dir under a file" 4 'key "checkpoint_dir": journal: cannot create folder .afile/x.' \
   --set checkpoint_dir=afile/x
-expect "checkpoint_dir created when missing" 0 "^done: " --set checkpoint_dir=new/ck
+run_job "checkpoint_dir created when missing" 0 "^done: " --set checkpoint_dir=new/ck
 [ -f new/ck/shard-0.journal ] || fail "no journal in the created checkpoint_dir"
 
 # 2. a journal name taken by a folder: exit 4 before any work
 rm -rf ck && mkdir -p ck/shard-0.journal
-expect "journal name taken by a folder" 4 "ck/shard-0.journal' is a folder, where the shard's journal must go"
+run_job "journal name taken by a folder" 4 "ck/shard-0.journal' is a folder, where the shard's journal must go"
 grep -q "^backend:" out.txt && fail "journal name taken by a folder: the run started"
 rm -rf ck
 
 # 3. a FIFO journal: corrupt, redone, no hang; a sparse 1 GiB journal: corrupt, redone, not read
 mkdir -p ck && mkfifo ck/shard-0.journal
-expect "FIFO journal" 0 "ck/shard-0.journal: corrupt journal: not a regular file; the shard is redone"
+run_job "FIFO journal" 0 "ck/shard-0.journal: corrupt journal: not a regular file; the shard is redone"
 [ -f ck/shard-0.journal ] || fail "FIFO journal: not replaced by a real journal"
 rm -rf ck && mkdir -p ck && truncate -s 1G ck/shard-0.journal
-expect "sparse 1 GiB journal" 0 "corrupt journal: 1073741824 bytes, more than the [0-9]+ a shard's journal can hold"
+run_job "sparse 1 GiB journal" 0 "corrupt journal: 1073741824 bytes, more than the [0-9]+ a shard's journal can hold"
 [ "$(stat -c %s ck/shard-0.journal)" -lt 1000000 ] || fail "sparse journal: not replaced"
 
 # 4. a SIGTERM pending before the first instruction (blocked by the launcher): exit 75, nothing run

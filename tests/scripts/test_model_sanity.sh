@@ -6,16 +6,7 @@
 # with different contents (node-local copies) stop with exit 6 naming the
 # ranks, while identical copies at other paths run. (A file truncated under
 # the mapping: tests/unit/test_map_guard.c.)
-set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-cd "$T" || exit 1
-PY=/usr/bin/python3
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok   $*"; }
+. "$PRMEVAL_SRC/tests/scripts/fault_checks.sh"
 
 tiny() {  # dir seed
   "$PRMEVAL" tiny-model "$1" --family qwen-prm --seed "$2" --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
@@ -41,19 +32,6 @@ job() {  # name model
 {"model": "$2", "family": "qwen-prm", "data": "$PRMEVAL_SRC/data/prmbench", "output": "$1.h5",
  "backend": "cpu", "max_tokens": 96, "limit": 64}
 EOF
-}
-expect() {  # what want_rc regex cmd...
-  local what="$1" want="$2" re="$3"
-  shift 3
-  timeout 300 "$@" >out.txt 2>&1
-  local rc=$?
-  if [ $rc -ne "$want" ] || ! grep -qE -- "$re" out.txt; then
-    fail "$what: exit $rc (want $want matching '$re')"; tail -n 5 out.txt
-  elif grep -qE "AddressSanitizer|runtime error" out.txt; then
-    fail "$what: sanitizer report"; cat out.txt
-  else
-    ok "$what: $(grep -E -- "$re" out.txt | head -n 1 | cut -c1-220)"
-  fi
 }
 
 # 1. a NaN in one weight: named before any forward pass

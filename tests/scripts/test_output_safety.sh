@@ -8,17 +8,8 @@
 # reader is an error (no hang), /dev/null and /dev/stdout (through links to
 # them) work; a table
 # written to a full disk (> /dev/full) is exit 4.
-set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-cd "$T" || exit 1
-PY=/usr/bin/python3
+. "$PRMEVAL_SRC/tests/scripts/fault_checks.sh"
 D="$PRMEVAL_SRC/data/prmbench"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok   $*"; }
 
 # Two predictions files with different metrics: every step valid, every step wrong.
 cp "$PRMEVAL_SRC/data/baselines/all_valid.jsonl" valid.jsonl
