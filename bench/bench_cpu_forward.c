@@ -53,7 +53,8 @@ int main(int argc, char **argv)
                               (uint64_t)cfg.vocab_size);
     for (int s = 0; s <= seqs; s++) seq_start[s] = (int64_t)s * len;
     for (int s = 0; s < seqs; s++) readout[s] = seq_start[s + 1] - 1;
-    pe_batch batch = {tokens, ntok, seq_start, seqs, readout, seqs};
+    pe_batch batch = {.tokens = tokens, .ntok = ntok, .seq_start = seq_start, .nseq = seqs, .readout = readout,
+                      .nread = seqs};
 
     pe_head_spec head;
     synth_bind_head(&m, "qwen_prm", 0, 0, &head);
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
     float *rewards = malloc((size_t)seqs * sizeof *rewards);
     int64_t nwarm = ntok < 64 ? ntok : 64; /* the warm-up reads at most the tokens there are */
     int64_t warm_ss[2] = {0, nwarm}, warm_rd[1] = {nwarm - 1};
-    pe_batch warm = {tokens, nwarm, warm_ss, 1, warm_rd, 1};
+    pe_batch warm = {.tokens = tokens, .ntok = nwarm, .seq_start = warm_ss, .nseq = 1, .readout = warm_rd, .nread = 1};
     if (b.score(&b, &warm, rewards, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     double best = 1e30;
     for (int r = 0; r < reps; r++) {

@@ -15,10 +15,28 @@
  * A backend computes the head's logits and reads them with
  * pe_head_read_rewards; it trusts the model checked by pe_model_check. */
 
-/* A packed batch: nseq sequences laid end to end, no padding.
- * seq_start has nseq+1 entries (prefix sums of lengths); positions restart at 0
- * in each sequence; attention is causal within a sequence only.
- * readout holds nread indices into the packed tokens. */
+/* A reference to keys/values an attention row may read besides its own
+ * segment's: an earlier segment of the same batch (seg >= 0, slot -1) or a
+ * slot of the backend's cache filled by an earlier batch (slot >= 0, seg -1). */
+typedef struct pe_kv_ref {
+    int seg;
+    int slot;
+} pe_kv_ref;
+
+/* A packed batch: nseq segments laid end to end, no padding.
+ * seq_start has nseq+1 entries (prefix sums of lengths).
+ * readout holds nread indices into the packed tokens, ascending.
+ *
+ * Without prefix reuse (pos0 == NULL) every segment is a whole sequence:
+ * positions restart at 0 in each, and attention is causal within it.
+ *
+ * With prefix reuse (engine.h) a segment continues a prompt whose first pos0[s]
+ * tokens are its ancestors ctx[ctx_start[s] .. ctx_start[s+1]-1], in prompt
+ * order (their lengths add up to pos0[s]). The segment's rows have positions
+ * pos0[s], pos0[s]+1, ... and attend causally to the ancestors' keys/values and
+ * their own. keep[s] >= 0 asks the backend to store the segment's keys/values
+ * of every layer in that cache slot (an unused slot), for later batches;
+ * the slots evict[0 .. nevict-1] are freed before the batch runs. */
 typedef struct pe_batch {
     const int32_t *tokens;     /* (ntok) */
     int64_t ntok;
@@ -26,7 +44,28 @@ typedef struct pe_batch {
     int nseq;
     const int64_t *readout;    /* (nread) */
     int64_t nread;
+    /* prefix reuse; all NULL/0 without it */
+    const int64_t *pos0;       /* (nseq) */
+    const int *ctx_start;      /* (nseq+1), NULL when no segment has ancestors */
+    const pe_kv_ref *ctx;      /* (ctx_start[nseq]) */
+    const int *keep;           /* (nseq) slot or -1; NULL: none */
+    const int *evict;          /* (nevict) */
+    int nevict;
 } pe_batch;
+
+/* The checks every backend makes on a batch before it trusts it (batch.c):
+ * arrays present, seq_start from 0 to ntok and not decreasing, token ids
+ * below vocab, read-outs inside and ascending, and with prefix reuse: every
+ * ancestor an earlier segment of the batch or a slot in [0, nslots) that is
+ * filled (slot_len[slot] > 0 tokens, slot_pos0[slot] its first position) and
+ * not evicted, ancestors contiguous from position 0 up to pos0[s], keep slots
+ * unused and distinct. *max_len receives the longest attention span
+ * (pos0 + length) of a segment. Errors are PE_EINPUT naming what is wrong. */
+int pe_batch_check(const pe_batch *b, int vocab, int nslots, const int64_t *slot_pos0,
+                   const int64_t *slot_len, int64_t *max_len, pe_err *e);
+/* Absolute positions of the packed rows: pos[t] = pos0[s] + t - seq_start[s]
+ * (pos0 NULL: 0). */
+void pe_batch_positions(const pe_batch *b, int32_t *pos);
 
 typedef struct pe_backend pe_backend;
 struct pe_backend {
@@ -34,6 +73,9 @@ struct pe_backend {
     char device[256];          /* human-readable: "cpu (2 threads)", "NVIDIA H100 (device 0)" */
     void *impl;
     int nout;                  /* rewards per read-out (the head's nout) */
+    /* bytes one token's keys and values of every layer take in the backend's
+     * cache (prefix reuse); 0: the backend cannot keep them (no reuse) */
+    int64_t kv_bytes_per_token;
     /* rewards: (nread, nout) floats, nout per read-out position */
     int (*score)(pe_backend *b, const pe_batch *batch, float *rewards, pe_err *e);
     void (*destroy)(pe_backend *b);

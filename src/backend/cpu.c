@@ -168,42 +168,6 @@ static int ensure_buffers(cpu_model *m, int64_t ntok, int nseq, int64_t max_len,
     return 0;
 }
 
-static int check_batch(const cpu_model *m, const pe_batch *b, int64_t *max_len, pe_err *e)
-{
-    if (b->nseq <= 0 || b->ntok <= 0 || !b->seq_start || !b->tokens)
-        return pe_fail(e, PE_EINPUT, "batch: empty (%d sequences, %lld tokens)", b->nseq,
-                       (long long)b->ntok);
-    if (b->ntok > INT32_MAX / 2)
-        return pe_fail(e, PE_ERESOURCE, "batch: %lld tokens, too many for one batch",
-                       (long long)b->ntok);
-    if (b->seq_start[0] != 0 || b->seq_start[b->nseq] != b->ntok)
-        return pe_fail(e, PE_EINPUT, "batch: seq_start must run from 0 to ntok %lld (found %lld..%lld)",
-                       (long long)b->ntok, (long long)b->seq_start[0],
-                       (long long)b->seq_start[b->nseq]);
-    *max_len = 1;
-    for (int s = 0; s < b->nseq; s++) {
-        int64_t len = b->seq_start[s + 1] - b->seq_start[s];
-        if (len < 0)
-            return pe_fail(e, PE_EINPUT, "batch: seq_start decreases at sequence %d", s);
-        if (len > *max_len) *max_len = len;
-    }
-    for (int64_t t = 0; t < b->ntok; t++)
-        if (b->tokens[t] < 0 || b->tokens[t] >= m->cfg.vocab_size)
-            return pe_fail(e, PE_EINPUT, "batch: token %lld has id %d outside the vocabulary (%d)",
-                           (long long)t, b->tokens[t], m->cfg.vocab_size);
-    if (b->nread < 0 || (b->nread > 0 && !b->readout))
-        return pe_fail(e, PE_EINPUT, "batch: %lld read-outs without positions", (long long)b->nread);
-    for (int64_t r = 0; r < b->nread; r++)
-        if (b->readout[r] < 0 || b->readout[r] >= b->ntok)
-            return pe_fail(e, PE_EINPUT, "batch: read-out %lld at %lld outside the %lld tokens",
-                           (long long)r, (long long)b->readout[r], (long long)b->ntok);
-    for (int64_t r = 1; r < b->nread; r++) /* the head groups them by sequence */
-        if (b->readout[r] < b->readout[r - 1])
-            return pe_fail(e, PE_EINPUT, "batch: read-out %lld at %lld comes before the one ahead of it (%lld)",
-                           (long long)r, (long long)b->readout[r], (long long)b->readout[r - 1]);
-    return 0;
-}
-
 /* rewards (nread, nout) from the final-normed hidden rows hr (nread, H), whose
  * products are grouped by sequence (read_start, nseq groups) so that a
  * sequence's rewards never depend on its batch (blas.h). */
@@ -252,13 +216,15 @@ static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_er
     int H = c->hidden_size, NH = c->num_heads, NKV = c->num_kv_heads, D = c->head_dim;
     int F = c->intermediate_size, QD = NH * D, KD = NKV * D;
     int64_t ntok = batch->ntok, nread = batch->nread, max_len = 0;
-    if (check_batch(m, batch, &max_len, e) || ensure_buffers(m, ntok, batch->nseq, max_len, nread, e))
+    if (pe_batch_check(batch, c->vocab_size, 0, NULL, NULL, &max_len, e))
+        return e->code;
+    if (batch->pos0)
+        return pe_fail(e, PE_EUSAGE, "cpu backend: prefix reuse is not implemented yet");
+    if (ensure_buffers(m, ntok, batch->nseq, max_len, nread, e))
         return e->code;
     if (nread == 0)
         return 0;
-    for (int s = 0; s < batch->nseq; s++)
-        for (int64_t t = batch->seq_start[s]; t < batch->seq_start[s + 1]; t++)
-            m->pos[t] = (int32_t)(t - batch->seq_start[s]);
+    pe_batch_positions(batch, m->pos);
     pe_rope_table(m->cos_t, m->sin_t, m->pos, m->inv_freq, ntok, D);
     pe_embed_forward(m->x, batch->tokens, m->embed, m->embed_dt, ntok, H);
     float eps = (float)c->rms_norm_eps;

@@ -338,29 +338,6 @@ static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t 
 
 /* ---- the forward pass ---------------------------------------------------------- */
 
-static int validate_batch(const cuda_state *s, const pe_batch *bt, pe_err *e)
-{
-    if (bt->ntok <= 0 || bt->nseq <= 0 || bt->nread < 0 || !bt->tokens || !bt->seq_start ||
-        (bt->nread > 0 && !bt->readout))
-        return pe_fail(e, PE_EINPUT, "cuda backend: empty batch or missing arrays (ntok %lld, nseq %d, nread %lld)",
-                       (long long)bt->ntok, bt->nseq, (long long)bt->nread);
-    if (bt->seq_start[0] != 0 || bt->seq_start[bt->nseq] != bt->ntok)
-        return pe_fail(e, PE_EINPUT, "cuda backend: seq_start must run from 0 to ntok %lld",
-                       (long long)bt->ntok);
-    for (int i = 0; i < bt->nseq; i++)
-        if (bt->seq_start[i + 1] < bt->seq_start[i])
-            return pe_fail(e, PE_EINPUT, "cuda backend: seq_start decreases at sequence %d", i);
-    for (int64_t t = 0; t < bt->ntok; t++)
-        if (bt->tokens[t] < 0 || bt->tokens[t] >= s->V)
-            return pe_fail(e, PE_EINPUT, "cuda backend: token %lld has id %d outside the vocabulary of %d",
-                           (long long)t, bt->tokens[t], s->V);
-    for (int64_t i = 0; i < bt->nread; i++)
-        if (bt->readout[i] < 0 || bt->readout[i] >= bt->ntok)
-            return pe_fail(e, PE_EINPUT, "cuda backend: read-out %lld points at token %lld of %lld",
-                           (long long)i, (long long)bt->readout[i], (long long)bt->ntok);
-    return PE_OK;
-}
-
 static int host_scratch(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t nread, pe_err *e)
 {
     if (ntok > s->h_cap_tok) {
@@ -440,17 +417,20 @@ static int layer_forward(cuda_state *s, const cuda_layer *cl, int64_t ntok, int6
 static int cuda_score(pe_backend *b, const pe_batch *bt, float *rewards, pe_err *e)
 {
     cuda_state *s = b->impl;
-    if (validate_batch(s, bt, e))
+    int64_t max_len = 0;
+    if (pe_batch_check(bt, s->V, 0, NULL, NULL, &max_len, e)) {
+        pe_err_prefix(e, "cuda backend: ");
         return e->code;
+    }
+    if (bt->pos0)
+        return pe_fail(e, PE_EUSAGE, "cuda backend: prefix reuse is not implemented yet");
     int64_t ntok = bt->ntok, nread = bt->nread;
     int64_t ntiles = pe_attn_tiles(bt->seq_start, bt->nseq, NULL);
     if (CUDA_CHECK(cudaSetDevice(s->device), e) || host_scratch(s, ntok, ntiles, nread, e) ||
         ensure_capacity(s, ntok, ntiles, nread > 0 ? nread : 1, e))
         return e->code;
     pe_attn_tiles(bt->seq_start, bt->nseq, s->h_tiles);
-    for (int i = 0; i < bt->nseq; i++)
-        for (int64_t t = bt->seq_start[i]; t < bt->seq_start[i + 1]; t++)
-            s->h_pos[t] = (int32_t)(t - bt->seq_start[i]);
+    pe_batch_positions(bt, s->h_pos);
 
     cudaStream_t st = s->stream;
     int H = s->H;

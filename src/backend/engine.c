@@ -71,7 +71,8 @@ int pe_engine_pack(const pe_seq *seqs, int first, int count, pe_packed *out, pe_
         at += s->ntok;
     }
     out->seq_start[count] = at;
-    out->batch = (pe_batch){out->tokens, ntok, out->seq_start, count, out->readout, nread};
+    out->batch = (pe_batch){.tokens = out->tokens, .ntok = ntok, .seq_start = out->seq_start, .nseq = count,
+                            .readout = out->readout, .nread = nread};
     return PE_OK;
 }
 
@@ -138,4 +139,81 @@ int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t budget
     if (stats)
         *stats = st;
     return rc;
+}
+
+/* ---- the schedule ------------------------------------------------------------ */
+
+struct pe_schedule {
+    pe_seq *live;            /* the sequences with read-outs */
+    int *orig;               /* live index -> index into the caller's seqs */
+    int nlive;
+    int *first;              /* batch b holds live[first[b] .. first[b+1]-1] */
+    int nbatches;
+};
+
+int pe_schedule_build(const pe_seq *seqs, int nseqs, const pe_engine_opts *o, int64_t kv_bytes_per_token,
+                      pe_schedule **out, pe_err *e)
+{
+    (void)kv_bytes_per_token; /* prefix reuse: not built yet, every sequence is one segment */
+    *out = NULL;
+    pe_schedule *s = pe_calloc(1, sizeof *s, e);
+    if (!s)
+        return e->code;
+    s->live = pe_malloc((size_t)(nseqs ? nseqs : 1) * sizeof *s->live, e);
+    s->orig = pe_malloc((size_t)(nseqs ? nseqs : 1) * sizeof *s->orig, e);
+    if (!s->live || !s->orig) {
+        pe_schedule_free(s);
+        return e->code;
+    }
+    for (int i = 0; i < nseqs; i++)
+        if (seqs[i].nread > 0) {
+            s->orig[s->nlive] = i;
+            s->live[s->nlive++] = seqs[i];
+        }
+    if (pe_engine_plan(s->live, s->nlive, o->token_budget, &s->first, &s->nbatches, e)) {
+        pe_schedule_free(s);
+        return e->code;
+    }
+    *out = s;
+    return PE_OK;
+}
+
+int pe_schedule_nbatches(const pe_schedule *s)
+{
+    return s->nbatches;
+}
+
+int pe_schedule_run(pe_backend *b, pe_schedule *s, int bi, float *const *rewards, pe_schedule_stats *st,
+                    pe_err *e)
+{
+    if (bi < 0 || bi >= s->nbatches)
+        return pe_fail(e, PE_EGENERIC, "schedule: batch %d of %d", bi, s->nbatches);
+    const int nout = b->nout > 0 ? b->nout : 1;
+    pe_packed p;
+    if (pe_engine_pack(s->live, s->first[bi], s->first[bi + 1] - s->first[bi], &p, e))
+        return e->code;
+    float *buf = pe_malloc((size_t)(p.batch.nread ? p.batch.nread : 1) * (size_t)nout * sizeof *buf, e);
+    int rc = buf ? b->score(b, &p.batch, buf, e) : e->code;
+    for (int64_t k = 0; !rc && k < p.batch.nread; k++)
+        for (int o = 0; o < nout; o++)
+            rewards[s->orig[p.read_seq[k]]][p.read_step[k] * nout + o] = buf[k * nout + o];
+    if (!rc && st) {
+        *st = (pe_schedule_stats){0};
+        st->tokens = st->prompt_tokens = p.batch.ntok;
+        st->sequences = p.batch.nseq;
+        st->readouts = p.batch.nread;
+    }
+    free(buf);
+    pe_packed_free(&p);
+    return rc;
+}
+
+void pe_schedule_free(pe_schedule *s)
+{
+    if (!s)
+        return;
+    free(s->live);
+    free(s->orig);
+    free(s->first);
+    free(s);
 }

@@ -18,6 +18,8 @@ typedef struct pe_seq {
     const int64_t *readout;  /* (nread) indices into tokens, ascending */
     int64_t nread;
     int sample;              /* the caller's id for it (e.g. index into the dataset) */
+    int group;               /* prefix reuse shares prefixes within a group (a problem) only;
+                                a group's sequences are adjacent */
 } pe_seq;
 
 /* Greedy in the given order (keeps the problems of a shard together, so the
@@ -55,5 +57,47 @@ typedef struct pe_engine_stats {
  * without read-outs are not run. stats may be NULL. */
 int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t token_budget,
                     float *const *rewards, pe_engine_stats *stats, pe_err *e);
+
+/* ---- the schedule of a shard (prefix reuse) ----------------------------------
+ * With prefix reuse the sequences of each group are laid out as a prefix tree
+ * over token ids; each distinct segment of the tree is computed once, and a
+ * read-out inside a shared segment once for every sequence that holds it.
+ * A segment's rows are always computed as one group of rows (blas.h) whatever
+ * the batch, so the rewards do not depend on token_budget, cache_bytes or the
+ * rank count; they differ from those without reuse only by the rounding of
+ * products tiled from another first row (within 1e-5 relative).
+ * Keys/values a later batch needs are kept in the backend's cache
+ * (pe_batch.keep) while at most cache_bytes; a segment whose ancestor is
+ * neither in its batch nor cached recomputes that ancestor in its batch (same
+ * rows, same numbers), so a small bound costs time, never a failure. */
+typedef struct pe_engine_opts {
+    int64_t token_budget;    /* tokens per batch (a longer segment goes alone) */
+    int prefix_reuse;        /* 0: each sequence is one segment, as pe_engine_score */
+    int64_t cache_bytes;     /* bound on the backend's kept keys/values */
+} pe_engine_opts;
+
+typedef struct pe_schedule pe_schedule;
+
+/* Plans the sequences of one shard (whole groups) into batches. seqs must
+ * outlive the schedule. Sequences without read-outs are not run. */
+int pe_schedule_build(const pe_seq *seqs, int nseqs, const pe_engine_opts *o, int64_t kv_bytes_per_token,
+                      pe_schedule **out, pe_err *e);
+int pe_schedule_nbatches(const pe_schedule *s);
+
+typedef struct pe_schedule_stats {
+    int64_t tokens;          /* tokens run through the backend (recomputed ancestors included) */
+    int64_t prompt_tokens;   /* tokens of the sequences completed by this batch */
+    int sequences;           /* sequences whose every reward is known after this batch */
+    int64_t readouts;        /* read-outs computed */
+    int64_t recomputed;      /* tokens recomputed because the cache bound was hit */
+    int64_t cache_bytes;     /* bytes kept in the backend's cache after this batch */
+} pe_schedule_stats;
+
+/* Runs batch bi; batches must run in order 0, 1, ... on one backend.
+ * rewards[i] (nread of seqs[i] times b->nout floats) receives the rewards of
+ * sequence i as they become known. st may be NULL. */
+int pe_schedule_run(pe_backend *b, pe_schedule *s, int bi, float *const *rewards, pe_schedule_stats *st,
+                    pe_err *e);
+void pe_schedule_free(pe_schedule *s);
 
 #endif

@@ -91,7 +91,7 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
     float **rew = pe_calloc((size_t)n + 1, sizeof *rew, e);
     int *live_k = pe_calloc((size_t)n + 1, sizeof *live_k, e);
     char **text = c->dump ? pe_calloc((size_t)n + 1, sizeof *text, e) : NULL;
-    int *bfirst = NULL, nb = 0, nlive = 0;
+    int nlive = 0;
     if (!pt || !live || !rew || !live_k || (c->dump && !text))
         rc = PE_ERESOURCE;
     for (int k = 0; rc == PE_OK && k < n; k++) {
@@ -103,14 +103,16 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
                 rc = PE_ERESOURCE;
                 break;
             }
-            live[nlive] = (pe_seq){pt[k].ids, pt[k].n, pt[k].readout, pt[k].nread, samples[k]};
+            live[nlive] = (pe_seq){pt[k].ids, pt[k].n, pt[k].readout, pt[k].nread, samples[k], smp->problem};
             live_k[nlive++] = k;
         }
     }
     /* Batches never span two shards, so a shard's rewards are the same
      * whichever rank runs it and whether or not the run was resumed. */
+    pe_schedule *sched = NULL;
+    pe_engine_opts eo = {.token_budget = c->job->token_budget, .prefix_reuse = 0, .cache_bytes = 0};
     if (rc == PE_OK)
-        rc = pe_engine_plan(live, nlive, c->job->token_budget, &bfirst, &nb, e);
+        rc = pe_schedule_build(live, nlive, &eo, c->b.kv_bytes_per_token, &sched, e);
     float **lrew = pe_calloc((size_t)nlive + 1, sizeof *lrew, e);
     if (rc == PE_OK && !lrew)
         rc = PE_ERESOURCE;
@@ -118,20 +120,20 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
         lrew[i] = rew[live_k[i]];
     if (rc == PE_OK)  /* prompts with every read-out cut away need no forward pass */
         pe_progress_add(&c->prog, n - nlive, 0, 0);
-    for (int bi = 0; rc == PE_OK && bi < nb; bi++) {
+    for (int bi = 0; rc == PE_OK && bi < pe_schedule_nbatches(sched); bi++) {
         if (pe_progress_tick(&c->prog, pe_signals_stop_requested())) {
             rc = PE_RUN_STOPPED;
             break;
         }
-        int cnt = bfirst[bi + 1] - bfirst[bi];
-        pe_engine_stats st;
-        rc = pe_engine_score(&c->b, live + bfirst[bi], cnt, c->job->token_budget, lrew + bfirst[bi], &st, e);
+        pe_schedule_stats st;
+        rc = pe_schedule_run(&c->b, sched, bi, lrew, &st, e);
         if (rc == PE_OK) {
             c->timing.tokens += st.tokens;
-            c->timing.sequences += cnt;
-            pe_progress_add(&c->prog, cnt, st.tokens, 0);
+            c->timing.sequences += st.sequences;
+            pe_progress_add(&c->prog, st.sequences, st.tokens, 0);
         }
     }
+    pe_schedule_free(sched);
     for (int k = 0; rc == PE_OK && k < n; k++) {
         int32_t m = (int32_t)pt[k].nread;
         sp.status[k] = m == 0 && c->fam->no_readout_invalid ? PE_PRED_INVALID : PE_PRED_OK;
@@ -198,6 +200,5 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
     free(rew);
     free(lrew);
     free(live_k);
-    free(bfirst);
     return rc;
 }

@@ -95,7 +95,7 @@ static void check_packing(pe_backend *b, const pe_batch *pk, const float *packed
                 rd[nr] = pk->readout[r] - lo;
                 idx[nr++] = r;
             }
-        pe_batch one = {pk->tokens + lo, hi - lo, ss, 1, rd, nr};
+        pe_batch one = {.tokens = pk->tokens + lo, .ntok = hi - lo, .seq_start = ss, .nseq = 1, .readout = rd, .nread = nr};
         pe_err e = {0};
         CHECK_INT(b->score(b, &one, out, &e), 0);
         for (int64_t r = 0; r < nr; r++) {
@@ -125,7 +125,8 @@ static int run_case(const cJSON *cs)
     int64_t *readout = int_array(cJSON_GetObjectItemCaseSensitive(cs, "readout"), &nread);
     int32_t *tokens = malloc((size_t)ntok * sizeof *tokens);
     for (int64_t i = 0; i < ntok; i++) tokens[i] = (int32_t)tok64[i];
-    pe_batch batch = {tokens, ntok, seq_start, (int)nss - 1, readout, nread};
+    pe_batch batch = {.tokens = tokens, .ntok = ntok, .seq_start = seq_start, .nseq = (int)nss - 1,
+                      .readout = readout, .nread = nread};
     float *rewards = malloc((size_t)nread * sizeof *rewards);
     const cJSON *h;
     int first = 1;
@@ -211,7 +212,7 @@ static void check_errors(const cJSON *cs)
     int32_t toks[4] = {1, 2, cfg.vocab_size, 3};
     int64_t ss[2] = {0, 4}, rd[1] = {3};
     float out[1];
-    pe_batch bb = {toks, 4, ss, 1, rd, 1};
+    pe_batch bb = {.tokens = toks, .ntok = 4, .seq_start = ss, .nseq = 1, .readout = rd, .nread = 1};
     CHECK_INT(b.score(&b, &bb, out, &e), PE_EINPUT);
     CHECK(strstr(e.msg, "token 2") != NULL);
     toks[2] = 0;

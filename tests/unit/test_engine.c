@@ -86,7 +86,7 @@ static void test_random(int round)
         for (int64_t r = 0; r < nr; r++)
             if (ro[r] >= len)
                 ro[r] = len - 1;
-        s[i] = (pe_seq){t, len, ro, nr, 1000 + i};
+        s[i] = (pe_seq){t, len, ro, nr, 1000 + i, i};
         rw[i] = malloc((size_t)(nr ? nr : 1) * sizeof **rw);
         for (int64_t r = 0; r < nr; r++)
             rw[i][r] = -1.0f;
@@ -144,7 +144,7 @@ static void test_bad_readout(void)
 {
     int32_t t[3] = {1, 2, 3};
     int64_t ro[1] = {3};
-    pe_seq s = {t, 3, ro, 1, 42};
+    pe_seq s = {t, 3, ro, 1, 42, 0};
     pe_packed p;
     pe_err e = {0};
     CHECK_INT(pe_engine_pack(&s, 0, 1, &p, &e), PE_EGENERIC);
