@@ -115,6 +115,8 @@ static int open_model(run_ctx *c, pe_err *e)
     }
     if (c->fam->bos == PE_BOS_TOKEN_TEXT && (rc = bos_token_text(c, e)) != PE_OK)
         return rc;
+    if ((rc = pe_run_family_preflight(c, e)) != PE_OK)
+        return rc;
     pe_encoder enc;
     pe_encoder_from_tokenizer(&enc, c->tok);
     if ((rc = pe_family_head(c->fam, &enc, &c->head, e)) != PE_OK)

@@ -58,3 +58,32 @@ char *pe_run_config_json(const run_ctx *c, pe_err *e)
         pe_fail(e, PE_ERESOURCE, "out of memory (job JSON)");
     return out;
 }
+
+int pe_run_family_preflight(run_ctx *c, pe_err *e)
+{
+    if (!c->famfile.file)
+        return PE_OK;
+    /* A family file may name tokens this tokenizer lacks, or a head text that
+     * does not encode to its rows: found here on a probe sample, before any
+     * work, with the file named (the token stage would name only the family). */
+    char q[] = "1 + 1 = ?", s1[] = "Step 1. 1 + 1 = 2.", s2[] = "The answer is 2.";
+    char *steps[] = {s1, s2};
+    pe_segments segs;
+    pe_prompt_tokens pt;
+    pe_head_spec head;
+    pe_encoder enc;
+    pe_encoder_from_tokenizer(&enc, c->tok);
+    int rc = pe_family_segments(c->fam, &c->fo, q, 2, steps, &segs, e);
+    if (rc == PE_OK) {
+        rc = pe_family_tokens(c->fam, &c->fo, &segs, c->tok, &pt, e);
+        pe_segments_free(&segs);
+        if (rc == PE_OK)
+            pe_prompt_tokens_free(&pt);
+    }
+    if (rc == PE_OK)
+        rc = pe_family_head(c->fam, &enc, &head, e);
+    if (rc != PE_OK)
+        pe_err_prefix(e, "%s: key \"family\": %s (with the tokenizer of %s): ", job_name(c->job), c->job->family,
+                      pe_tokenizer_source(c->tok));
+    return rc;
+}

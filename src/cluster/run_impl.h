@@ -65,6 +65,9 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e);
 /* The job's family for the checkpoint (run_family.c): a registered one, or a
  * family file loaded and checked against the checkpoint. Sets c->fam, c->fam_id. */
 int pe_run_family(run_ctx *c, const pe_ckpt_facts *ck, pe_err *e);
+/* A family file's tokens checked against the tokenizer on a probe sample
+ * (errors name the file); nothing for a registered family. */
+int pe_run_family_preflight(run_ctx *c, pe_err *e);
 /* The resolved job as JSON for the results (malloc'ed); with a family file,
  * "family_file": {"path", "name", "sha256", "text"} so that the results say
  * exactly what ran. */

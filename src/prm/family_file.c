@@ -227,9 +227,25 @@ typedef struct ld {
 
 static int bad(ld *L, const char *key, const char *fmt, const char *a)
 {
-    char why[512];
+    char why[1024];
     snprintf(why, sizeof why, fmt, a ? a : "");
     return pe_fail(L->e, PE_EINPUT, "%s: key \"%s\": %s", L->file, key, why);
+}
+
+/* "a|b|c" -> "a, b, c" into buf. */
+static const char *listed_names(const char *choices, char *buf, size_t n)
+{
+    size_t k = 0;
+    for (const char *p = choices; *p && k + 3 < n; p++) {
+        if (*p == '|') {
+            buf[k++] = ',';
+            buf[k++] = ' ';
+        } else {
+            buf[k++] = *p;
+        }
+    }
+    buf[k] = '\0';
+    return buf;
 }
 
 /* Every member of obj must be one of the names in allowed ("a|b|c"), and
@@ -248,12 +264,8 @@ static int only_keys(ld *L, const cJSON *obj, const char *path, const char *allo
             p += l + (bar ? 1 : 0);
         }
         if (!ok) {
-            char list[300];
-            snprintf(list, sizeof list, "unknown key; expected one of: %s", allowed);
-            for (char *c = list; *c; c++)
-                if (*c == '|')
-                    *c = ',';
-            return bad(L, key, "%s", list);
+            char names[300];
+            return bad(L, key, "unknown key; expected one of: %s", listed_names(allowed, names, sizeof names));
         }
         for (const cJSON *p = obj->child; p != it; p = p->next)
             if (!strcmp(p->string, it->string))
@@ -351,11 +363,8 @@ static int get_choice(ld *L, const cJSON *obj, const char *path, const char *nam
         }
         p += l + (bar ? 1 : 0);
     }
-    char why[400];
-    snprintf(why, sizeof why, "\"%.100s\" is not one of %s", v, choices);
-    for (char *c = why + strlen(why) - strlen(choices); *c; c++)
-        if (*c == '|')
-            *c = ',';
+    char why[520], names[300];
+    snprintf(why, sizeof why, "\"%.100s\" is not one of %s", v, listed_names(choices, names, sizeof names));
     return bad(L, key, "%s", why);
 }
 
