@@ -62,7 +62,7 @@ const char *pe_family_problem(const pe_family *f)
         if (!listed(f->architectures, f->auto_architectures[i]))
             return "auto_architectures (each must be one of architectures)";
     if (f->vocab_min < 0 || (f->vocab_max && f->vocab_max < f->vocab_min)) return "vocab_min/vocab_max";
-    if (!f->prompt == !f->template) return "prompt (a builder or a template, exactly one)";
+    if (!f->prompt == !f->template) return "prompt"; /* a builder or a template, exactly one */
     switch (f->readout.kind) {
     case PE_RO_SPECIAL_ID:
     case PE_RO_LAST_ID:
