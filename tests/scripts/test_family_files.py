@@ -146,6 +146,7 @@ for family, tokenizer, variants in FAMILIES:
               f"/samples dataset bit-identical to the built-in "
               f"({'npm ' + os.path.basename(os.path.dirname(tokenizer)) if tokenizer else 'tiny'} tokenizer)")
 
+print(f"{ncompared} step scores compared in all")
 if ncompared < 200:
     fail(f"only {ncompared} step scores compared")
 
