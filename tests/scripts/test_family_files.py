@@ -151,7 +151,7 @@ if ncompared < 200:
     fail(f"only {ncompared} step scores compared")
 
 # A resumed run with an edited family file must not reuse the journals of the
-# first file: the family's SHA-256 is part of the job hash.
+# first file: the family's SHA-256 is part of the job hash (the same file is reused).
 ck = os.path.join(tmp, "ck")
 shutil.rmtree(ck, ignore_errors=True)
 edited = os.path.join(tmp, "pure-edited.json")
@@ -162,7 +162,8 @@ base = dict(model=folder, data=os.path.join(src, "data/subset400.jsonl"), backen
             checkpoint_dir=ck)
 for k in range(3):  # the file, the same file again (reused), the file edited (not reused)
     if k == 2:
-        spec["labels"]["current"]["threshold"] = 0.25
+        # another step separator: other prompts, the same name, threshold and everything else the hash sees
+        spec["prompt"]["step"][1]["text"] = "\n"
         json.dump(spec, open(edited, "w"))
     out, _ = run(base, edited, f"resume{k}")
     if out and k:
