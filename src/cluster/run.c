@@ -121,7 +121,10 @@ static int open_model(run_ctx *c, pe_err *e)
     pe_encoder_from_tokenizer(&enc, c->tok);
     if ((rc = pe_family_head(c->fam, &enc, &c->head, e)) != PE_OK)
         return rc;
-    return pe_model_bind_head(&c->model, &c->head, e);
+    rc = pe_model_bind_head(&c->model, &c->head, e);
+    if (rc != PE_OK && c->famfile.file) /* a family file named the head's tensors */
+        pe_err_prefix(e, "%s: key \"family\": %s (its \"head\"): ", job_name(j), j->family);
+    return rc;
 }
 
 /* Every rank must run the same model: node-local copies that differ would

@@ -21,6 +21,22 @@ int pe_family_load_text(const char *text, size_t len, const char *name, pe_famil
     out->text[len] = '\0';
     out->len = len;
     pe_sha256_buf(text, len, out->sha256);
+    /* "\u0000" would end a cJSON string early: the rest of a template would
+     * be dropped silently */
+    for (size_t i = 0; i + 6 <= len; i++) {
+        if (text[i] != '\\' || memcmp(text + i + 1, "u0000", 5))
+            continue;
+        size_t nb = 0;
+        while (nb < i && text[i - 1 - nb] == '\\')
+            nb++;
+        if (nb % 2 == 0) {
+            size_t line, col;
+            pe_json_line_col(text, i, &line, &col);
+            pe_family_load_free(out);
+            return pe_fail(e, PE_EINPUT, "%s:%zu:%zu: \\u0000 (a NUL character) in a string", name, line, col);
+        }
+        i += 5;
+    }
     cJSON *root = pe_json_parse_strict(text, len, name, e);
     int rc = root ? pe_family_file_from_json(root, name, &out->file, e) : e->code;
     if (rc) {
