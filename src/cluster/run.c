@@ -97,10 +97,8 @@ static int open_model(run_ctx *c, pe_err *e)
         return rc;
     pe_ckpt_facts ck;
     pe_model_facts(&c->model, &ck);
-    if ((rc = pe_family_resolve_ckpt(&ck, j->family, &c->fam, e)) != PE_OK) {
-        pe_err_prefix(e, "%s: key \"family\": ", job_name(j));
+    if ((rc = pe_run_family(c, &ck, e)) != PE_OK)
         return rc;
-    }
     if (j->max_tokens > c->model.cfg.max_position_embeddings)
         return pe_fail(e, PE_EUSAGE, "%s: key \"max_tokens\" (%lld) exceeds the checkpoint's max_position_embeddings "
                        "(%d, %s/config.json)", job_name(j), (long long)j->max_tokens,
@@ -117,11 +115,16 @@ static int open_model(run_ctx *c, pe_err *e)
     }
     if (c->fam->bos == PE_BOS_TOKEN_TEXT && (rc = bos_token_text(c, e)) != PE_OK)
         return rc;
+    if ((rc = pe_run_family_preflight(c, e)) != PE_OK)
+        return rc;
     pe_encoder enc;
     pe_encoder_from_tokenizer(&enc, c->tok);
     if ((rc = pe_family_head(c->fam, &enc, &c->head, e)) != PE_OK)
         return rc;
-    return pe_model_bind_head(&c->model, &c->head, e);
+    rc = pe_model_bind_head(&c->model, &c->head, e);
+    if (rc != PE_OK && c->famfile.file) /* a family file named the head's tensors */
+        pe_err_prefix(e, "%s: key \"family\": %s (its \"head\"): ", job_name(j), j->family);
+    return rc;
 }
 
 /* Every rank must run the same model: node-local copies that differ would
@@ -267,7 +270,7 @@ static int make_job_hash(run_ctx *c, pe_err *e)
     backend_set(c, backends, e);
     int rc = PE_OK;
     if (c->w->rank == 0) {
-        pe_job_hash_in in = {c->job, c->fam->name, c->threshold, backends, c->prov.ndata_files,
+        pe_job_hash_in in = {c->job, c->fam_id, c->threshold, backends, c->prov.ndata_files,
                              (const char *const *)c->prov.data_sha256, PE_METRIC_DEFINITION};
         rc = pe_job_hash(&in, c->job_hash, e);
     }
@@ -502,6 +505,7 @@ static void ctx_free(run_ctx *c)
     pe_tokenizer_free(c->tok);
     if (c->have_model)
         pe_model_close(&c->model);
+    pe_family_load_free(&c->famfile);
     free(c->d.samples);
     pe_dataset_free(&c->full);
 }
@@ -579,7 +583,7 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     if (w->rank == 0 && pe_dataset_duplicates_note(&c.full, dup, sizeof dup))
         fprintf(stderr, "warning: %s\n", dup);
 
-    char *cfg = pe_job_to_json(job, e);
+    char *cfg = pe_run_config_json(&c, e);
     rc = cfg ? PE_OK : PE_ERESOURCE;
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK) {
         free(cfg);

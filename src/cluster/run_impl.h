@@ -8,6 +8,7 @@
 #include "../backend/backend.h"
 #include "../prm/prm.h"
 #include "../core/tokenizer.h"
+#include "../io/family_load.h"
 #include "../io/model.h"
 #include "../io/run_info.h"
 #include "../io/shard_payload.h"
@@ -29,6 +30,8 @@ typedef struct run_ctx {
     uint64_t model_hash;        /* pe_model_check_weights: compared across ranks */
     pe_tokenizer *tok;
     const pe_family *fam;
+    pe_family_load famfile;     /* a job whose "family" is a family file: its family (fam points into it) */
+    char fam_id[192];           /* the family in the job hash: its name, and a family file's SHA-256 */
     pe_family_opts fo;
     double threshold;           /* the resolved label threshold */
     double threshold2;          /* two-reward families: the resolved redundancy threshold */
@@ -58,5 +61,16 @@ enum { SHARD_OTHER = 0, SHARD_TODO, SHARD_REUSED, SHARD_DONE };
  * checkpoint_dir is set) and the token dump. Returns PE_OK, PE_RUN_STOPPED
  * (a stop request between two batches: the shard is dropped) or an error. */
 int pe_run_shard(run_ctx *c, int s, pe_err *e);
+
+/* The job's family for the checkpoint (run_family.c): a registered one, or a
+ * family file loaded and checked against the checkpoint. Sets c->fam, c->fam_id. */
+int pe_run_family(run_ctx *c, const pe_ckpt_facts *ck, pe_err *e);
+/* A family file's tokens checked against the tokenizer on a probe sample
+ * (errors name the file); nothing for a registered family. */
+int pe_run_family_preflight(run_ctx *c, pe_err *e);
+/* The resolved job as JSON for the results (malloc'ed); with a family file,
+ * "family_file": {"path", "name", "sha256", "text"} so that the results say
+ * exactly what ran. */
+char *pe_run_config_json(const run_ctx *c, pe_err *e);
 
 #endif

@@ -29,7 +29,8 @@ typedef struct job_key {
 static const job_key keys[] = {
     {"model", K_PATH, F(model), NULL, 0},
     {"tokenizer", K_PATH, F(tokenizer), NULL, 0},
-    /* choices NULL: "auto" or a family of the registry (src/prm/registry.c) */
+    /* choices NULL: "auto", a family of the registry (src/prm/registry.c) or a
+     * family file (a value with '/' or ending in .json: a path, joined like K_PATH) */
     {"family", K_ENUM, F(family), NULL, 0},
     {"data", K_PATH, F(data), NULL, 0},
     {"output", K_PATH, F(output), NULL, 0},
@@ -86,7 +87,7 @@ static const job_key *find_key(const char *name)
 static int enum_ok(const char *choices, const char *v)
 {
     if (!choices)
-        return !strcmp(v, "auto") || pe_family_by_name(v) != NULL;
+        return !strcmp(v, "auto") || pe_family_by_name(v) != NULL || pe_family_value_is_file(v);
     size_t n = strlen(v);
     for (const char *p = choices; *p;) {
         const char *bar = strchr(p, '|');
@@ -142,11 +143,12 @@ static int set_string(pe_job *j, const job_key *k, const char *where, const char
     char *dst = (char *)j + k->off;
     if (k->type == K_ENUM && !enum_ok(k->choices, v)) {
         if (!k->choices)
-            return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": \"%s\" is not one of auto, %s", where, k->name, v,
-                           pe_family_names());
+            return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": \"%s\" is not one of auto, %s, or a family file (a path "
+                           "containing '/' or ending in .json)", where, k->name, v, pe_family_names());
         return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": \"%s\" is not one of %s", where, k->name, v, k->choices);
     }
-    int join = k->type == K_PATH && v[0] && v[0] != '/' && base && base[0];
+    int is_path = k->type == K_PATH || (k->type == K_ENUM && !k->choices && pe_family_value_is_file(v));
+    int join = is_path && v[0] && v[0] != '/' && base && base[0];
     size_t need = strlen(v) + (join ? strlen(base) + 1 : 0);
     if (need >= k->size) /* checked first: a failed setting leaves the old value */
         return pe_fail(e, PE_EUSAGE, "%s: key \"%s\": value is too long (at most %zu bytes)", where, k->name,

@@ -14,7 +14,7 @@
 typedef struct pe_job {
     char source[PE_JOB_PATH];        /* the job file ("" when built in memory) */
     char model[PE_JOB_PATH];         /* checkpoint folder */
-    char family[32];                 /* auto or a registered family (src/prm/registry.c) */
+    char family[PE_JOB_PATH];        /* auto, a registered family (src/prm/registry.c) or a family file */
     char tokenizer[PE_JOB_PATH];     /* tokenizer folder, tokenizer.json or tokenizer.model; "" = the model's */
     char data[PE_JOB_PATH];          /* PRMBench JSONL file or folder */
     char output[PE_JOB_PATH];        /* HDF5 results */

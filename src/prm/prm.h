@@ -149,6 +149,10 @@ typedef struct pe_ckpt_facts {
 
 typedef struct pe_family pe_family;
 
+/* A prompt described by data rather than code: a family file's template
+ * (family_file.h). */
+typedef struct pe_prompt_template pe_prompt_template;
+
 /* The reference's remove_step_prefix, compiled once per prompt batch (build.h). */
 typedef struct pe_step_cleaner pe_step_cleaner;
 
@@ -166,6 +170,8 @@ struct pe_family {
     const char *const *auto_architectures;
     int vocab_min, vocab_max;   /* auto: the vocabulary sizes it is recognised by (0 = any) */
     pe_prompt_fn prompt;
+    /* or, for a family file, its template (exactly one of prompt and template) */
+    const pe_prompt_template *template;
     pe_readout_rule readout;
     pe_head_desc head;
     pe_label_desc labels[2];    /* by pe_label_rule: [CURRENT] is the default */
@@ -175,6 +181,9 @@ struct pe_family {
      * counts with no step labels */
     int no_readout_invalid;
     pe_tiny_recipe tiny;
+    /* 1: read from a family file (family_file.h): not in the registry, and
+     * without a tiny-model recipe */
+    int from_file;
 };
 
 /* The registry (registry.c). NULL if unknown. */
@@ -189,6 +198,15 @@ int pe_family_registry_check(pe_err *e);
 /* The first missing or inconsistent field of one descriptor ("" when none):
  * what pe_family_registry_check reports, exposed for tests. */
 const char *pe_family_problem(const pe_family *f);
+
+/* 1 when a job's "family" value names a family file rather than a
+ * registered family: it contains '/' or ends in ".json". */
+int pe_family_value_is_file(const char *value);
+
+/* Does family f accept the checkpoint (config.json architectures[0])?
+ * PE_EUSAGE naming what it expects otherwise; shown is the family as the job
+ * names it (a name or a file). */
+int pe_family_accepts(const pe_family *f, const pe_ckpt_facts *ck, const char *shown, pe_err *e);
 
 /* Chooses the family for a checkpoint. family_name NULL, "" or "auto": the
  * families whose auto architectures, vocabulary range and head tensors fit

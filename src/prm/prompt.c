@@ -2,6 +2,7 @@
  * here they become ids, the read-outs are found with the family's rule, and
  * the input is cut as the reference cuts it. */
 #include "build.h"
+#include "family_file.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@ int pe_family_segments(const pe_family *f, const pe_family_opts *o, const char *
     pe_step_cleaner *clean = pe_step_cleaner_new(e);
     if (!clean)
         return e->code;
-    int rc = f->prompt(o, question, nsteps, steps, clean, out, e);
+    int rc = f->prompt ? f->prompt(o, question, nsteps, steps, clean, out, e)
+                       : pe_template_segments(f->template, o, question, nsteps, steps, clean, out, e);
     pe_step_cleaner_free(clean);
     if (rc)
         pe_segments_free(out);

@@ -62,7 +62,7 @@ const char *pe_family_problem(const pe_family *f)
         if (!listed(f->architectures, f->auto_architectures[i]))
             return "auto_architectures (each must be one of architectures)";
     if (f->vocab_min < 0 || (f->vocab_max && f->vocab_max < f->vocab_min)) return "vocab_min/vocab_max";
-    if (!f->prompt) return "prompt";
+    if (!f->prompt == !f->template) return "prompt"; /* a builder or a template, exactly one */
     switch (f->readout.kind) {
     case PE_RO_SPECIAL_ID:
     case PE_RO_LAST_ID:
@@ -86,6 +86,8 @@ const char *pe_family_problem(const pe_family *f)
         if (f->labels[r].redundancy && f->head.nout < 2)
             return "labels (a redundancy rule needs a head with two rewards)";
     if (f->bos != PE_BOS_TOKENIZER && f->bos != PE_BOS_TOKEN_TEXT) return "bos";
+    if (f->from_file)
+        return ""; /* a family file has no tiny-model recipe */
     const pe_tiny_recipe *t = &f->tiny;
     if (!listed(f->architectures, t->architecture)) return "tiny.architecture (must be one of architectures)";
     if (!t->model_type) return "tiny.model_type";
@@ -171,19 +173,32 @@ int pe_family_resolve_ckpt(const pe_ckpt_facts *ck, const char *family_name, con
     }
     const pe_family *f = pe_family_by_name(family_name);
     if (!f)
-        return pe_fail(e, PE_EUSAGE, "unknown family \"%s\"; expected one of: auto, %s", family_name,
-                       pe_family_names());
-    if (listed(f->architectures, arch)) {
+        return pe_fail(e, PE_EUSAGE, "unknown family \"%s\"; expected one of: auto, %s, or a family file (a path "
+                       "containing '/' or ending in .json)", family_name, pe_family_names());
+    int rc = pe_family_accepts(f, ck, family_name, e);
+    if (rc == PE_OK)
         *out = f;
+    return rc;
+}
+
+int pe_family_value_is_file(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    return n && (strchr(v, '/') || (n >= 5 && !strcmp(v + n - 5, ".json")));
+}
+
+int pe_family_accepts(const pe_family *f, const pe_ckpt_facts *ck, const char *shown, pe_err *e)
+{
+    const char *arch = ck->architectures0 ? ck->architectures0 : "";
+    if (listed(f->architectures, arch))
         return PE_OK;
-    }
     char want[256] = "";
     for (int i = 0; f->architectures[i]; i++)
         cat(want, sizeof want, i ? " or " : "", f->architectures[i]);
     return pe_fail(e, PE_EUSAGE,
                    "family \"%s\" does not match the checkpoint: config.json architectures is \"%s\", "
                    "family %s expects %s (e.g. %s)",
-                   family_name, arch, f->name, want, f->checkpoint);
+                   shown, arch, f->name, want, f->checkpoint);
 }
 
 int pe_family_resolve(const char *architectures0, const char *family_name, const pe_family **out, pe_err *e)

@@ -40,7 +40,8 @@ static int prompt(const pe_family_opts *o, const char *q, int nsteps, char *cons
      * token alone, as SkyworkAI's prepare_input does. */
     const char *tag = "ки";
     size_t tl = strlen(tag);
-    const char *p = b.p ? b.p : "";
+    /* b.n, not b.p: with no steps the buffer still holds the question */
+    const char *p = b.n ? b.p : "";
     while (!rc) {
         const char *hit = strstr(p, tag);
         size_t n = hit ? (size_t)(hit - p) : strlen(p);

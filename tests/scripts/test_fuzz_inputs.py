@@ -886,8 +886,24 @@ def t_bin(rng, seeds, work):
     return c
 
 
+def t_family(rng, seeds, work):
+    """A family file (docs/families.md, "Write your own") given to `run` on the tiny qwen-prm model."""
+    p = os.path.join(work, "fuzzfamily.json")
+    b = read(os.path.join(SRC, "families", "qwen-prm.json"))
+    write(p, mutate_json(json.loads(b), rng) if rng.random() < 0.7 else mutate_bytes(b, rng))
+    job = os.path.join(work, "family_job.json")
+    with open(job, "w") as fh:
+        json.dump({"model": seeds["model"], "data": os.path.join(seeds["dir"], "data.jsonl"),
+                   "output": os.path.join(work, "family_out.h5"), "backend": "cpu", "limit": 1}, fh)
+    c = Case(["env", "PRMEVAL_MPI=0", PRMEVAL, "run", job, "--set", "family=" + p, "--quiet"], [p],
+             ["fuzzfamily.json"])
+    c.strict = lambda: read(p)
+    return c
+
+
 TARGETS = {"data": t_data, "preds": t_preds, "config": t_config, "safetensors": t_safetensors,
-           "tokenizer": t_tokenizer, "spm": t_spm, "text": t_tokenize_text, "h5": t_h5, "bin": t_bin}
+           "tokenizer": t_tokenizer, "spm": t_spm, "text": t_tokenize_text, "h5": t_h5, "bin": t_bin,
+           "family": t_family}
 
 
 # ---- the loop ----------------------------------------------------------------
