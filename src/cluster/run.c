@@ -109,6 +109,9 @@ static int open_model(run_ctx *c, pe_err *e)
     c->fo.eos_id = c->model.cfg.eos_token_id;
     c->threshold = isnan(j->threshold) ? pe_family_threshold(c->fam, &c->fo) : j->threshold;
     c->threshold2 = pe_family_redundancy_threshold(c->fam, &c->fo);
+    /* "auto" becomes what it means for this family: journals, the job hash and
+     * the results file record the rounding the labels were drawn with */
+    c->fo.reward_rounding = pe_family_rounds_bf16(c->fam, &c->fo) ? PE_ROUND_BF16 : PE_ROUND_NONE;
     /* The job's "tokenizer" for checkpoints that ship none (the Llemma PRMs; docs/job-config.md). */
     if (!(c->tok = pe_tokenizer_load(j->tokenizer[0] ? j->tokenizer : j->model, e))) {
         if (j->tokenizer[0])
@@ -260,6 +263,23 @@ static int backend_set(run_ctx *c, char out[32], pe_err *e)
     return PE_OK;
 }
 
+/* The job as the results file records it (config_json): "auto" family and
+ * reward_rounding replaced by what this run resolved them to, so that
+ * `prmeval rescore` can draw labels the way the run did (docs/job-config.md). */
+static char *run_config_json(const run_ctx *c, pe_err *e)
+{
+    pe_job *j = pe_malloc(sizeof *j, e);
+    if (!j)
+        return NULL;
+    *j = *c->job;
+    if (!strcmp(j->family, "auto"))
+        snprintf(j->family, sizeof j->family, "%s", c->fam->name);
+    snprintf(j->reward_rounding, sizeof j->reward_rounding, "%s", pe_reward_rounding_name(c->fo.reward_rounding));
+    char *s = pe_job_to_json(j, e);
+    free(j);
+    return s;
+}
+
 /* Rank 0 hashes the job (model files included) and sends it to all. Collective. */
 static int make_job_hash(run_ctx *c, pe_err *e)
 {
@@ -268,7 +288,8 @@ static int make_job_hash(run_ctx *c, pe_err *e)
     int rc = PE_OK;
     if (c->w->rank == 0) {
         pe_job_hash_in in = {c->job, c->fam->name, c->threshold, backends, c->prov.ndata_files,
-                             (const char *const *)c->prov.data_sha256, PE_METRIC_DEFINITION};
+                             (const char *const *)c->prov.data_sha256, PE_METRIC_DEFINITION,
+                             pe_reward_rounding_name(c->fo.reward_rounding)};
         rc = pe_job_hash(&in, c->job_hash, e);
     }
     rc = pe_world_agree(c->w, rc, e);
@@ -579,7 +600,7 @@ int pe_run(const pe_world *w, const pe_job *job, const pe_run_opts *opts, pe_err
     if (w->rank == 0 && pe_dataset_duplicates_note(&c.full, dup, sizeof dup))
         fprintf(stderr, "warning: %s\n", dup);
 
-    char *cfg = pe_job_to_json(job, e);
+    char *cfg = run_config_json(&c, e);
     rc = cfg ? PE_OK : PE_ERESOURCE;
     if ((rc = pe_world_agree(w, rc, e)) != PE_OK) {
         free(cfg);
