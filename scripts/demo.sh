@@ -3,7 +3,7 @@
 # (release), generates the tiny random qwen-prm model, and runs
 # `prmeval run jobs/demo.json` on 2 MPI ranks over the bundled 394-record
 # PRMBench subset. Prints the paper's table: the random model calls nearly
-# every step wrong and prints PRMScore 15.0 (README; checked by
+# every step wrong and prints PRMScore 14.9 (README; checked by
 # tests/scripts/test_first_contact.sh); the results are in build/demo/demo.h5
 # and demo.json, the paper's figures for it (and two rescored thresholds) in
 # build/demo/figures.

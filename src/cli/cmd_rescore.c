@@ -21,6 +21,7 @@
 #include "io/results_h5_read.h"
 #include "io/results_rescore.h"
 #include "io/textout.h"
+#include "prm/prm.h"
 
 static void rescore_usage(FILE *f)
 {
@@ -46,6 +47,10 @@ static void rescore_usage(FILE *f)
             "                       redundency and circular samples are valid where\n"
             "                       redundancy <= U (default 0.15, the reference's); the others\n"
             "                       where score > T\n"
+            "  --reward-rounding R  auto (default): the rewards as the run labelled them (its\n"
+            "                       config_json reward_rounding; none for eval files); bf16: the\n"
+            "                       family's rewards as the reference's bf16 tensors give them\n"
+            "                       (qwen-prm, reasoneval, pure-prm runs default to it); none: raw\n"
             "  --quiet              no table\n"
             "  -h, --help           this help\n"
             "Values may also be written --opt=V.\n"
@@ -58,7 +63,7 @@ static void rescore_usage(FILE *f)
 }
 
 typedef struct rescore_opts {
-    const char *in, *threshold, *csv, *json, *out, *redundancy;
+    const char *in, *threshold, *csv, *json, *out, *redundancy, *rounding;
     int rule, quiet, help;
 } rescore_opts;
 
@@ -84,8 +89,8 @@ static int parse_args(int argc, char **argv, rescore_opts *o, pe_err *e)
             continue;
         }
         static const char *const names[] = {"--threshold", "--label-rule", "--csv", "--json", "--out",
-                                            "--redundancy-threshold"};
-        int which = pe_cli_option(argc, argv, &i, names, 6, &v);
+                                            "--redundancy-threshold", "--reward-rounding"};
+        int which = pe_cli_option(argc, argv, &i, names, 7, &v);
         if (which < 0)
             return pe_fail(e, PE_EUSAGE, "unknown option '%s'", a);
         if (!v || !*v)
@@ -102,8 +107,12 @@ static int parse_args(int argc, char **argv, rescore_opts *o, pe_err *e)
             o->json = v;
         else if (which == 4)
             o->out = v;
-        else
+        else if (which == 5)
             o->redundancy = v;
+        else if (pe_reward_rounding_from_name(v) < 0)
+            return pe_fail(e, PE_EUSAGE, "--reward-rounding: '%s' is not auto, bf16 or none", v);
+        else
+            o->rounding = v;
     }
     if (!o->in)
         return pe_fail(e, PE_EUSAGE, "a results file is required (prmeval rescore --help)");
@@ -113,13 +122,15 @@ static int parse_args(int argc, char **argv, rescore_opts *o, pe_err *e)
 /* The rescored file's provenance: the source's data, predictions and metric
  * definition (what the numbers are about), this binary and this command
  * (what computed them), and the rescore settings in config_json. */
-static char *rescore_config(const rescore_opts *o, const pe_results *r, double t, pe_err *e)
+static char *rescore_config(const rescore_opts *o, const pe_results *r, const pe_rescore *rsc, double t,
+                            pe_err *e)
 {
     cJSON *root = cJSON_CreateObject(), *rs = cJSON_AddObjectToObject(root, "rescore");
     cJSON_AddStringToObject(rs, "source", o->in);
     cJSON_AddStringToObject(rs, "label_rule", pe_relabel_rule_name(o->rule));
     cJSON_AddNumberToObject(rs, "threshold", t);
     cJSON_AddNumberToObject(rs, "source_threshold", r->threshold);
+    cJSON_AddStringToObject(rs, "reward_rounding", rsc->rounding);
     cJSON_AddStringToObject(rs, "source_command", r->prov.command);
     cJSON_AddStringToObject(rs, "source_start_time", r->prov.start_time);
     cJSON *src = cJSON_Parse(r->prov.config_json);
@@ -134,7 +145,7 @@ static char *rescore_config(const rescore_opts *o, const pe_results *r, double t
 static int write_h5(const rescore_opts *o, const pe_results *r, const pe_rescore *rs, double t,
                     const char *start, pe_err *e)
 {
-    char *cfg = rescore_config(o, r, t, e);
+    char *cfg = rescore_config(o, r, rs, t, e);
     if (!cfg)
         return PE_ERESOURCE;
     struct timespec now;
@@ -215,6 +226,8 @@ int cmd_rescore(int argc, char **argv)
         goto done;
     }
     if ((rc = pe_rescore_init(&rs, &r, o.in, &e)) != PE_OK)
+        goto done;
+    if ((rc = pe_rescore_set_rounding(&rs, o.rounding ? o.rounding : "auto", &e)) != PE_OK)
         goto done;
     if (o.redundancy) {
         char *end;

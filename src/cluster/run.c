@@ -107,6 +107,9 @@ static int open_model(run_ctx *c, pe_err *e)
     c->fo.eos_id = c->model.cfg.eos_token_id;
     c->threshold = isnan(j->threshold) ? pe_family_threshold(c->fam, &c->fo) : j->threshold;
     c->threshold2 = pe_family_redundancy_threshold(c->fam, &c->fo);
+    /* "auto" becomes what it means for this family: journals, the job hash and
+     * the results file record the rounding the labels were drawn with */
+    c->fo.reward_rounding = pe_family_rounds_bf16(c->fam, &c->fo) ? PE_ROUND_BF16 : PE_ROUND_NONE;
     /* The job's "tokenizer" for checkpoints that ship none (the Llemma PRMs; docs/job-config.md). */
     if (!(c->tok = pe_tokenizer_load(j->tokenizer[0] ? j->tokenizer : j->model, e))) {
         if (j->tokenizer[0])
@@ -271,7 +274,8 @@ static int make_job_hash(run_ctx *c, pe_err *e)
     int rc = PE_OK;
     if (c->w->rank == 0) {
         pe_job_hash_in in = {c->job, c->fam_id, c->threshold, backends, c->prov.ndata_files,
-                             (const char *const *)c->prov.data_sha256, PE_METRIC_DEFINITION};
+                             (const char *const *)c->prov.data_sha256, PE_METRIC_DEFINITION,
+                             pe_reward_rounding_name(c->fo.reward_rounding)};
         rc = pe_job_hash(&in, c->job_hash, e);
     }
     rc = pe_world_agree(c->w, rc, e);

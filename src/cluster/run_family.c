@@ -40,9 +40,21 @@ int pe_run_family(run_ctx *c, const pe_ckpt_facts *ck, pe_err *e)
     return PE_OK;
 }
 
+/* The job as the results file records it (config_json): "auto" family and
+ * reward_rounding replaced by what this run resolved them to, so that
+ * `prmeval rescore` can draw labels the way the run did (docs/job-config.md),
+ * and a family file's name, SHA-256 and text. */
 char *pe_run_config_json(const run_ctx *c, pe_err *e)
 {
-    char *cfg = pe_job_to_json(c->job, e);
+    pe_job *j = pe_malloc(sizeof *j, e);
+    if (!j)
+        return NULL;
+    *j = *c->job;
+    if (!strcmp(j->family, "auto"))
+        snprintf(j->family, sizeof j->family, "%s", c->fam->name);
+    snprintf(j->reward_rounding, sizeof j->reward_rounding, "%s", pe_reward_rounding_name(c->fo.reward_rounding));
+    char *cfg = pe_job_to_json(j, e);
+    free(j);
     if (!cfg || !c->famfile.file)
         return cfg;
     cJSON *o = cJSON_Parse(cfg);

@@ -2,6 +2,7 @@
  * writer and the backends. Bit manipulation through memcpy: no aliasing games. */
 #include "half.h"
 
+#include <math.h>
 #include <string.h>
 
 /* bf16 is the top half of an fp32: every value, inf and nan included, widens exactly. */
@@ -80,3 +81,19 @@ uint16_t pe_f16_from_f32(float f)
     return sign | (uint16_t)m;
 }
 
+
+/* Scaling by a power of two is exact, so x / ulp is exact and nearbyint (the
+ * default rounding mode: to nearest, ties to even) rounds it once. */
+double pe_bf16_round_f64(double x)
+{
+    if (!isfinite(x) || x == 0.0)
+        return x;
+    int ex;
+    frexp(x, &ex);                 /* |x| in [2^(ex-1), 2^ex) */
+    int lead = ex - 1 < -126 ? -126 : ex - 1;  /* bf16 subnormals share the 2^-133 step */
+    double ulp = ldexp(1.0, lead - 7);         /* 7 fraction bits */
+    double r = nearbyint(x / ulp) * ulp;
+    if (fabs(r) >= 0x1p128)
+        return copysign(INFINITY, x);          /* past the largest bf16 (0x7f7f) */
+    return r;
+}

@@ -45,6 +45,7 @@ static const job_key keys[] = {
     {"label_rule", K_ENUM, F(label_rule), "current|original", 0},
     {"qwen_backspace_quirk", K_BOOL, N(qwen_backspace_quirk), NULL, 0},
     {"rlhflow_system_block", K_BOOL, N(rlhflow_system_block), NULL, 0},
+    {"reward_rounding", K_ENUM, F(reward_rounding), "auto|bf16|none", 0},
     {"progress_interval", K_NUM, N(progress_interval), NULL, 1},
 };
 #undef F
@@ -73,6 +74,7 @@ void pe_job_default(pe_job *j)
     strcpy(j->label_rule, "current");
     j->qwen_backspace_quirk = 1;
     j->rlhflow_system_block = 1;
+    strcpy(j->reward_rounding, "auto"); /* as the reference does for the family */
     j->progress_interval = 10.0;
 }
 
@@ -440,5 +442,7 @@ void pe_job_family_opts(const pe_job *j, pe_family_opts *o)
     o->qwen_backspace_quirk = j->qwen_backspace_quirk;
     o->rlhflow_system_block = j->rlhflow_system_block;
     o->label_rule = strcmp(j->label_rule, "original") ? PE_LABEL_CURRENT : PE_LABEL_ORIGINAL;
+    int r = pe_reward_rounding_from_name(j->reward_rounding);
+    o->reward_rounding = r < 0 ? PE_ROUND_AUTO : (pe_reward_rounding)r;
     o->max_tokens = j->max_tokens > 0x7fffffff ? 0x7fffffff : (int)j->max_tokens;
 }

@@ -29,6 +29,7 @@ typedef struct pe_job {
     char label_rule[16];             /* current | original (skywork) */
     int qwen_backspace_quirk;
     int rlhflow_system_block;
+    char reward_rounding[8];         /* auto | bf16 | none: rewards the label rule sees */
     double progress_interval;        /* seconds between progress lines on rank 0 */
 } pe_job;
 

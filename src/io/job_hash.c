@@ -242,6 +242,7 @@ int pe_job_hash_text(const pe_job_hash_in *in, char **text, pe_err *e)
             (long long)j->max_tokens, (long long)j->token_budget, in->threshold, j->label_rule);
     fprintf(out, "qwen_backspace_quirk %d\nrlhflow_system_block %d\nlimit %lld\nbackends %s\n",
             j->qwen_backspace_quirk, j->rlhflow_system_block, (long long)j->limit, in->backends);
+    fprintf(out, "reward_rounding %s\n", in->reward_rounding ? in->reward_rounding : "none");
     for (int i = 0; i < in->ndata; i++)
         fprintf(out, "data sha256=%s\n", in->data_sha256[i]);
     fputs(model, out);

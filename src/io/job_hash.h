@@ -16,6 +16,7 @@ typedef struct pe_job_hash_in {
     int ndata;
     const char *const *data_sha256;  /* (ndata) hex, sorted as the data files */
     const char *metric_definition;
+    const char *reward_rounding;  /* the resolved rounding, "bf16" or "none" (labels depend on it) */
 } pe_job_hash_in;
 
 /* Appends the model folder's fingerprint to the canonical text: the full

@@ -5,6 +5,7 @@
  * two ways. */
 #include "results_rescore.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ int pe_rescore_init(pe_rescore *rs, const pe_results *r, const char *path, pe_er
     rs->err_store = pe_malloc(((size_t)r->nerr_total + 1) * sizeof *rs->err_store, e);
     rs->res = pe_calloc(n + 1, sizeof *rs->res, e);
     rs->labels = pe_malloc((size_t)r->nsteps_total + 1, e);
-    if (!rs->data.samples || !rs->err_store || !rs->res || !rs->labels) {
+    rs->scratch = pe_malloc((2 * (size_t)r->nsteps_total + 2) * sizeof *rs->scratch, e);
+    if (!rs->data.samples || !rs->err_store || !rs->res || !rs->labels || !rs->scratch) {
         pe_rescore_free(rs);
         return PE_ERESOURCE;
     }
@@ -100,11 +102,67 @@ int pe_rescore_init(pe_rescore *rs, const pe_results *r, const char *path, pe_er
         return rc;
     }
     rs->redundancy_threshold = 0.15;
+    rs->rounding = "none";
     rs->data.nsamples = r->nsamples;
     rs->data.nproblems = maxprob + 1;
     rs->data.nfiles = r->prov.ndata_files;
     rs->data.files = r->prov.data_files;
     return PE_OK;
+}
+
+/* A string member of the config object, or of the config of the run it was
+ * rescored from (a rescored file keeps its source's under "source_config"). */
+static const char *config_str(const cJSON *cfg, const char *key)
+{
+    for (int depth = 0; cfg && depth < 64; depth++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+        if (cJSON_IsString(v))
+            return v->valuestring;
+        cfg = cJSON_GetObjectItemCaseSensitive(cfg, "source_config");
+    }
+    return NULL;
+}
+
+int pe_rescore_set_rounding(pe_rescore *rs, const char *want, pe_err *e)
+{
+    int w = pe_reward_rounding_from_name(want ? want : "auto");
+    if (w < 0)
+        return pe_fail(e, PE_EUSAGE, "reward rounding '%s' is not one of auto, bf16, none", want);
+    cJSON *cfg = cJSON_Parse(rs->src->prov.config_json);
+    /* the rounding the file's own labels were drawn with: a rescore's, else its run's */
+    const cJSON *rsc = cJSON_GetObjectItemCaseSensitive(cfg, "rescore");
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(rsc, "reward_rounding");
+    const char *recorded = cJSON_IsString(own) ? own->valuestring : config_str(cfg, "reward_rounding");
+    const char *fname = config_str(cfg, "family");
+    const pe_family *f = fname ? pe_family_by_name(fname) : NULL;
+    int rc = PE_OK;
+    int eff = w;
+    if (w == PE_ROUND_AUTO) {
+        eff = recorded ? pe_reward_rounding_from_name(recorded) : PE_ROUND_NONE;
+        if (eff < 0)
+            rc = pe_fail(e, PE_EINPUT, "%s: root attribute config_json: \"reward_rounding\" is \"%s\", not one of "
+                         "auto, bf16, none", rs->path, recorded);
+        else if (eff == PE_ROUND_AUTO)  /* a job's own word: what it means for the family */
+            eff = f && f->reference_bf16 ? PE_ROUND_BF16 : PE_ROUND_NONE;
+    }
+    rs->round_head = NULL;
+    rs->rounding = "none";
+    if (rc == PE_OK && eff == PE_ROUND_BF16) {
+        if (!f)
+            rc = pe_fail(e, w == PE_ROUND_AUTO ? PE_EINPUT : PE_EUSAGE,
+                         "%s: bf16 reward rounding needs the family whose head gave the scores, and the file's "
+                         "config_json names %s%s%s (a file written by `prmeval run` names it)", rs->path,
+                         fname ? "an unknown family \"" : "none", fname ? fname : "", fname ? "\"" : "");
+        else if (f->head.nout > 1 && !rs->src->step_scores2)
+            rc = pe_fail(e, PE_EINPUT, "%s: family %s has %d rewards per step but /steps/score_redundancy is "
+                         "missing: its bf16 rounding needs both", rs->path, f->name, f->head.nout);
+        else {
+            rs->round_head = &f->head;
+            rs->rounding = "bf16";
+        }
+    }
+    cJSON_Delete(cfg);
+    return rc;
 }
 
 /* Labels of a sample come from its scores when the file says so and every
@@ -148,14 +206,27 @@ int pe_rescore_run(pe_rescore *rs, int rule, double threshold, pe_err *e)
         int32_t m = r->nlabels[i];
         uint8_t *L = rs->labels + off;
         if (rule != PE_RELABEL_STORED && from_scores(r, i)) {
-            if (r->step_scores2 && rule == PE_RELABEL_THRESHOLD &&
+            const double *v = r->step_scores + off, *u = r->step_scores2 ? r->step_scores2 + off : NULL;
+            if (rs->round_head) {
+                /* the rewards as the reference's bf16 tensors give them (as `run` labels) */
+                double *rv = rs->scratch, *ru = rs->scratch + m;
+                for (int32_t j = 0; j < m; j++) {
+                    double st[PE_HEAD_MAX_OUT] = {v[j], u ? u[j] : 0.0};
+                    pe_head_round_bf16(rs->round_head, st);
+                    rv[j] = st[0];
+                    ru[j] = st[1];
+                }
+                v = rv;
+                u = u ? ru : NULL;
+            }
+            if (u && rule == PE_RELABEL_THRESHOLD &&
                 (s->cls == PE_CLS_REDUNDENCY || s->cls == PE_CLS_CIRCULAR)) {
                 const pe_label_desc red = {.defined = 1, .threshold = rs->redundancy_threshold};
-                pe_label_apply_f64(&red, rs->redundancy_threshold, r->step_scores2 + off, m, L);
+                pe_label_apply_f64(&red, rs->redundancy_threshold, u, m, L);
                 for (int32_t j = 0; j < m; j++)
                     L[j] = !L[j]; /* the redundancy label says "redundant": the step is valid when it is not */
             } else {
-                pe_label_apply_f64(lr, threshold, r->step_scores + off, m, L);
+                pe_label_apply_f64(lr, threshold, v, m, L);
             }
             rs->relabelled++;
         } else {
@@ -176,5 +247,6 @@ void pe_rescore_free(pe_rescore *rs)
     free(rs->err_store);
     free(rs->res);
     free(rs->labels);
+    free(rs->scratch);
     memset(rs, 0, sizeof *rs);
 }

@@ -12,6 +12,7 @@
 #include "../core/err.h"
 #include "../core/metrics.h"
 #include "../core/sample.h"
+#include "../prm/head.h"
 #include "results_h5_read.h"
 
 typedef enum {
@@ -40,6 +41,12 @@ typedef struct pe_rescore {
      * not (redundancy > redundancy_threshold), as the reference does; the
      * others score > T. pe_rescore_init sets 0.15, the reference's value. */
     double redundancy_threshold;
+    /* The head whose bf16 rounding (pe_head_round_bf16) the label rule sees,
+     * NULL: the stored (raw) scores as they are; set by
+     * pe_rescore_set_rounding. */
+    const pe_head_desc *round_head;
+    const char *rounding;    /* "none" or "bf16" (static) */
+    double *scratch;         /* (2 * nsteps_total) rounded scores of one sample */
 } pe_rescore;
 
 /* Builds the sample view and checks what a corrupt file could get wrong
@@ -47,6 +54,15 @@ typedef struct pe_rescore {
  * a mismatch is PE_EINPUT naming path, the dataset and the sample. r and path
  * must outlive rs. */
 int pe_rescore_init(pe_rescore *rs, const pe_results *r, const char *path, pe_err *e);
+
+/* Which rewards the label rule sees: want "auto" takes what the file
+ * records (config_json "reward_rounding" of a `run`, or of the `rescore` that
+ * wrote it; none recorded, as in `eval` files: "none"), "none" the stored
+ * scores, "bf16" the scores rounded as the family's bf16 reference tensors
+ * give them (the family from config_json "family"). bf16 without a known
+ * family: PE_EUSAGE when asked for, PE_EINPUT when the file says so; an
+ * unknown word: PE_EUSAGE. */
+int pe_rescore_set_rounding(pe_rescore *rs, const char *want, pe_err *e);
 
 /* Labels every evaluated sample under rule at threshold and computes every
  * metric into rs->m (threshold recorded there). Labels that did not come

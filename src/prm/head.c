@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "../core/half.h"
+
 void pe_head_read_rewards(const pe_head_desc *h, const float *z, int64_t nread, float *out)
 {
     int R = h->nrows, O = h->nout;
@@ -52,6 +54,32 @@ void pe_head_read_rewards(const pe_head_desc *h, const float *z, int64_t nread, 
             break;
         }
         }
+    }
+}
+
+void pe_head_round_bf16(const pe_head_desc *h, double *r)
+{
+    switch (h->read) {
+    case PE_READ_SOFTMAX_DIFF: {
+        /* torch: (p[:, 1] - p[:, 0]) on a bf16 tensor, the difference rounded again */
+        double p1 = pe_bf16_round_f64((1.0 + r[0]) / 2.0), p0 = pe_bf16_round_f64((1.0 - r[0]) / 2.0);
+        r[0] = pe_bf16_round_f64(p1 - p0);
+        break;
+    }
+    case PE_READ_VALIDITY_REDUNDANCY: {
+        /* softmax(...).tolist() gives bf16 values as Python floats; the
+         * validity is their sum in double, the redundancy p1 itself */
+        double p1 = pe_bf16_round_f64(r[1]), p2 = pe_bf16_round_f64(r[0] - r[1]);
+        r[0] = p1 + p2;
+        r[1] = p1;
+        break;
+    }
+    case PE_READ_SOFTMAX_PICK:
+    case PE_READ_SIGMOID:
+    case PE_READ_RAW:
+    case PE_READ_VOCAB_PROB:
+        r[0] = pe_bf16_round_f64(r[0]);
+        break;
     }
 }
 

@@ -61,6 +61,19 @@ typedef struct pe_head_spec {
  * PE_READ_VOCAB_PROB (the backend's probabilities are the rewards). */
 void pe_head_read_rewards(const pe_head_desc *h, const float *z, int64_t nread, float *out);
 
+/* The rewards of one read-out (h->nout values, in place) as the reference
+ * sees them when its model runs in bf16: the probabilities the reward is made
+ * of are bf16 tensors (round to nearest even) and the reward is computed from
+ * them as the reference computes it (PRMBench's mr_eval/models/ files):
+ *   softmax-pick, sigmoid, raw, vocab-prob: bf16(r);
+ *   softmax-diff (pure-prm): p1 - p0 of two bf16 probabilities, in bf16:
+ *     bf16(bf16(p1) - bf16(p0)), p1 = (1 + r)/2, p0 = (1 - r)/2 (a tie gives 0);
+ *   validity-redundancy (reasoneval): u = bf16(p1), v = bf16(p1) + bf16(p2) in
+ *     double (the reference adds Python floats), p2 = v - u.
+ * The probabilities are rebuilt from the fp32 rewards, so a probability within
+ * about 1e-7 of a bf16 rounding boundary may round the other way. */
+void pe_head_round_bf16(const pe_head_desc *h, double *r);
+
 /* "" when the descriptor is complete and consistent, else what is wrong
  * (static text), e.g. "nrows must be 2 for softmax-diff". */
 const char *pe_head_desc_problem(const pe_head_desc *h);

@@ -3,6 +3,7 @@
 #include "prm.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "../core/sample.h"
 
@@ -34,10 +35,17 @@ void pe_family_labels(const pe_family *f, const pe_family_opts *o, double thresh
 {
     if (isnan(threshold))
         threshold = pe_family_threshold(f, o);
-    int diff = rule_of(f, o)->difference;
+    /* one reward per step: a two-reward head's rounding needs both (labels_cls) */
+    int diff = rule_of(f, o)->difference, round = f->head.nout == 1 && pe_family_rounds_bf16(f, o);
     /* Python: the float32 rewards become doubles (tolist), then subtract. */
-    for (int i = 0; i < n; i++)
-        labels[i] = label_of(diff, i, i > 0 ? (double)r[i - 1] : 0, (double)r[i], threshold);
+    double prev = 0.0;
+    for (int i = 0; i < n; i++) {
+        double cur = (double)r[i];
+        if (round)
+            pe_head_round_bf16(&f->head, &cur);
+        labels[i] = label_of(diff, i, prev, cur, threshold);
+        prev = cur;
+    }
 }
 
 void pe_label_apply_f64(const pe_label_desc *rule, double threshold, const double *r, int n, uint8_t *labels)
@@ -59,6 +67,28 @@ double pe_family_redundancy_threshold(const pe_family *f, const pe_family_opts *
     return rule_of(f, o)->redundancy_threshold;
 }
 
+int pe_family_rounds_bf16(const pe_family *f, const pe_family_opts *o)
+{
+    if (o->reward_rounding == PE_ROUND_BF16)
+        return 1;
+    return o->reward_rounding == PE_ROUND_AUTO && f->reference_bf16;
+}
+
+static const char *const rounding_names[] = {"auto", "none", "bf16"};
+
+const char *pe_reward_rounding_name(pe_reward_rounding r)
+{
+    return r >= PE_ROUND_AUTO && r <= PE_ROUND_BF16 ? rounding_names[r] : "?";
+}
+
+int pe_reward_rounding_from_name(const char *name)
+{
+    for (int r = PE_ROUND_AUTO; name && r <= PE_ROUND_BF16; r++)
+        if (!strcmp(name, rounding_names[r]))
+            return r;
+    return -1;
+}
+
 static int redundancy_class(int cls)
 {
     return cls == PE_CLS_REDUNDENCY || cls == PE_CLS_CIRCULAR;
@@ -68,27 +98,26 @@ void pe_family_labels_cls(const pe_family *f, const pe_family_opts *o, double th
                           const float *r, int n, int cls, uint8_t *labels)
 {
     const pe_label_desc *rule = rule_of(f, o);
-    int nout = f->head.nout;
-    if (!rule->redundancy || nout < 2) {
-        if (nout == 1) {
-            pe_family_labels(f, o, threshold, r, n, labels);
-            return;
-        }
-        /* more rewards than the rule reads: the first one */
-        if (isnan(threshold))
-            threshold = rule->threshold;
-        for (int i = 0; i < n; i++)
-            labels[i] = label_of(rule->difference, i, i > 0 ? (double)r[(i - 1) * nout] : 0, (double)r[i * nout],
-                                 threshold);
-        return;
-    }
+    const int nout = f->head.nout, round = pe_family_rounds_bf16(f, o);
+    /* two-reward heads label the redundancy classes by the second reward;
+     * more rewards than the rule reads: the first one */
+    const int by_u = rule->redundancy && nout >= 2 && redundancy_class(cls);
     if (isnan(threshold))
         threshold = rule->threshold;
     if (isnan(threshold2))
         threshold2 = rule->redundancy_threshold;
-    /* Python compares the (float) probabilities with the thresholds as doubles */
-    for (int i = 0; i < n; i++)
-        labels[i] = redundancy_class(cls) ? !((double)r[i * nout + 1] > threshold2) : (double)r[i * nout] > threshold;
+    /* Python compares the (float) probabilities with the thresholds as
+     * doubles; rounded rewards are bf16 values (or their sum) in double */
+    double prev = 0.0;
+    for (int i = 0; i < n; i++) {
+        double s[PE_HEAD_MAX_OUT] = {0};
+        for (int k = 0; k < nout && k < PE_HEAD_MAX_OUT; k++)
+            s[k] = (double)r[(size_t)i * (size_t)nout + (size_t)k];
+        if (round)
+            pe_head_round_bf16(&f->head, s);
+        labels[i] = by_u ? !(s[1] > threshold2) : label_of(rule->difference, i, prev, s[0], threshold);
+        prev = s[0];
+    }
 }
 
 void pe_family_labels_cls_f64(const pe_family *f, const pe_family_opts *o, double threshold, double threshold2,

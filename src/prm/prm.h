@@ -51,6 +51,12 @@ typedef struct pe_segments {
 
 typedef enum { PE_LABEL_CURRENT = 0, PE_LABEL_ORIGINAL } pe_label_rule;
 
+/* Which rewards the label rule sees (job key reward_rounding). The reference
+ * runs qwen-prm, reasoneval and pure-prm in bf16 and thresholds bf16
+ * probabilities; AUTO does what the reference does for the family
+ * (pe_family.reference_bf16). The stored rewards are always the raw ones. */
+typedef enum { PE_ROUND_AUTO = 0, PE_ROUND_NONE, PE_ROUND_BF16 } pe_reward_rounding;
+
 /* Options that decide whether published numbers are reproduced. */
 typedef struct pe_family_opts {
     /* qwen-prm: the reference's Python source writes "\boxed{}" in a plain
@@ -62,6 +68,7 @@ typedef struct pe_family_opts {
      * conversation has no system message. 1 (default) renders it. */
     int rlhflow_system_block;
     pe_label_rule label_rule;   /* skywork only */
+    pe_reward_rounding reward_rounding;
     int max_tokens;             /* the reference's cut (2048); <= 0: no cut */
     int32_t bos_id;             /* BOS id when the tokenizer has none (config.json's
                                    bos_token_id); -1: use pe_tokenizer_bos_id */
@@ -180,6 +187,10 @@ struct pe_family {
      * (skipped by the metric, as ReasonEval's reference stores it); 0: it
      * counts with no step labels */
     int no_readout_invalid;
+    /* 1: the reference runs the model in bf16, so its label rule sees the
+     * head's probabilities rounded to bf16 (pe_head_round_bf16); reward_rounding
+     * "auto" then labels the same way. 0: the reference runs in fp32. */
+    int reference_bf16;
     pe_tiny_recipe tiny;
     /* 1: read from a family file (family_file.h): not in the registry, and
      * without a tiny-model recipe */
@@ -300,6 +311,14 @@ void pe_family_labels_cls(const pe_family *f, const pe_family_opts *o, double th
 void pe_family_labels_cls_f64(const pe_family *f, const pe_family_opts *o, double threshold, double threshold2,
                               const double *validity, const double *redundancy, int n, int cls, uint8_t *labels);
 double pe_family_redundancy_threshold(const pe_family *f, const pe_family_opts *o);
+/* 1 when the labels are drawn from bf16-rounded rewards: reward_rounding
+ * "bf16", or "auto" and the family's reference runs in bf16. The float entry
+ * points above (a model run) apply it; rescore applies pe_head_round_bf16 to
+ * the stored rewards itself. */
+int pe_family_rounds_bf16(const pe_family *f, const pe_family_opts *o);
+/* "auto", "none", "bf16"; pe_reward_rounding_from_name: -1 if unknown. */
+const char *pe_reward_rounding_name(pe_reward_rounding r);
+int pe_reward_rounding_from_name(const char *name);
 /* A label rule on its own (rescore's rules are named, not a family's). */
 void pe_label_apply_f64(const pe_label_desc *r, double threshold, const double *rewards, int n, uint8_t *labels);
 

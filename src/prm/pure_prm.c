@@ -37,6 +37,7 @@ const pe_family pe_prm_pure_prm = {
     /* reward > 0 (a bf16 tie, p1 = p0, gives 0: false) */
     .labels = {[PE_LABEL_CURRENT] = {.defined = 1, .threshold = 0.0}},
     .bos = PE_BOS_TOKENIZER,
+    .reference_bf16 = 1, /* torch_dtype=torch.bfloat16 in the reference */
     .tiny = {.architecture = "Qwen2ForTokenClassification", .model_type = "qwen2", .tokenizer = PE_TINY_TOK_QWEN2,
              .attn_bias = 1, .qwen_window_keys = 1, .rope_theta = 10000.0, .rms_norm_eps = 1e-6, .max_pos = 4096,
              .extra_config = "{\"id2label\": {\"0\": \"LABEL_0\", \"1\": \"LABEL_1\"}, "

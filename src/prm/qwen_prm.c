@@ -55,6 +55,7 @@ const pe_family pe_prm_qwen_prm = {
              .mlp_w = "score.0.weight", .mlp_b = "score.0.bias", .w = "score.2.weight", .b = "score.2.bias"},
     .labels = {[PE_LABEL_CURRENT] = {.defined = 1, .threshold = 0.5}},
     .bos = PE_BOS_TOKENIZER,
+    .reference_bf16 = 1, /* torch_dtype=torch.bfloat16 in the reference */
     .tiny = {.architecture = "Qwen2ForProcessRewardModel", .model_type = "qwen2", .tokenizer = PE_TINY_TOK_QWEN2,
              .attn_bias = 1, .qwen_window_keys = 1, .rope_theta = 10000.0, .rms_norm_eps = 1e-6, .max_pos = 4096},
 };

@@ -73,6 +73,7 @@ const pe_family pe_prm_reasoneval_7b = {
     .labels = REASONEVAL_LABELS,
     .bos = PE_BOS_TOKENIZER,
     .no_readout_invalid = 1,
+    .reference_bf16 = 1, /* torch_dtype=torch.bfloat16 in the reference */
     .tiny = {.architecture = "ReasonEval_7B", .model_type = "mistral", .tokenizer = PE_TINY_TOK_SPM,
              .mistral_window = 1, .rope_theta = 10000.0, .rms_norm_eps = 1e-5, .max_pos = 32768,
              .extra_config = "{\"score_dimension\": 3, \"use_bias\": false}"},
@@ -89,6 +90,7 @@ const pe_family pe_prm_reasoneval_34b = {
     .labels = REASONEVAL_LABELS,
     .bos = PE_BOS_TOKENIZER,
     .no_readout_invalid = 1,
+    .reference_bf16 = 1, /* torch_dtype=torch.bfloat16 in the reference */
     /* the tiny SPM tokenizer has no "<pad>": pad_token adds it (as the 34B's vocabulary of 32032 does) */
     .tiny = {.architecture = "ReasonEval_34B", .model_type = "llama", .tokenizer = PE_TINY_TOK_SPM,
              .pad_token = "<pad>", .llama_keys = 1, .rope_theta = 1000000.0, .rms_norm_eps = 1e-5, .max_pos = 4096,

@@ -18,7 +18,7 @@ bad() { echo "FAIL: $*"; fail=1; }
 # the required positionals (so a missing-value error is the first one)
 specs=(
   "eval|docs/cli-eval.md|--data --predictions --format --threshold --json --out|--quiet|"
-  "rescore|docs/cli-rescore-report.md|--threshold --label-rule --csv --json --out --redundancy-threshold|--quiet|r.h5"
+  "rescore|docs/cli-rescore-report.md|--threshold --label-rule --csv --json --out --redundancy-threshold --reward-rounding|--quiet|r.h5"
   "report|docs/cli-rescore-report.md|--csv|--force --quiet|a.h5"
   "tiny-model|docs/tiny-model.md|--family --seed --dtype --layers --hidden --heads --kv-heads --ffn --head-dim --max-pos --merges --tokenizer||dir"
   "inspect|docs/checkpoints.md|--tokenizer|--quiet|"

@@ -138,6 +138,17 @@ fails 2 "is not a finite number" e0.5.h5 --threshold 0.3:x:0.1
 fails 2 "is not a finite number" e0.5.h5 --threshold nan
 fails 2 "one --threshold" e0.5.h5 --threshold 0.3:0.7:0.2 --out x.h5
 fails 2 "not threshold or skywork-current" e0.5.h5 --label-rule median
+fails 2 "is not auto, bf16 or none" e0.5.h5 --reward-rounding fp16
+# an eval file names no family: bf16 rounding has no head rule to follow
+fails 2 "needs the family whose head gave the scores" e0.5.h5 --reward-rounding bf16
+# a run's config_json that says bf16 for a family prmeval does not know: malformed input
+cp e0.5.h5 unk.h5
+$PY -c "
+import h5py, json
+f = h5py.File('unk.h5', 'a')
+f.attrs.create('config_json', json.dumps({'family': 'no-such-prm', 'reward_rounding': 'bf16'}).encode(),
+               dtype=h5py.string_dtype('utf-8', 64))"
+fails 3 "unknown family \"no-such-prm\"" unk.h5
 fails 2 "a results file is required" --threshold 0.5
 fails 2 "one results file only" e0.5.h5 e0.3.h5
 fails 2 "unknown option" e0.5.h5 --thresh 0.5

@@ -119,11 +119,13 @@ m="$T/qwen-prm"
 PRMEVAL_MPI=0 "$PRMEVAL" run "$T/qwen-prm.job.json" --quiet --set threshold=0.3 --set limit=5 \
     --set output="$T/set.h5" --set json="$T/set.json" 2>/dev/null || fail "run with --set"
 "$PY" - "$T/set.h5" "$T/eval.h5" <<'EOF' || fail "--set threshold/limit/output not applied"
-import sys, h5py, numpy as np
+import sys, h5py, numpy as np, torch
 with h5py.File(sys.argv[1]) as r, h5py.File(sys.argv[2]) as e:
     assert r["metrics"].attrs["threshold"] == 0.3
     assert len(r["samples/key"]) == int((e["samples/problem"][:] < 5).sum())
-    assert np.array_equal(r["steps/label"][:], (r["steps/score"][:] > 0.3).astype(np.uint8))
+    # qwen-prm's labels: the bf16-rounded probability > T (reward_rounding auto; raw rewards stored)
+    p = torch.tensor(r["steps/score"][:]).to(torch.bfloat16).double().numpy()
+    assert np.array_equal(r["steps/label"][:], (p > 0.3).astype(np.uint8))
 EOF
 grep -Eq '"threshold":[[:space:]]*0\.3,' "$T/set.json" || fail "--set threshold not in the JSON"
 

@@ -53,7 +53,21 @@ def fail(msg):
 
 
 
+def bf16(x):
+    """PyTorch's round-to-nearest-even conversion to bfloat16, back as a float."""
+    return float(torch.tensor(x, dtype=torch.float64).to(torch.bfloat16))
+
+
 def labels_oracle(family, r, key, redundancy):
+    # qwen-prm, reasoneval and pure-prm: the reference thresholds bf16 tensors
+    # (reward_rounding auto); r and redundancy are the stored raw rewards
+    if family == "qwen-prm":
+        r = [bf16(x) for x in r]
+    elif family == "pure-prm":  # p1 - p0 of bf16 probabilities, in bf16
+        r = [bf16(bf16((1 + x) / 2) - bf16((1 - x) / 2)) for x in r]
+    elif family.startswith("reasoneval") and redundancy is not None:  # bf16(p1) + bf16(p2), as Python floats
+        r = [bf16(u) + bf16(v - u) for v, u in zip(r, redundancy)]
+        redundancy = [bf16(u) for u in redundancy]
     if family == "skywork":  # PRMBench's rule: differences of consecutive rewards > -0.05
         d = [r[0]] + [r[i] - r[i - 1] for i in range(1, len(r))]
         return [int(x > -0.05) for x in d]

@@ -130,6 +130,17 @@ static void test_set(void)
     CHECK_STR(j.json, "");
     CHECK_INT(pe_job_set(&j, "progress_interval=0.5", &e), 0);
     CHECK(j.progress_interval == 0.5);
+    /* reward_rounding: the job's word reaches the family options */
+    pe_family_opts fo;
+    CHECK_STR(j.reward_rounding, "auto");
+    pe_job_family_opts(&j, &fo);
+    CHECK_INT(fo.reward_rounding, PE_ROUND_AUTO);
+    CHECK_INT(pe_job_set(&j, "reward_rounding=none", &e), 0);
+    pe_job_family_opts(&j, &fo);
+    CHECK_INT(fo.reward_rounding, PE_ROUND_NONE);
+    CHECK_INT(pe_job_set(&j, "reward_rounding=bf16", &e), 0);
+    pe_job_family_opts(&j, &fo);
+    CHECK_INT(fo.reward_rounding, PE_ROUND_BF16);
 
     static const char *bad[][2] = {
         {"max_tokens=abc", "--set: key \"max_tokens\": expected an integer >= 1, got \"abc\""},
@@ -145,7 +156,8 @@ static void test_set(void)
         {"label_rule=new", "\"new\" is not one of current|original"},
         {"modle=x", "--set: unknown key \"modle\"; valid keys: model, tokenizer, family, data, output, json, backend, "
                     "max_tokens, token_budget, threshold, limit, seed, checkpoint_dir, label_rule, "
-                    "qwen_backspace_quirk, rlhflow_system_block, progress_interval"},
+                    "qwen_backspace_quirk, rlhflow_system_block, reward_rounding, progress_interval"},
+        {"reward_rounding=fp16", "--set: key \"reward_rounding\": \"fp16\" is not one of auto|bf16|none"},
         {"model", "--set model: expected key=value"},
         {"=3", "expected key=value"},
     };

@@ -140,15 +140,20 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static void hash_of(const pe_job *j, double threshold, const char *backends, char hex[65])
+static void hash_of_r(const pe_job *j, double threshold, const char *backends, const char *rounding, char hex[65])
 {
     const char *data[1] = {"aa"};
-    pe_job_hash_in in = {j, "qwen-prm", threshold, backends, 1, data, "m1"};
+    pe_job_hash_in in = {j, "qwen-prm", threshold, backends, 1, data, "m1", rounding};
     pe_err e = {0};
     if (pe_job_hash(&in, hex, &e) != PE_OK) {
         fprintf(stderr, "pe_job_hash: %s\n", e.msg);
         hex[0] = '\0';
     }
+}
+
+static void hash_of(const pe_job *j, double threshold, const char *backends, char hex[65])
+{
+    hash_of_r(j, threshold, backends, "bf16", hex);
 }
 
 static void test_job_hash(void)
@@ -182,6 +187,8 @@ static void test_job_hash(void)
     CHECK(strcmp(h, base) != 0);  /* the threshold's exact bits */
     hash_of(&j, 0.5, "cuda", h);
     CHECK(strcmp(h, base) != 0);
+    hash_of_r(&j, 0.5, "cpu", "none", h);
+    CHECK(strcmp(h, base) != 0);  /* journal labels depend on the reward rounding */
     pe_job k = j;
     k.max_tokens = 1024;
     hash_of(&k, 0.5, "cpu", h);
@@ -255,7 +262,7 @@ static void test_job_hash(void)
     fwrite(bad, 1, sizeof bad, f);
     fclose(f);
     const char *data[1] = {"aa"};
-    pe_job_hash_in in = {&j, "qwen-prm", 0.5, "cpu", 1, data, "m1"};
+    pe_job_hash_in in = {&j, "qwen-prm", 0.5, "cpu", 1, data, "m1", "bf16"};
     pe_err e = {0};
     CHECK_INT(pe_job_hash(&in, h, &e), PE_EINPUT);
     CHECK(strstr(e.msg, "model.safetensors: header length 200 does not fit the file") != NULL);
