@@ -2,6 +2,7 @@
  * or a family file (docs/families.md, "Write your own"), and what the results
  * record of it. Kept apart from the run flow (run.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
