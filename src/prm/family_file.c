@@ -1,5 +1,5 @@
-/* Family files: JSON -> pe_family, and the template prompt builder
- * (family_file.h, docs/families.md "Write your own"). Every value is checked
+/* Family files: JSON -> pe_family (family_file.h, docs/families.md "Write
+ * your own"); the prompt builder it fills is template.c. Every value is checked
  * where it is read, and an error names the file and the key path, so that a
  * wrong file is refused before a run, never run one way silently. */
 #include "family_file.h"
@@ -9,33 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build.h"
+#include "template.h"
 
-enum { TPL_ALL = 0, TPL_FIRST, TPL_REST };
-enum { CLEAN_STRIP = 1, CLEAN_STRIP_PREFIX, CLEAN_REMOVE };
-enum { MAX_PARTS = 256, MAX_CLEAN = 8, MAX_ARCH = 32, MAX_TEXT = 65536 };
-
-typedef struct tpl_part {
-    pe_seg_kind kind;
-    const char *text;         /* TEXT: a template ({question}, {step}, {i}); else the token's text */
-    int separate, readout, strip;
-    int steps;                /* TPL_*: which steps the part is for (step section only) */
-    const char *option;       /* "if"/"unless": a family option, NULL: always */
-    int option_want;          /* the value the option must have */
-    const cJSON *unless_prefix; /* array of strings: skipped when the cleaned step starts with one */
-} tpl_part;
-
-typedef struct tpl_list {
-    tpl_part *p;
-    int n;
-} tpl_list;
-
-struct pe_prompt_template {
-    tpl_list before, step, after;
-    struct { int op; const char *text; } clean[MAX_CLEAN];
-    int nclean;
-    const char *split_on;     /* the response is split on this text (SkyworkAI's prepare_input) */
-};
+enum { MAX_PARTS = 256, MAX_ARCH = 32, MAX_TEXT = 65536 };
 
 struct pe_family_file {
     cJSON *root;              /* every string of the family points into it */
@@ -43,180 +19,6 @@ struct pe_family_file {
     pe_prompt_template t;
     const char *arch[MAX_ARCH + 1];
 };
-
-/* ---- the template prompt builder ---------------------------------------- */
-
-/* The family options a part may depend on ("if"/"unless"). */
-static const char *const option_names[] = {"qwen_backspace_quirk", "rlhflow_system_block", NULL};
-
-static int option_value(const pe_family_opts *o, const char *name)
-{
-    if (!strcmp(name, "qwen_backspace_quirk"))
-        return o->qwen_backspace_quirk != 0;
-    return o->rlhflow_system_block != 0;
-}
-
-/* Appends tmpl with {question}, {step} and {i} replaced ("{{" and "}}" are
- * braces); the loader has checked every placeholder. */
-static int render(pe_sbuf *b, const char *tmpl, const char *q, const char *step, int i, pe_err *e)
-{
-    int rc = PE_OK;
-    for (const char *p = tmpl; !rc && *p;) {
-        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-            rc = pe_sb_put(b, p, 1, e);
-            p += 2;
-        } else if (!strncmp(p, "{question}", 10)) {
-            rc = pe_sb_str(b, q, e);
-            p += 10;
-        } else if (!strncmp(p, "{step}", 6)) {
-            rc = pe_sb_str(b, step ? step : "", e);
-            p += 6;
-        } else if (!strncmp(p, "{i}", 3)) {
-            char num[16];
-            snprintf(num, sizeof num, "%d", i + 1);
-            rc = pe_sb_str(b, num, e);
-            p += 3;
-        } else {
-            size_t n = strcspn(p + 1, "{}") + 1;
-            rc = pe_sb_put(b, p, n, e);
-            p += n;
-        }
-    }
-    return rc;
-}
-
-static int starts_with_any(const cJSON *list, const char *s)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, list)
-        if (!strncmp(s, it->valuestring, strlen(it->valuestring)))
-            return 1;
-    return 0;
-}
-
-/* The parts of one section; step is the cleaned step (NULL outside the step
- * section), i its index; resp non-NULL: text goes to the response that is
- * split afterwards. */
-static int add_parts(const tpl_list *l, const pe_family_opts *o, const char *q, const char *step, int i,
-                     pe_sbuf *resp, pe_segments *s, pe_err *e)
-{
-    pe_sbuf b = {0};
-    int rc = PE_OK;
-    for (int k = 0; !rc && k < l->n; k++) {
-        const tpl_part *p = &l->p[k];
-        if (p->option && option_value(o, p->option) != p->option_want)
-            continue;
-        if ((p->steps == TPL_FIRST && i != 0) || (p->steps == TPL_REST && i == 0))
-            continue;
-        if (p->unless_prefix && step && starts_with_any(p->unless_prefix, step))
-            continue;
-        if (p->kind == PE_SEG_BOS) {
-            rc = pe_seg_add(s, PE_SEG_BOS, "", 0, 0, 0, e);
-            continue;
-        }
-        if (p->kind != PE_SEG_TEXT) {
-            rc = pe_seg_add(s, p->kind, p->text, strlen(p->text), p->separate, p->readout, e);
-            continue;
-        }
-        b.n = 0;
-        if ((rc = pe_sb_str(&b, "", e)) || (rc = render(&b, p->text, q, step, i, e)))
-            break;
-        const char *txt = b.p;
-        size_t len = b.n;
-        char *stripped = NULL;
-        if (p->strip) {
-            if (!(stripped = pe_py_strip(b.p, b.n, &len, e))) {
-                rc = e->code;
-                break;
-            }
-            txt = stripped;
-        }
-        /* An empty text adds nothing to the ids; it is kept only where a
-         * read-out is expected after it (that count is the prompt's). */
-        if (len || p->readout)
-            rc = resp ? pe_sb_put(resp, txt, len, e) : pe_seg_add(s, PE_SEG_TEXT, txt, len, p->separate, p->readout, e);
-        free(stripped);
-    }
-    free(b.p);
-    return rc;
-}
-
-static char *remove_all(const char *s, const char *what, pe_err *e)
-{
-    size_t n = strlen(s), w = strlen(what), k = 0;
-    char *t = pe_malloc(n + 1, e);
-    if (!t)
-        return NULL;
-    for (size_t i = 0; i < n;) {
-        if (w && !strncmp(s + i, what, w)) {
-            i += w;
-            continue;
-        }
-        t[k++] = s[i++];
-    }
-    t[k] = '\0';
-    return t;
-}
-
-static char *clean_step(const pe_prompt_template *t, pe_step_cleaner *clean, const char *step, pe_err *e)
-{
-    char *c = pe_malloc(strlen(step) + 1, e);
-    if (!c)
-        return NULL;
-    strcpy(c, step);
-    for (int k = 0; c && k < t->nclean; k++) {
-        char *n = t->clean[k].op == CLEAN_STRIP          ? pe_py_strip(c, strlen(c), NULL, e)
-                  : t->clean[k].op == CLEAN_STRIP_PREFIX ? pe_clean_step(clean, c, e)
-                                                         : remove_all(c, t->clean[k].text, e);
-        free(c);
-        c = n;
-    }
-    return c;
-}
-
-/* SkyworkAI's prepare_input: the response split on the tag; each piece is
- * encoded alone and followed by the tag's last id, read there (the piece
- * after the last tag too, as the reference reads it). */
-static int split_response(const char *tag, const pe_sbuf *resp, pe_segments *s, pe_err *e)
-{
-    size_t tl = strlen(tag);
-    const char *p = resp->p ? resp->p : "";
-    int rc = PE_OK;
-    while (!rc) {
-        const char *hit = strstr(p, tag);
-        size_t n = hit ? (size_t)(hit - p) : strlen(p);
-        if (n)
-            rc = pe_seg_add(s, PE_SEG_TEXT, p, n, 1, 0, e);
-        if (!rc)
-            rc = pe_seg_add(s, PE_SEG_LAST_ID, tag, tl, 1, 1, e);
-        if (!hit)
-            break;
-        p = hit + tl;
-    }
-    return rc;
-}
-
-int pe_template_segments(const pe_prompt_template *t, const pe_family_opts *o, const char *q, int nsteps,
-                         char *const *steps, pe_step_cleaner *clean, pe_segments *s, pe_err *e)
-{
-    pe_sbuf resp = {0};
-    pe_sbuf *r = t->split_on ? &resp : NULL;
-    int rc = add_parts(&t->before, o, q, NULL, -1, NULL, s, e);
-    for (int i = 0; !rc && i < nsteps; i++) {
-        char *c = clean_step(t, clean, steps[i], e);
-        if (!c)
-            rc = e->code;
-        else
-            rc = add_parts(&t->step, o, q, c, i, r, s, e);
-        free(c);
-    }
-    if (!rc && r)
-        rc = split_response(t->split_on, &resp, s, e);
-    if (!rc)
-        rc = add_parts(&t->after, o, q, NULL, -1, NULL, s, e);
-    free(resp.p);
-    return rc;
-}
 
 /* ---- the loader ------------------------------------------------------------ */
 
@@ -465,9 +267,7 @@ static int load_part(ld *L, const cJSON *v, const char *key, int in_step, tpl_pa
     p->option = opt_if ? opt_if : opt_unless;
     p->option_want = opt_if != NULL;
     if (p->option) {
-        int known = 0;
-        for (int i = 0; option_names[i]; i++)
-            known |= !strcmp(option_names[i], p->option);
+        int known = pe_template_option_known(p->option);
         snprintf(sub, sizeof sub, "%s.%s", key, opt_if ? "if" : "unless");
         if (!known)
             return bad(L, sub, "\"%s\" is not an option (qwen_backspace_quirk, rlhflow_system_block)", p->option);
@@ -519,7 +319,7 @@ static int load_clean(ld *L, const cJSON *prompt, pe_prompt_template *t)
     const cJSON *a = member(prompt, "step_clean");
     if (!a)
         return PE_OK;
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > MAX_CLEAN)
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > TPL_MAX_CLEAN)
         return bad(L, "prompt.step_clean", "expected a list of at most 8 operations", NULL);
     const cJSON *it;
     int i = 0;

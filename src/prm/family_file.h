@@ -23,9 +23,4 @@ int pe_family_file_from_json(cJSON *root, const char *name, pe_family_file **out
 const pe_family *pe_family_file_family(const pe_family_file *ff);
 void pe_family_file_free(pe_family_file *ff);
 
-/* The template's segments of one sample (pe_family_segments calls it for a
- * family with a template). */
-int pe_template_segments(const pe_prompt_template *t, const pe_family_opts *o, const char *question, int nsteps,
-                         char *const *steps, pe_step_cleaner *clean, pe_segments *out, pe_err *e);
-
 #endif

@@ -2,7 +2,7 @@
  * here they become ids, the read-outs are found with the family's rule, and
  * the input is cut as the reference cuts it. */
 #include "build.h"
-#include "family_file.h"
+#include "template.h"
 
 #include <stdlib.h>
 #include <string.h>
