@@ -81,7 +81,6 @@ uint16_t pe_f16_from_f32(float f)
     return sign | (uint16_t)m;
 }
 
-
 /* Scaling by a power of two is exact, so x / ulp is exact and nearbyint (the
  * default rounding mode: to nearest, ties to even) rounds it once. */
 double pe_bf16_round_f64(double x)

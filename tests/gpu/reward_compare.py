@@ -50,6 +50,7 @@ Only numpy and h5py (summary: neither)."""
 import argparse
 import json
 import math
+import struct
 import sys
 
 TOLERANCES = {   # name -> (Z_TOL on logits, P_FLOOR on probabilities)
@@ -71,8 +72,23 @@ def label_quantity(family, rewards):
     return list(rewards)
 
 
+# Families whose reference thresholds bf16 probabilities: prmeval labels them
+# from bf16-rounded rewards by default (job key reward_rounding, docs/families.md
+# "Faithful numerics"), so labels computed here from rewards do the same.
+BF16_LABELS = {"qwen-prm"}
+
+
+def bf16(x):
+    """x rounded to the nearest bfloat16 (ties to even), through its fp32 bits."""
+    (u,) = struct.unpack("<I", struct.pack("<f", float(x)))
+    u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+    return struct.unpack("<f", struct.pack("<I", u))[0]
+
+
 def labels(family, rewards):
     thr = FAMILY_RULE[family][0]
+    if family in BF16_LABELS:
+        rewards = [bf16(x) for x in rewards]
     return [int(x > thr) for x in label_quantity(family, rewards)]
 
 
@@ -245,7 +261,11 @@ def cmd_selftest(_):
     # saturated rewards: fp32 cannot carry the logit; the probability floor decides
     expect("saturated 1 - 1e-7 vs 1", "skywork", [0.9999999], [1.0], "pass", over_tol=0)
     expect("saturated but 1e-3 apart", "qwen-prm", [0.999], [1.0], "FAIL", over_tol=1)
-    expect("flip near 0.5", "qwen-prm", [0.5001], [0.4999], "pass", label_flips=0, flips_near_threshold=1)
+    expect("flip near 0.5", "qwen-prm", [0.503], [0.497], "pass", label_flips=0, flips_near_threshold=1)
+    # qwen-prm's labels are drawn from bf16 rewards: 0.5001 and 0.4999 are both 0.5, no flip
+    expect("same bf16 label", "qwen-prm", [0.5001], [0.4999], "pass", label_flips=0, flips_near_threshold=0)
+    if labels("qwen-prm", [0.50000006, 0.5019531, 0.5019532]) != [0, 0, 1]:
+        bad.append(f"qwen-prm bf16 labels {labels('qwen-prm', [0.50000006, 0.5019531, 0.5019532])}")
     # a flip far from the threshold (0.7 vs 0.3): a logit error of 1.7 and a flip, both counted
     expect("flip far from 0.5", "qwen-prm", [0.7], [0.3], "FAIL", label_flips=1, over_tol=1)
     # a flip outside the band fails even with a logit error inside the tolerance (labels from the files)
