@@ -525,7 +525,7 @@ static int load_family(ld *L, pe_family_file *ff)
     if (!cJSON_IsObject(root))
         return pe_fail(L->e, PE_EINPUT, "%s: a family file is one JSON object ({\"prmeval_family\": 1, ...})",
                        L->file);
-    int rc = only_keys(L, root, "", "prmeval_family|name|checkpoint|architectures|bos|no_readout_invalid|prompt|"
+    int rc = only_keys(L, root, "", "prmeval_family|name|checkpoint|architectures|bos|no_readout_invalid|reference_bf16|prompt|"
                                     "readout|head|labels|description");
     int version = 0;
     if (!rc) rc = get_int(L, root, "", "prmeval_family", 1, 1, 1000000, &version);
@@ -548,6 +548,7 @@ static int load_family(ld *L, pe_family_file *ff)
     if (!rc) rc = get_choice(L, root, "", "bos", 0, "tokenizer|token_text", &bos);
     f->bos = bos ? PE_BOS_TOKEN_TEXT : PE_BOS_TOKENIZER;
     if (!rc) rc = get_bool(L, root, "", "no_readout_invalid", &f->no_readout_invalid);
+    if (!rc) rc = get_bool(L, root, "", "reference_bf16", &f->reference_bf16);
     if (!rc) rc = load_readout(L, root, f); /* before the prompt: its checks depend on the rule */
     if (!rc) rc = load_prompt(L, root, ff);
     if (!rc) rc = load_head(L, root, f);

@@ -146,6 +146,7 @@ static void compare_with_builtin(const char *name)
     CHECK(same_labels(&f->labels[0], &b->labels[0]) && same_labels(&f->labels[1], &b->labels[1]));
     CHECK_INT(f->bos, b->bos);
     CHECK_INT(f->no_readout_invalid, b->no_readout_invalid);
+    CHECK_INT(f->reference_bf16, b->reference_bf16);
     for (int i = 0; b->architectures[i] || f->architectures[i]; i++)
         CHECK(SAME_STR(f->architectures[i], b->architectures[i]));
     int compared = 0;
@@ -399,7 +400,8 @@ static void fuzz(int cases)
     }
     printf("fuzz: %d mutated family files, %d loaded (%d built prompts), %d refused with a message naming the file\n",
            cases, loaded, built_ok, refused);
-    CHECK(loaded > cases / 20 && refused > cases / 4);
+    /* both paths explored: about 5% of the mutants still load */
+    CHECK(loaded > cases / 40 && refused > cases / 4);
     free(t);
     for (int i = 0; i < 9; i++)
         free(seeds[i]);
