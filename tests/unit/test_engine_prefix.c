@@ -151,7 +151,8 @@ static void add_seq(shard *sh, int group, const int32_t *t, int64_t n, const int
 {
     int i = sh->n++;
     memcpy(sh->tok[i], t, (size_t)n * sizeof *t);
-    memcpy(sh->ro[i], ro, (size_t)nr * sizeof *ro);
+    if (nr > 0)
+        memcpy(sh->ro[i], ro, (size_t)nr * sizeof *ro);
     sh->s[i] = (pe_seq){sh->tok[i], n, sh->ro[i], nr, 100 + i, group};
 }
 
