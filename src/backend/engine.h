@@ -72,7 +72,9 @@ int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t token_
  * rows, same numbers), so a small bound costs time, never a failure. */
 typedef struct pe_engine_opts {
     int64_t token_budget;    /* tokens per batch (a longer segment goes alone) */
-    int prefix_reuse;        /* 0: each sequence is one segment, as pe_engine_score */
+    int prefix_reuse;        /* 0: each sequence is one segment, as pe_engine_score (also
+                                when the backend's kv_bytes_per_token is 0: it cannot keep
+                                keys/values and takes no segments) */
     int64_t cache_bytes;     /* bound on the backend's kept keys/values */
 } pe_engine_opts;
 

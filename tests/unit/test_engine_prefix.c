@@ -363,6 +363,25 @@ static void test_hand(void)
     const int64_t plain[][5] = {{22, 0, 4, 6, 0}};
     check_batches("no reuse", st, tt.nbatches, plain, 1);
     CHECK(rewards_ok(&sh, rw));
+
+    /* a backend that keeps nothing (kv_bytes_per_token 0) gets whole sequences */
+    pe_engine_opts o = {.token_budget = 3, .prefix_reuse = 1, .cache_bytes = 1000};
+    pe_schedule *s;
+    pe_err e = {0};
+    CHECK_INT(pe_schedule_build(sh.s, sh.n, &o, 0, &s, &e), 0);
+    CHECK_INT(pe_schedule_nbatches(s), 4); /* A, B, C and D alone */
+    pe_backend b0 = {.name = "fake", .impl = &f, .nout = 2, .score = fake_score};
+    memset(&f, 0, sizeof f);
+    f.budget = 3;
+    int64_t tokens = 0;
+    for (int bi = 0; bi < 4; bi++) {
+        CHECK_INT(pe_schedule_run(&b0, s, bi, rw, &st[0], &e), 0);
+        tokens += st[0].tokens;
+    }
+    CHECK_INT(tokens, 22);
+    CHECK_INT(f.violations + f.nslots, 0);
+    CHECK(rewards_ok(&sh, rw));
+    pe_schedule_free(s);
     free_rewards(&sh, rw);
 
     /* group 0 alone: the last batch reads slots, freed by the release batch */
