@@ -18,8 +18,8 @@ typedef struct pe_seq {
     const int64_t *readout;  /* (nread) indices into tokens, ascending */
     int64_t nread;
     int sample;              /* the caller's id for it (e.g. index into the dataset) */
-    int group;               /* prefix reuse shares prefixes within a group (a problem) only;
-                                a group's sequences are adjacent */
+    int group;               /* prefix reuse shares prefixes within a group (a problem) only,
+                                wherever its sequences are in the array */
 } pe_seq;
 
 /* Greedy in the given order (keeps the problems of a shard together, so the
