@@ -65,7 +65,7 @@ static __device__ void pe_load_tile(__nv_bfloat16 *s, int lds, const pe_bf16 *qk
  * column kcol (kvh * D) from the spans into sK and sV, zeros from kend on.
  * *cursor is the first span that may still hold a position >= k0; key tiles
  * ascend, so it only moves forward. */
-static __device__ void pe_load_kv(__nv_bfloat16 *sK, __nv_bfloat16 *sV, int lds, const pe_attn_span *spans,
+static __device__ void pe_load_kv(__nv_bfloat16 *sK, __nv_bfloat16 *sV, int ldh, const pe_attn_span *spans,
                                   int *cursor, int span1, int layer, int64_t kcol, int64_t voff, int64_t k0,
                                   int64_t kend, int D)
 {
@@ -83,16 +83,16 @@ static __device__ void pe_load_kv(__nv_bfloat16 *sK, __nv_bfloat16 *sV, int lds,
         for (int i = threadIdx.x; i < nrow * chunks; i += blockDim.x) {
             int r = i / chunks, c = (i % chunks) * 8;
             const pe_bf16 *src = base + (size_t)r * (size_t)a.ld + c;
-            *reinterpret_cast<uint4 *>(sK + (size_t)(r0 + r) * lds + c) = *reinterpret_cast<const uint4 *>(src);
-            *reinterpret_cast<uint4 *>(sV + (size_t)(r0 + r) * lds + c) =
+            *reinterpret_cast<uint4 *>(sK + (size_t)(r0 + r) * ldh + c) = *reinterpret_cast<const uint4 *>(src);
+            *reinterpret_cast<uint4 *>(sV + (size_t)(r0 + r) * ldh + c) =
                 *reinterpret_cast<const uint4 *>(src + voff);
         }
     }
     int filled = (int)(k1 - k0);
     for (int i = threadIdx.x; i < (BK - filled) * chunks; i += blockDim.x) {
         int r = filled + i / chunks, c = (i % chunks) * 8;
-        *reinterpret_cast<uint4 *>(sK + (size_t)r * lds + c) = make_uint4(0, 0, 0, 0);
-        *reinterpret_cast<uint4 *>(sV + (size_t)r * lds + c) = make_uint4(0, 0, 0, 0);
+        *reinterpret_cast<uint4 *>(sK + (size_t)r * ldh + c) = make_uint4(0, 0, 0, 0);
+        *reinterpret_cast<uint4 *>(sV + (size_t)r * ldh + c) = make_uint4(0, 0, 0, 0);
     }
 }
 
