@@ -421,42 +421,78 @@ static void test_attention_reuse(void)
     }
 }
 
+/* bf16 reference out (rows, w) against fp32 CPU attention: within bf16 rounding. */
+static void check_vs_cpu(const char *what, int window, const pe_bf16 *ref, const float *cpu, size_t n)
+{
+    size_t bad = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = pe_f32_from_bf16(ref[i]), c = cpu[i], d = fabs(r - c);
+        bad += d > 0x1p-8 * fabs(c) + 1e-5;
+        worst = d > worst ? d : worst;
+    }
+    printf("reference vs CPU attention (%s), window %d: %zu values, worst difference %.3g, %zu over bf16 rounding\n",
+           what, window, n, worst, bad);
+    CHECK(bad == 0 && worst > 0.0);
+}
+
 /* The reference against the CPU backend's attention (pe_attention_forward,
- * fp32, two-pass softmax: another implementation) on packed prompts without
- * reuse: equal to bf16 rounding. */
+ * fp32, two-pass softmax: another implementation) on the packed whole prompts
+ * and on the same prompts cut into segments whose ancestors the CPU op reads
+ * from its own spans (fp32 copies of the batch rows and the slots' layer):
+ * equal to bf16 rounding. */
 static void test_attention_vs_cpu(void)
 {
     static const int64_t lens[PE_TREE_NODES] = {100, 70, 130, 1, 64, 37};
     for (int window = 0; window <= 50; window += 50) {
-        int NH = 4, NKV = 2, D = 16;
+        int NH = 4, NKV = 2, D = 16, layer = 1;
         pe_tree_layout t;
-        pe_tree_layout_make(&t, lens, NH, NKV, D, 0, urand);
-        size_t n = (size_t)t.whole_ntok, w = (size_t)NH * D;
-        float *qkv = malloc(n * (size_t)t.ld * sizeof *qkv), *cpu = malloc(n * w * sizeof *cpu);
-        for (size_t i = 0; i < n * (size_t)t.ld; i++)
-            qkv[i] = pe_f32_from_bf16(t.whole[i]);
-        int64_t max_len = 0;
-        for (int p = 0; p < 4; p++)
-            max_len = t.whole_starts[p + 1] - t.whole_starts[p] > max_len ? t.whole_starts[p + 1] - t.whole_starts[p]
-                                                                           : max_len;
+        pe_tree_layout_make(&t, lens, NH, NKV, D, layer, urand);
+        size_t w = (size_t)NH * D, ld = (size_t)t.ld, kvw = (size_t)t.kvw;
+        int64_t max_len = lens[PE_TREE_A] + lens[PE_TREE_B] + lens[PE_TREE_C]; /* the longest prompt */
         float *scratch = malloc((size_t)omp_get_max_threads() * (size_t)max_len * sizeof *scratch);
-        pe_attention_forward(cpu, qkv, (size_t)t.ld, t.whole_starts, 4, NH, NKV, D, window, scratch, max_len);
+
+        /* whole prompts, no reuse */
+        size_t n = (size_t)t.whole_ntok;
+        float *qkv = malloc(n * ld * sizeof *qkv), *cpu = malloc(n * w * sizeof *cpu);
+        for (size_t i = 0; i < n * ld; i++)
+            qkv[i] = pe_f32_from_bf16(t.whole[i]);
+        pe_attention_forward(cpu, qkv, ld, t.whole_starts, 4, NULL, NULL, NULL, NH, NKV, D, window, scratch, max_len);
         pe_attn_tile *tiles;
         pe_attn_span *spans;
-        int64_t nt = pe_plain_plan(t.whole_starts, 4, t.whole, t.ld, (int64_t)NH * D, &tiles, &spans);
+        int64_t nt = pe_plain_plan(t.whole_starts, 4, t.whole, t.ld, (int64_t)w, &tiles, &spans);
         pe_bf16 *ref = malloc(n * w * sizeof *ref);
         pe_ref_attention(ref, t.whole, t.ld, tiles, nt, spans, 0, NH, NKV, D, window);
-        size_t bad = 0;
-        double worst = 0.0;
-        for (size_t i = 0; i < n * w; i++) {
-            double r = pe_f32_from_bf16(ref[i]), c = cpu[i], d = fabs(r - c);
-            bad += d > 0x1p-8 * fabs(c) + 1e-5;
-            worst = d > worst ? d : worst;
+        check_vs_cpu("whole prompts", window, ref, cpu, n * w);
+        free(qkv), free(cpu), free(ref), free(tiles), free(spans);
+
+        /* segments with ancestors in the batch and in the slots (layer 1) */
+        n = (size_t)t.reuse_ntok;
+        qkv = malloc(n * ld * sizeof *qkv), cpu = malloc(n * w * sizeof *cpu);
+        for (size_t i = 0; i < n * ld; i++)
+            qkv[i] = pe_f32_from_bf16(t.reuse[i]);
+        float *slot32[2];
+        for (int k = 0; k < 2; k++) {
+            size_t m = (size_t)t.slot_len[k] * kvw;
+            slot32[k] = malloc(m * sizeof *slot32[k]);
+            for (size_t i = 0; i < m; i++)
+                slot32[k][i] = pe_f32_from_bf16(t.slot[k][(size_t)layer * m + i]);
         }
-        printf("reference vs CPU attention, window %d: %zu values, worst difference %.3g, %zu over bf16 rounding\n",
-               window, n * w, worst, bad);
-        CHECK(bad == 0 && worst > 0.0);
-        free(qkv), free(cpu), free(scratch), free(ref), free(tiles), free(spans);
+        pe_kv_span kv[6];
+        for (int c = 0; c < t.ctx_start[5]; c++) {
+            const pe_kv_ref *r = &t.ctx[c];
+            const float *k0 = r->seg >= 0 ? qkv + (size_t)t.reuse_starts[r->seg] * ld + w : slot32[r->slot];
+            kv[c] = (pe_kv_span){k0, k0 + (size_t)NKV * D, r->seg >= 0 ? ld : kvw,
+                                 r->seg >= 0 ? t.reuse_starts[r->seg + 1] - t.reuse_starts[r->seg] : t.slot_len[r->slot]};
+        }
+        pe_attention_forward(cpu, qkv, ld, t.reuse_starts, 5, t.pos0, t.ctx_start, kv, NH, NKV, D, window, scratch,
+                             max_len);
+        const pe_bf16 *slots[2] = {t.slot[0], t.slot[1]};
+        nt = pe_tree_plan(&t, t.reuse, slots, &tiles, &spans);
+        ref = malloc(n * w * sizeof *ref);
+        pe_ref_attention(ref, t.reuse, t.ld, tiles, nt, spans, layer, NH, NKV, D, window);
+        check_vs_cpu("prefix reuse", window, ref, cpu, n * w);
+        free(qkv), free(cpu), free(ref), free(tiles), free(spans), free(slot32[0]), free(slot32[1]), free(scratch);
         pe_tree_layout_free(&t);
     }
 }
