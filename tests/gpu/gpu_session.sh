@@ -14,8 +14,8 @@
 #   batch        a row's CUDA reward must not depend on the other sequences of its
 #                batch: the same jobs again at a small token budget, rewards compared
 #                bit for bit (issue 13, item 5);
-#   reuse        prefix reuse (issue 12): the compare phase ran with prefix_reuse=1; each
-#                model again with prefix_reuse=0 on the tested backend, rewards compared
+#   reuse        prefix reuse (issue 12): the compare phase ran with prefix_reuse=true; each
+#                model again with prefix_reuse=false on the tested backend, rewards compared
 #                with the tested run (reuse on) and with the CPU run (tolerance as in
 #                compare; the record keeps the worst relative difference and the count
 #                of bit-identical rewards); a build without the job key fails here (GPU)
@@ -199,7 +199,7 @@ BIN=$B/prmeval
 echo "binary: $BIN ($("${RUN[@]}" "$BIN" --version 2>&1 | head -1))"
 # prefix reuse (issue 12): the job key exists once its run integration is merged
 REUSE_ON=()
-"${RUN[@]}" "$BIN" run --help 2>&1 | grep -qw prefix_reuse && REUSE_ON=(--set prefix_reuse=1)
+"${RUN[@]}" "$BIN" run --help 2>&1 | grep -qw prefix_reuse && REUSE_ON=(--set prefix_reuse=true)
 
 # ---- kernels --------------------------------------------------------------------------------
 if phase kernels "$KERNELS_S"; then
@@ -324,13 +324,13 @@ if phase reuse "$REUSE_S"; then
         read -r m fam <<< "${DONE_MODELS[$i]}"
         [ "$(left)" -ge 3 ] || { record "not run" "$m: prefix reuse" "phase reuse out of time"; continue; }
         extra=(); [ "$MODE" = dry ] && extra=(--set token_budget=3000)   # as the tested run of phase compare
-        one_run "$m" noreuse "$TEST_BACKEND" "${extra[@]}" --set prefix_reuse=0 || continue
+        one_run "$m" noreuse "$TEST_BACKEND" "${extra[@]}" --set prefix_reuse=false || continue
         tl=$([ "$MODE" = dry ] && echo 'cpu (standing in for cuda)' || echo cuda)
         "$PY" tests/gpu/reward_compare.py h5 "$WORK/$m.noreuse.h5" "$WORK/$m.test.h5" --family "$fam" --name "$m" \
-            --ref-label "$tl, prefix_reuse=0" --test-label "$tl, prefix_reuse=1" --tol "$TEST_TOL" --json "$STEPS" \
+            --ref-label "$tl, prefix_reuse=false" --test-label "$tl, prefix_reuse=true" --tol "$TEST_TOL" --json "$STEPS" \
             || echo "(prefix reuse changes the rewards beyond the rule: see above)"
         "$PY" tests/gpu/reward_compare.py h5 "$WORK/$m.ref.h5" "$WORK/$m.noreuse.h5" --family "$fam" --name "$m" \
-            --ref-label "cpu, prefix_reuse=1" --test-label "$tl, prefix_reuse=0" --tol "$TEST_TOL" --json "$STEPS" \
+            --ref-label "cpu, prefix_reuse=true" --test-label "$tl, prefix_reuse=false" --tol "$TEST_TOL" --json "$STEPS" \
             || echo "(comparison failed: see above)"
         summarize
     done
