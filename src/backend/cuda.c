@@ -108,27 +108,6 @@ static size_t numel(const pe_tensor *t)
     return n;
 }
 
-/* Converts n elements starting at element `first` of t to bf16. The mmap'ed
- * data may be unaligned, hence memcpy per element. */
-static void tensor_to_bf16(const pe_tensor *t, size_t first, size_t n, pe_bf16 *dst)
-{
-    const unsigned char *p = t->data;
-    for (size_t i = 0; i < n; i++) {
-        size_t k = first + i;
-        if (t->dtype == PE_DT_BF16) {
-            memcpy(&dst[i], p + 2 * k, 2);
-        } else if (t->dtype == PE_DT_F16) {
-            uint16_t h;
-            memcpy(&h, p + 2 * k, 2);
-            dst[i] = pe_bf16_from_f32(pe_f32_from_f16(h));
-        } else {
-            float f;
-            memcpy(&f, p + 4 * k, 4);
-            dst[i] = pe_bf16_from_f32(f);
-        }
-    }
-}
-
 static int dev_alloc(cuda_state *s, void **p, size_t bytes, const char *what, pe_err *e)
 {
     cudaError_t r = cudaMalloc(p, bytes ? bytes : 1);
@@ -166,7 +145,7 @@ static int upload(cuda_state *s, pe_bf16 **dst, const pe_tensor *const *parts, i
         size_t n = numel(parts[i]);
         for (size_t k = 0; k < n && !rc; k += chunk) {
             size_t c = n - k < chunk ? n - k : chunk;
-            tensor_to_bf16(parts[i], k, c, buf);
+            pe_tensor_convert_bf16(parts[i], k, c, buf);
             rc = CUDA_CHECK(cudaMemcpy(*dst + off + k, buf, c * sizeof *buf, cudaMemcpyHostToDevice), e);
         }
         off += n;

@@ -112,5 +112,7 @@ void pe_tensor_to_f32(const pe_tensor *t, float *dst, size_t n);
 /* dst[0..n) = elements [first, first+n) of t, converted to fp32 (the one
  * dtype conversion of the host side; unaligned data is fine). */
 void pe_tensor_convert_f32(const pe_tensor *t, size_t first, size_t n, float *dst);
+/* The same to raw bf16 bits (round to nearest even; the CUDA backend's weights). */
+void pe_tensor_convert_bf16(const pe_tensor *t, size_t first, size_t n, uint16_t *dst);
 
 #endif

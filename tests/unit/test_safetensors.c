@@ -199,6 +199,24 @@ static void test_half_conversions(void)
     t.data = &b;
     pe_tensor_to_f32(&t, &out[0], 1);
     CHECK(out[0] == -3.0f);
+    /* To bf16 (the CUDA backend's weights) from every stored dtype, at an
+     * unaligned offset: the same bits as pe_bf16_from_f32 of the fp32 value. */
+    unsigned char raw[1 + 4 * 4];
+    float fv[4] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -3.0f, 65504.0f};
+    uint16_t hv[4] = {0x3c00, 0xc000, 0x7bff, 0x3555}, bv[4] = {0x3f80, 0xc040, 0x7f80, 0x0001};
+    uint16_t got[4];
+    for (int dt = 0; dt < 3; dt++) {
+        pe_tensor ct = {.dtype = dt == 0 ? PE_DT_F32 : dt == 1 ? PE_DT_F16 : PE_DT_BF16, .data = raw + 1};
+        size_t esz = dt == 0 ? 4 : 2;
+        memcpy(raw + 1, dt == 0 ? (const void *)fv : dt == 1 ? (const void *)hv : (const void *)bv, 4 * esz);
+        pe_tensor_convert_bf16(&ct, 1, 3, got);
+        for (int i = 0; i < 3; i++) {
+            float f;
+            pe_tensor_convert_f32(&ct, (size_t)i + 1, 1, &f);
+            CHECK_INT(got[i], dt == 2 ? bv[i + 1] : pe_bf16_from_f32(f));
+        }
+    }
+    CHECK_INT(pe_bf16_from_f32(fv[1]), 0x3f82);
 }
 
 static void mkdir_p(const char *d)
