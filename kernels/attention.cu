@@ -1,4 +1,4 @@
-/* Causal grouped-query attention over packed variable-length sequences,
+/* Causal grouped-query attention over packed variable-length segments,
  * flash-style: one block per (query tile, query head), 4 warps each owning
  * 16 of the tile's 64 query rows. Key/value tiles of 64 rows stream through
  * shared memory; scores and P.V run on tensor cores (WMMA bf16 16x16x16,
@@ -7,9 +7,25 @@
  * because WMMA does not say which accumulator element belongs to which row,
  * and the online softmax must rescale whole rows.
  *
- * A tile never crosses a sequence boundary (pe_attn_tiles cuts tiles per
- * sequence), so the causal mask is key <= query within [seq_begin, seq_end).
- * Padded query rows past seq_end are computed on zeros and never written. */
+ * A tile never crosses a segment boundary (pe_attn_plan cuts tiles per
+ * segment). Its keys are its segment's key spans (attn_desc.h): with prefix
+ * reuse the ancestors' keys/values, which live in earlier rows of the same
+ * q|k|v buffer or in a cache slot of an earlier batch, then the segment's
+ * own. Positions are absolute (the segment continues from pos0), so the
+ * causal mask and the sliding window compare absolute positions.
+ *
+ * Why spans rather than gathering the ancestors' K/V into a contiguous
+ * buffer in front of each segment: the gather would copy every ancestor's
+ * K/V once per child and per layer (a 1,000-token prefix shared by 9 prompts:
+ * 9,000 rows per layer) into a buffer that must be planned for the worst
+ * case; a span is 40 bytes, the kernel reads the ancestors where they are,
+ * and the loader only changes from one pointer to a short loop over the spans
+ * a key tile overlaps (uniform across the block: every thread walks the same
+ * spans). Key tiles are counted from absolute position 0 (pe_attn_key_range),
+ * so a query row meets its keys in the same groups of 64 whatever the
+ * segmentation: with or without reuse it gets the same bits.
+ * Padded query rows past the segment's end are computed on zeros and never
+ * written; key rows past the last query are zeros, masked. */
 #include <mma.h>
 
 #include "common.cuh"
@@ -45,9 +61,44 @@ static __device__ void pe_load_tile(__nv_bfloat16 *s, int lds, const pe_bf16 *qk
     }
 }
 
+/* Loads the keys and values of absolute positions [k0, k0 + 64) of kv head
+ * column kcol (kvh * D) from the spans into sK and sV, zeros from kend on.
+ * *cursor is the first span that may still hold a position >= k0; key tiles
+ * ascend, so it only moves forward. */
+static __device__ void pe_load_kv(__nv_bfloat16 *sK, __nv_bfloat16 *sV, int ldh, const pe_attn_span *spans,
+                                  int *cursor, int span1, int layer, int64_t kcol, int64_t voff, int64_t k0,
+                                  int64_t kend, int D)
+{
+    int chunks = D / 8;
+    int64_t k1 = k0 + BK < kend ? k0 + BK : kend;
+    int sp = *cursor;
+    while (sp < span1 && spans[sp].pos0 + spans[sp].n <= k0)
+        sp++;
+    *cursor = sp;
+    for (int j = sp; j < span1 && spans[j].pos0 < k1; j++) {
+        const pe_attn_span a = spans[j];
+        int64_t lo = a.pos0 > k0 ? a.pos0 : k0, hi = a.pos0 + a.n < k1 ? a.pos0 + a.n : k1;
+        const pe_bf16 *base = a.k + (size_t)layer * (size_t)a.layer_stride + (size_t)(lo - a.pos0) * (size_t)a.ld + kcol;
+        int nrow = (int)(hi - lo), r0 = (int)(lo - k0);
+        for (int i = threadIdx.x; i < nrow * chunks; i += blockDim.x) {
+            int r = i / chunks, c = (i % chunks) * 8;
+            const pe_bf16 *src = base + (size_t)r * (size_t)a.ld + c;
+            *reinterpret_cast<uint4 *>(sK + (size_t)(r0 + r) * ldh + c) = *reinterpret_cast<const uint4 *>(src);
+            *reinterpret_cast<uint4 *>(sV + (size_t)(r0 + r) * ldh + c) =
+                *reinterpret_cast<const uint4 *>(src + voff);
+        }
+    }
+    int filled = (int)(k1 - k0);
+    for (int i = threadIdx.x; i < (BK - filled) * chunks; i += blockDim.x) {
+        int r = filled + i / chunks, c = (i % chunks) * 8;
+        *reinterpret_cast<uint4 *>(sK + (size_t)r * ldh + c) = make_uint4(0, 0, 0, 0);
+        *reinterpret_cast<uint4 *>(sV + (size_t)r * ldh + c) = make_uint4(0, 0, 0, 0);
+    }
+}
+
 __global__ void __launch_bounds__(NWARP * 32)
-pe_attention_kernel(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *tiles,
-                    int NH, int NKV, int D, int window, float scale_log2)
+pe_attention_kernel(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const pe_attn_tile *tiles,
+                    const pe_attn_span *spans, int layer, int NH, int NKV, int D, int window, float scale_log2)
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     extern __shared__ __align__(128) unsigned char smem[];
@@ -61,12 +112,11 @@ pe_attention_kernel(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t 
     float *sM = sO + (size_t)BQ * ldo;
     float *sL = sM + BQ;
 
-    const int64_t q0 = tiles[3 * blockIdx.x], s0 = tiles[3 * blockIdx.x + 1],
-                  s1 = tiles[3 * blockIdx.x + 2];
+    const pe_attn_tile t = tiles[blockIdx.x];
+    const int64_t q0 = t.q0, s1 = t.q_end, qpos = t.qpos;
     const int h = blockIdx.y, kvh = h / (NH / NKV);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int64_t kcol = (int64_t)NH * D + (int64_t)kvh * D;
-    const int64_t vcol = (int64_t)(NH + NKV) * D + (int64_t)kvh * D;
+    const int64_t kcol = (int64_t)kvh * D, voff = (int64_t)NKV * D;
 
     pe_load_tile(sQ, ldh, qkv, ld, (int64_t)h * D, q0, s1, D);
     for (int i = threadIdx.x; i < BQ * ldo; i += blockDim.x)
@@ -76,15 +126,13 @@ pe_attention_kernel(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t 
         sL[i] = 0.0f;
     }
 
-    int64_t kend = q0 + BQ < s1 ? q0 + BQ : s1;   /* no key after the tile's last query */
-    int64_t kstart = s0;
-    if (window > 0 && q0 - window + 1 > kstart)
-        kstart = q0 - window + 1;
+    int64_t kstart, kend;   /* absolute positions; none after the tile's last query */
+    pe_attn_key_range(&t, window, &kstart, &kend);
+    int cursor = t.span0;
 
     for (int64_t k0 = kstart; k0 < kend; k0 += BK) {
         __syncthreads();   /* previous tile's sK/sV readers are done */
-        pe_load_tile(sK, ldh, qkv, ld, kcol, k0, kend, D);
-        pe_load_tile(sV, ldh, qkv, ld, vcol, k0, kend, D);
+        pe_load_kv(sK, sV, ldh, spans, &cursor, t.span1, layer, kcol, voff, k0, kend, D);
         __syncthreads();
 
         /* S (16 x 64) = Q_w K^T: K's rows read as a column-major B operand. */
@@ -106,7 +154,7 @@ pe_attention_kernel(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t 
         /* Online softmax on the warp's 16 rows; each lane holds 2 of the 64 columns. */
         for (int r = 0; r < 16; r++) {
             int row = warp * 16 + r;
-            int64_t qi = q0 + row;
+            int64_t qi = qpos + row;   /* absolute position of the query */
             float s[2];
             for (int u = 0; u < 2; u++) {
                 int c = lane + 32 * u;
@@ -191,18 +239,18 @@ extern "C" int pe_k_attention_prepare(int D, int *blocks_per_sm)
     return (int)err;
 }
 
-extern "C" int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *tiles,
-                              int64_t ntiles, int NH, int NKV, int D, int window,
-                              cudaStream_t stream)
+extern "C" int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const pe_attn_tile *tiles,
+                              int64_t ntiles, const pe_attn_span *spans, int layer, int NH, int NKV, int D,
+                              int window, cudaStream_t stream)
 {
-    if (D % 16 != 0 || D > PE_ATTN_MAX_D || NKV <= 0 || NH % NKV != 0 || ld % 8 != 0)
+    if (D % 16 != 0 || D > PE_ATTN_MAX_D || NKV <= 0 || NH % NKV != 0 || ld % 8 != 0 || layer < 0)
         return (int)cudaErrorInvalidValue;
     if (ntiles <= 0)
         return pe_launch_status();
     size_t bytes = pe_attn_smem_bytes(D);
     float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
     dim3 grid((unsigned)ntiles, (unsigned)NH);
-    pe_attention_kernel<<<grid, NWARP * 32, bytes, stream>>>(out, qkv, ld, tiles, NH, NKV, D,
-                                                             window, scale_log2);
+    pe_attention_kernel<<<grid, NWARP * 32, bytes, stream>>>(out, qkv, ld, tiles, spans, layer, NH, NKV,
+                                                             D, window, scale_log2);
     return pe_launch_status();
 }

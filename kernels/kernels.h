@@ -15,16 +15,14 @@
 
 #include <cuda_runtime_api.h>
 
+#include "attn_desc.h"   /* pe_bf16, PE_ATTN_BQ, the attention tiles and key spans */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef uint16_t pe_bf16;
-
-/* Query rows per attention tile (one sequence per tile; see pe_attn_tiles in
- * src/backend/cuda_ref.h) and the largest head_dim the attention kernel takes
- * (its shared memory grows with head_dim; 128 covers Qwen2, Llama, Mistral). */
-#define PE_ATTN_BQ 64
+/* The largest head_dim the attention kernel takes (its shared memory grows
+ * with head_dim; 128 covers Qwen2, Llama, Mistral). */
 #define PE_ATTN_MAX_D 128
 
 /* embed.cu: out[t, :] = table[tokens[t], :]; tokens were range-checked on the host. */
@@ -58,13 +56,19 @@ int pe_k_residual_add(float *h, const float *x, size_t n, cudaStream_t stream);
 /* gu rows are [gate (F) | up (F)]; out[t, f] = bf16(silu(gate) * up). */
 int pe_k_swiglu(pe_bf16 *out, const pe_bf16 *gu, int64_t ntok, int F, cudaStream_t stream);
 
-/* attention.cu: causal grouped-query attention over packed sequences.
+/* attention.cu: causal grouped-query attention over packed segments.
  * qkv: (ntok, ld) bf16 rows holding q (NH*D) | k (NKV*D) | v (NKV*D).
- * out: (ntok, NH*D) bf16. tiles: ntiles triples (q0, seq_begin, seq_end) of
- * packed token indices, built by pe_attn_tiles. window: keys with
- * q - k >= window are masked (0 = no sliding window). D % 16 == 0, D <= PE_ATTN_MAX_D. */
-int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *tiles,
-                   int64_t ntiles, int NH, int NKV, int D, int window, cudaStream_t stream);
+ * out: (ntok, NH*D) bf16. tiles (ntiles) and spans: device arrays built by
+ * pe_attn_plan (src/backend/cuda_ref.h; layout in attn_desc.h): a query row
+ * at absolute position p reads the keys of its segment's spans at positions
+ * p-window+1 .. p (window 0: 0 .. p), ancestors' spans included; layer picks
+ * the layer of a span with a layer_stride (cache slots). D % 16 == 0,
+ * D <= PE_ATTN_MAX_D, ld and every span's ld and layer_stride multiples of 8,
+ * span pointers 16-byte aligned; a tile's spans must cover positions 0 to its
+ * last query (pe_batch_check guarantees it for a checked batch). */
+int pe_k_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const pe_attn_tile *tiles,
+                   int64_t ntiles, const pe_attn_span *spans, int layer, int NH, int NKV, int D,
+                   int window, cudaStream_t stream);
 /* Sets, on the current device, the attention kernel's opt-in shared memory
  * (for head_dim D) and the maximum shared-memory carveout, and writes the
  * number of attention blocks one SM holds at D to *blocks_per_sm (may be

@@ -4,6 +4,9 @@
  * products, which go to cuBLASLt). Only the read-out rows reach the final
  * norm and the head. Every CUDA, cuBLASLt and launch result is checked and
  * reported through pe_err with file and line (cuda_check.h); nothing exits.
+ * Prefix reuse (backend.h): a segment's ancestors are read by the attention
+ * kernel where they are, in this batch's q|k|v rows or in a cache slot that
+ * holds, per kept segment, its bf16 K|V rows after RoPE for every layer.
  * This file, cuda_gemm.c and kernels/ form libprmeval_cuda.so, a module that
  * cuda_loader.c opens only when the CUDA backend is asked for: linking the CUDA
  * runtime and cuBLASLt into every command cost 0.25 s and 200 MB of resident
@@ -58,8 +61,17 @@ typedef struct cuda_state {
     pe_bf16 *lm_full;      /* full softmax: (V, H); may alias embed when tied */
     float *inv_freq;       /* (D/2) */
 
-    /* activations (device), sized for cap_tok tokens, cap_tiles tiles and cap_read read-outs */
-    int64_t cap_tok, cap_tiles, cap_read;
+    /* the prefix cache: slot i holds slot_len[i] tokens (0: free) from position
+     * slot_pos0[i], K|V rows of every layer, (L, slot_len, KVW) bf16 */
+    int KVW;               /* 2 * NKV * D: one token's K|V row of one layer */
+    int nslots;            /* entries of the table (filled or free) */
+    pe_bf16 **slot_kv;
+    int64_t *slot_len, *slot_pos0;
+    size_t slot_bytes;     /* device bytes the filled slots take */
+
+    /* activations (device), sized for cap_tok tokens, cap_tiles tiles, cap_spans key spans
+     * and cap_read read-outs */
+    int64_t cap_tok, cap_tiles, cap_spans, cap_read;
     float *h;              /* (ntok, H) residual stream, fp32 */
     pe_bf16 *xn;           /* (ntok, H) normalised input of a GEMM */
     float *qkv32;          /* (ntok, QKV) projections before bias/RoPE, fp32 */
@@ -68,7 +80,8 @@ typedef struct cuda_state {
     pe_bf16 *gu;           /* (ntok, 2F) */
     pe_bf16 *act;          /* (ntok, F) */
     int32_t *tokens, *pos; /* (ntok) */
-    int64_t *tiles;        /* (cap_tiles, 3) */
+    pe_attn_tile *tiles;   /* (cap_tiles) */
+    pe_attn_span *spans;   /* (cap_spans) */
     int64_t *rows;         /* (nread) */
     float *hr;             /* (nread, H) gathered residual rows */
     pe_bf16 *xr;           /* (nread, H) final-normed rows */
@@ -79,9 +92,10 @@ typedef struct cuda_state {
 
     /* host scratch for one batch */
     int32_t *h_pos;
-    int64_t *h_tiles;
+    pe_attn_tile *h_tiles;
+    pe_attn_span *h_spans;
     float *h_z;            /* (h_cap_read, PE_HEAD_MAX_ROWS) */
-    int64_t h_cap_tok, h_cap_tiles, h_cap_read;
+    int64_t h_cap_tok, h_cap_tiles, h_cap_spans, h_cap_read;
 } cuda_state;
 
 /* ---- weights ---------------------------------------------------------------- */
@@ -247,48 +261,59 @@ static size_t bytes_fixed(const cuda_state *s)
     return s->lm_full ? (size_t)PE_LSE_CHUNK * (size_t)s->V * 4 : 0;
 }
 
-/* Tokens that fit in `room` bytes, counting one tile and one read-out per token (an upper bound). */
+/* Bytes of the attention work per token, counting one tile and one key span
+ * per token (an upper bound without ancestors). */
+#define PE_ATTN_BYTES_PER_TOKEN (sizeof(pe_attn_tile) + sizeof(pe_attn_span))
+
+/* Tokens that fit in `room` bytes, counting one read-out per token (an upper bound). */
 static long long tokens_that_fit(const cuda_state *s, size_t room)
 {
     size_t fixed = bytes_fixed(s);
-    return room > fixed ? (long long)((room - fixed) / (bytes_per_token(s) + 24 + bytes_per_readout(s))) : 0;
+    return room > fixed ? (long long)((room - fixed) /
+                                      (bytes_per_token(s) + PE_ATTN_BYTES_PER_TOKEN + bytes_per_readout(s))) : 0;
 }
 
 static void free_activations(cuda_state *s)
 {
     void *p[] = {s->h, s->xn, s->qkv32, s->qkv, s->att, s->gu, s->act, s->tokens, s->pos,
-                 s->tiles, s->rows, s->hr, s->xr, s->head32, s->head16, s->logits, s->z};
+                 s->tiles, s->spans, s->rows, s->hr, s->xr, s->head32, s->head16, s->logits, s->z};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         if (p[i])
             cudaFree(p[i]);
     s->h = s->qkv32 = s->hr = s->head32 = s->logits = s->z = NULL;
     s->xn = s->qkv = s->att = s->gu = s->act = s->xr = s->head16 = NULL;
     s->tokens = s->pos = NULL;
-    s->tiles = s->rows = NULL;
-    s->cap_tok = s->cap_tiles = s->cap_read = 0;
+    s->tiles = NULL;
+    s->spans = NULL;
+    s->rows = NULL;
+    s->cap_tok = s->cap_tiles = s->cap_spans = s->cap_read = 0;
 }
 
-/* Grows the activation buffers to hold a batch; says clearly when it cannot. */
-static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t nread, pe_err *e)
+/* Grows the activation buffers to hold a batch; says clearly when it cannot.
+ * The memory plan: weights, the prefix cache's filled slots and the
+ * activations share the device, PE_RESERVE_BYTES stay free. */
+static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t nspans, int64_t nread, pe_err *e)
 {
-    if (ntok <= s->cap_tok && ntiles <= s->cap_tiles && nread <= s->cap_read)
+    if (ntok <= s->cap_tok && ntiles <= s->cap_tiles && nspans <= s->cap_spans && nread <= s->cap_read)
         return PE_OK;
     int64_t nt = ntok > s->cap_tok ? ntok : s->cap_tok;
     int64_t ti = ntiles > s->cap_tiles ? ntiles : s->cap_tiles;
+    int64_t ns = nspans > s->cap_spans ? nspans : s->cap_spans;
     int64_t nr = nread > s->cap_read ? nread : s->cap_read;
     free_activations(s);
-    size_t need = (size_t)nt * bytes_per_token(s) + (size_t)ti * 24 + (size_t)nr * bytes_per_readout(s) +
-                  bytes_fixed(s);
+    size_t need = (size_t)nt * bytes_per_token(s) + (size_t)ti * sizeof(pe_attn_tile) +
+                  (size_t)ns * sizeof(pe_attn_span) + (size_t)nr * bytes_per_readout(s) + bytes_fixed(s);
     size_t fr = 0, tot = 0;
     if (CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
         return e->code;
     if (need + PE_RESERVE_BYTES > fr)
         return pe_fail(e, PE_ERESOURCE,
                        "device %d: a batch of %lld tokens (%lld read-outs) needs %.1f MiB of activations, "
-                       "but only %.1f MiB of %.1f MiB are free after the %.1f MiB of weights "
-                       "(%.0f MiB kept in reserve); lower the token budget to at most %lld tokens",
+                       "but only %.1f MiB of %.1f MiB are free after the %.1f MiB of weights and %.1f MiB of "
+                       "prefix cache (%.0f MiB kept in reserve); lower the token budget to at most %lld tokens "
+                       "(or the job's cache bound)",
                        s->device, (long long)ntok, (long long)nread, need / PE_MIB, fr / PE_MIB,
-                       tot / PE_MIB, s->weight_bytes / PE_MIB, PE_RESERVE_BYTES / PE_MIB,
+                       tot / PE_MIB, s->weight_bytes / PE_MIB, s->slot_bytes / PE_MIB, PE_RESERVE_BYTES / PE_MIB,
                        tokens_that_fit(s, fr > PE_RESERVE_BYTES ? fr - PE_RESERVE_BYTES : 0));
     size_t H = (size_t)s->H, T = (size_t)nt, R = (size_t)nr;
     if (dev_alloc(s, (void **)&s->h, T * H * 4, "residual stream", e) ||
@@ -300,7 +325,8 @@ static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t 
         dev_alloc(s, (void **)&s->act, T * s->F * 2, "SwiGLU output", e) ||
         dev_alloc(s, (void **)&s->tokens, T * 4, "token ids", e) ||
         dev_alloc(s, (void **)&s->pos, T * 4, "positions", e) ||
-        dev_alloc(s, (void **)&s->tiles, (size_t)ti * 24, "attention tiles", e) ||
+        dev_alloc(s, (void **)&s->tiles, (size_t)ti * sizeof(pe_attn_tile), "attention tiles", e) ||
+        dev_alloc(s, (void **)&s->spans, (size_t)ns * sizeof(pe_attn_span), "attention key spans", e) ||
         dev_alloc(s, (void **)&s->rows, R * 8, "read-out rows", e) ||
         dev_alloc(s, (void **)&s->hr, R * H * 4, "read-out hidden rows", e) ||
         dev_alloc(s, (void **)&s->xr, R * H * 2, "read-out normed rows", e) ||
@@ -311,13 +337,13 @@ static int ensure_capacity(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t 
         free_activations(s);
         return e->code;
     }
-    s->cap_tok = nt, s->cap_tiles = ti, s->cap_read = nr;
+    s->cap_tok = nt, s->cap_tiles = ti, s->cap_spans = ns, s->cap_read = nr;
     return PE_OK;
 }
 
 /* ---- the forward pass ---------------------------------------------------------- */
 
-static int host_scratch(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t nread, pe_err *e)
+static int host_scratch(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t nspans, int64_t nread, pe_err *e)
 {
     if (ntok > s->h_cap_tok) {
         int32_t *p = pe_realloc(s->h_pos, (size_t)ntok * sizeof *p, e);
@@ -326,10 +352,16 @@ static int host_scratch(cuda_state *s, int64_t ntok, int64_t ntiles, int64_t nre
         s->h_pos = p, s->h_cap_tok = ntok;
     }
     if (ntiles > s->h_cap_tiles) {
-        int64_t *p = pe_realloc(s->h_tiles, (size_t)ntiles * 3 * sizeof *p, e);
+        pe_attn_tile *p = pe_realloc(s->h_tiles, (size_t)ntiles * sizeof *p, e);
         if (!p)
             return e->code;
         s->h_tiles = p, s->h_cap_tiles = ntiles;
+    }
+    if (nspans > s->h_cap_spans) {
+        pe_attn_span *p = pe_realloc(s->h_spans, (size_t)nspans * sizeof *p, e);
+        if (!p)
+            return e->code;
+        s->h_spans = p, s->h_cap_spans = nspans;
     }
     if (nread > s->h_cap_read) {
         float *p = pe_realloc(s->h_z, (size_t)nread * PE_HEAD_MAX_ROWS * sizeof *p, e);
@@ -367,9 +399,28 @@ static int head_forward(cuda_state *s, int64_t nread, pe_err *e)
     return KERNEL_CHECK(pe_k_head_rows(s->z, x, s->hw, s->hb, nread, s->head.d.nrows, H, st), e);
 }
 
-/* One decoder layer on the packed batch, in place on the residual stream s->h. */
-static int layer_forward(cuda_state *s, const cuda_layer *cl, int64_t ntok, int64_t ntiles, pe_err *e)
+/* Copies layer l's K|V rows (after RoPE, in bf16: what attention reads) of
+ * the segments the batch keeps into their cache slots. */
+static int keep_kv(cuda_state *s, const pe_batch *bt, int l, pe_err *e)
 {
+    size_t row = (size_t)s->KVW * sizeof(pe_bf16);
+    for (int i = 0; bt->keep && i < bt->nseq; i++) {
+        int64_t r0 = bt->seq_start[i], len = bt->seq_start[i + 1] - r0;
+        if (bt->keep[i] < 0 || len == 0)
+            continue;
+        pe_bf16 *dst = s->slot_kv[bt->keep[i]] + (size_t)l * (size_t)len * (size_t)s->KVW;
+        const pe_bf16 *src = s->qkv + (size_t)r0 * (size_t)s->QKV + (size_t)s->NH * (size_t)s->D;
+        if (CUDA_CHECK(cudaMemcpy2DAsync(dst, row, src, (size_t)s->QKV * sizeof(pe_bf16), row, (size_t)len,
+                                         cudaMemcpyDeviceToDevice, s->stream), e))
+            return e->code;
+    }
+    return PE_OK;
+}
+
+/* Decoder layer l on the packed batch, in place on the residual stream s->h. */
+static int layer_forward(cuda_state *s, const pe_batch *bt, int l, int64_t ntok, int64_t ntiles, pe_err *e)
+{
+    const cuda_layer *cl = &s->layers[l];
     cudaStream_t st = s->stream;
     int H = s->H, QD = s->NH * s->D;
     /* attention block: h += o_proj(attn(rope(qkv(norm(h))))); the residual add
@@ -380,8 +431,9 @@ static int layer_forward(cuda_state *s, const cuda_layer *cl, int64_t ntok, int6
         KERNEL_CHECK(pe_k_rope(s->qkv32, ntok, s->QKV, s->NH, s->D, s->pos, s->inv_freq, st), e) ||
         KERNEL_CHECK(pe_k_rope(s->qkv32 + QD, ntok, s->QKV, s->NKV, s->D, s->pos, s->inv_freq, st), e) ||
         KERNEL_CHECK(pe_k_cast_bf16(s->qkv, s->qkv32, (size_t)ntok * s->QKV, st), e) ||
-        KERNEL_CHECK(pe_k_attention(s->att, s->qkv, s->QKV, s->tiles, ntiles, s->NH, s->NKV, s->D,
-                                    s->window, st), e) ||
+        keep_kv(s, bt, l, e) ||
+        KERNEL_CHECK(pe_k_attention(s->att, s->qkv, s->QKV, s->tiles, ntiles, s->spans, l, s->NH, s->NKV,
+                                    s->D, s->window, st), e) ||
         pe_gemm_bf16(&s->gemm, s->h, 1, 1, s->att, cl->wo, ntok, H, QD, st, e))
         return e->code;
     /* MLP block: h += down(silu(gate(norm(h))) * up(norm(h))) */
@@ -393,36 +445,121 @@ static int layer_forward(cuda_state *s, const cuda_layer *cl, int64_t ntok, int6
     return PE_OK;
 }
 
-static int cuda_score(pe_backend *b, const pe_batch *bt, float *rewards, pe_err *e)
+/* ---- the prefix cache ------------------------------------------------------------ */
+
+static size_t slot_bytes_for(const cuda_state *s, int64_t len)
 {
-    cuda_state *s = b->impl;
-    int64_t max_len = 0;
-    if (pe_batch_check(bt, s->V, 0, NULL, NULL, &max_len, e)) {
-        pe_err_prefix(e, "cuda backend: ");
-        return e->code;
+    return (size_t)s->L * (size_t)len * (size_t)s->KVW * sizeof(pe_bf16);
+}
+
+static void slot_free(cuda_state *s, int i)
+{
+    if (s->slot_kv[i]) {
+        cudaFree(s->slot_kv[i]);
+        s->slot_bytes -= slot_bytes_for(s, s->slot_len[i]);
     }
-    if (bt->pos0)
-        return pe_fail(e, PE_EUSAGE, "cuda backend: prefix reuse is not implemented yet");
-    int64_t ntok = bt->ntok, nread = bt->nread;
-    int64_t ntiles = pe_attn_tiles(bt->seq_start, bt->nseq, NULL);
-    if (CUDA_CHECK(cudaSetDevice(s->device), e) || host_scratch(s, ntok, ntiles, nread, e) ||
-        ensure_capacity(s, ntok, ntiles, nread > 0 ? nread : 1, e))
+    s->slot_kv[i] = NULL;
+    s->slot_len[i] = s->slot_pos0[i] = 0;
+}
+
+/* Slot ids below n become valid (free) entries of the table. */
+static int slot_table_grow(cuda_state *s, int n, pe_err *e)
+{
+    if (n <= s->nslots)
+        return PE_OK;
+    pe_bf16 **kv = pe_realloc(s->slot_kv, (size_t)n * sizeof *kv, e);
+    if (kv)
+        s->slot_kv = kv;
+    int64_t *len = kv ? pe_realloc(s->slot_len, (size_t)n * sizeof *len, e) : NULL;
+    if (len)
+        s->slot_len = len;
+    int64_t *pos0 = len ? pe_realloc(s->slot_pos0, (size_t)n * sizeof *pos0, e) : NULL;
+    if (!pos0)
         return e->code;
-    pe_attn_tiles(bt->seq_start, bt->nseq, s->h_tiles);
+    s->slot_pos0 = pos0;
+    for (int i = s->nslots; i < n; i++)
+        s->slot_kv[i] = NULL, s->slot_len[i] = s->slot_pos0[i] = 0;
+    s->nslots = n;
+    return PE_OK;
+}
+
+/* Before a checked batch runs: frees the slots it evicts, then allocates one
+ * for each segment it keeps (filled layer by layer in keep_kv). */
+static int slots_prepare(cuda_state *s, const pe_batch *bt, pe_err *e)
+{
+    for (int i = 0; i < bt->nevict; i++)
+        slot_free(s, bt->evict[i]);
+    size_t need = 0;
+    int top = -1, nkeep = 0;
+    for (int i = 0; bt->keep && i < bt->nseq; i++)
+        if (bt->keep[i] >= 0) {
+            need += slot_bytes_for(s, bt->seq_start[i + 1] - bt->seq_start[i]);
+            top = bt->keep[i] > top ? bt->keep[i] : top;
+            nkeep++;
+        }
+    if (top < 0)
+        return PE_OK;
+    if (slot_table_grow(s, top + 1, e))
+        return e->code;
+    size_t fr = 0, tot = 0;
+    if (CUDA_CHECK(cudaMemGetInfo(&fr, &tot), e))
+        return e->code;
+    if (need + PE_RESERVE_BYTES > fr)
+        return pe_fail(e, PE_ERESOURCE,
+                       "device %d: the prefix cache needs %.1f MiB more for the %d segments this batch keeps, "
+                       "but only %.1f MiB of %.1f MiB are free after the %.1f MiB of weights, %.1f MiB of "
+                       "prefix cache and the activations (%.0f MiB kept in reserve); lower the job's cache bound",
+                       s->device, need / PE_MIB, nkeep, fr / PE_MIB, tot / PE_MIB, s->weight_bytes / PE_MIB,
+                       s->slot_bytes / PE_MIB, PE_RESERVE_BYTES / PE_MIB);
+    for (int i = 0; bt->keep && i < bt->nseq; i++) {
+        int k = bt->keep[i];
+        int64_t len = bt->seq_start[i + 1] - bt->seq_start[i];
+        if (k < 0)
+            continue;
+        if (len > 0 && dev_alloc(s, (void **)&s->slot_kv[k], slot_bytes_for(s, len), "a prefix cache slot", e))
+            return e->code;
+        s->slot_len[k] = len;
+        s->slot_pos0[k] = bt->pos0[i];
+        s->slot_bytes += len > 0 ? slot_bytes_for(s, len) : 0;
+    }
+    return PE_OK;
+}
+
+/* A batch that failed leaves nothing in the slots it was to keep. */
+static void slots_drop_kept(cuda_state *s, const pe_batch *bt)
+{
+    for (int i = 0; bt->keep && i < bt->nseq; i++)
+        if (bt->keep[i] >= 0 && bt->keep[i] < s->nslots)
+            slot_free(s, bt->keep[i]);
+}
+
+static int score_batch(cuda_state *s, const pe_batch *bt, float *rewards, pe_err *e)
+{
+    int64_t ntok = bt->ntok, nread = bt->nread, nspans = 0;
+    int64_t ntiles = pe_attn_plan(bt, NULL, 0, 0, NULL, s->slot_len, 0, NULL, NULL, &nspans);
+    if (host_scratch(s, ntok, ntiles, nspans, nread, e) ||
+        ensure_capacity(s, ntok, ntiles, nspans, nread > 0 ? nread : 1, e))
+        return e->code;
+    /* after ensure_capacity: the spans point into this batch's q|k|v buffer */
+    pe_attn_plan(bt, s->qkv, s->QKV, (int64_t)s->NH * s->D, (const pe_bf16 *const *)s->slot_kv, s->slot_len,
+                 s->KVW, s->h_tiles, s->h_spans, NULL);
     pe_batch_positions(bt, s->h_pos);
 
     cudaStream_t st = s->stream;
     int H = s->H;
     if (CUDA_CHECK(cudaMemcpyAsync(s->tokens, bt->tokens, (size_t)ntok * 4, cudaMemcpyHostToDevice, st), e) ||
         CUDA_CHECK(cudaMemcpyAsync(s->pos, s->h_pos, (size_t)ntok * 4, cudaMemcpyHostToDevice, st), e) ||
-        CUDA_CHECK(cudaMemcpyAsync(s->tiles, s->h_tiles, (size_t)ntiles * 24, cudaMemcpyHostToDevice, st), e) ||
+        CUDA_CHECK(cudaMemcpyAsync(s->tiles, s->h_tiles, (size_t)ntiles * sizeof(pe_attn_tile),
+                                   cudaMemcpyHostToDevice, st), e) ||
+        CUDA_CHECK(cudaMemcpyAsync(s->spans, s->h_spans, (size_t)nspans * sizeof(pe_attn_span),
+                                   cudaMemcpyHostToDevice, st), e) ||
         (nread > 0 && CUDA_CHECK(cudaMemcpyAsync(s->rows, bt->readout, (size_t)nread * 8,
                                                  cudaMemcpyHostToDevice, st), e)) ||
         KERNEL_CHECK(pe_k_embed_f32(s->h, s->embed, s->tokens, ntok, H, st), e))
         return e->code;
 
     for (int l = 0; l < s->L; l++)
-        if (layer_forward(s, &s->layers[l], ntok, ntiles, e)) {
+        if (layer_forward(s, bt, l, ntok, ntiles, e)) {
             pe_err_prefix(e, "layer %d: ", l);
             return e->code;
         }
@@ -439,13 +576,42 @@ static int cuda_score(pe_backend *b, const pe_batch *bt, float *rewards, pe_err 
     return PE_OK;
 }
 
+static int cuda_score(pe_backend *b, const pe_batch *bt, float *rewards, pe_err *e)
+{
+    cuda_state *s = b->impl;
+    int64_t max_len = 0;
+    if (pe_batch_check(bt, s->V, s->nslots, s->slot_pos0, s->slot_len, &max_len, e)) {
+        pe_err_prefix(e, "cuda backend: ");
+        return e->code;
+    }
+    if (CUDA_CHECK(cudaSetDevice(s->device), e))
+        return e->code;
+    int rc = slots_prepare(s, bt, e);
+    if (!rc)
+        rc = score_batch(s, bt, rewards, e);
+    if (rc) {
+        /* a failed launch may still be running on the stream: let it end before freeing what it writes */
+        cudaStreamSynchronize(s->stream);
+        cudaGetLastError();
+        slots_drop_kept(s, bt);
+    }
+    return rc;
+}
+
 static void cuda_destroy(pe_backend *b)
 {
     cuda_state *s = b ? b->impl : NULL;
     if (!s)
         return;
     cudaSetDevice(s->device);
+    if (s->stream)
+        cudaStreamSynchronize(s->stream);
     free_activations(s);
+    for (int i = 0; i < s->nslots; i++)
+        slot_free(s, i);
+    free(s->slot_kv);
+    free(s->slot_len);
+    free(s->slot_pos0);
     if (s->layers) {
         for (int l = 0; l < s->L; l++) {
             cuda_layer *cl = &s->layers[l];
@@ -466,6 +632,7 @@ static void cuda_destroy(pe_backend *b)
         cudaStreamDestroy(s->stream);
     free(s->h_pos);
     free(s->h_tiles);
+    free(s->h_spans);
     free(s->h_z);
     free(s);
     b->impl = NULL;
@@ -533,6 +700,9 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
     s->H = c->hidden_size, s->NH = c->num_heads, s->NKV = c->num_kv_heads, s->D = c->head_dim;
     s->F = c->intermediate_size, s->V = c->vocab_size, s->L = c->num_layers;
     s->QKV = (s->NH + 2 * s->NKV) * s->D;
+    s->KVW = 2 * s->NKV * s->D;
+    /* what a cache slot takes per token: K|V of every layer in bf16 */
+    b->kv_bytes_per_token = (int64_t)s->L * s->KVW * (int64_t)sizeof(pe_bf16);
     s->eps = (float)c->rms_norm_eps;
     /* config.c has already decided: Mistral's window, Qwen2's only with
      * use_sliding_window, otherwise 0; the CPU backend uses the same value. */

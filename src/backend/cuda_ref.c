@@ -7,20 +7,37 @@
 
 float pe_round_bf16(float x) { return pe_f32_from_bf16(pe_bf16_from_f32(x)); }
 
-int64_t pe_attn_tiles(const int64_t *seq_start, int nseq, int64_t *tiles)
+int64_t pe_attn_plan(const pe_batch *b, const pe_bf16 *qkv, int64_t ld, int64_t qcols,
+                     const pe_bf16 *const *slot_kv, const int64_t *slot_len, int64_t kv_ld,
+                     pe_attn_tile *tiles, pe_attn_span *spans, int64_t *nspans)
 {
-    const int64_t bq = 64;   /* PE_ATTN_BQ in kernels/kernels.h */
-    int64_t n = 0;
-    for (int s = 0; s < nseq; s++)
-        for (int64_t q0 = seq_start[s]; q0 < seq_start[s + 1]; q0 += bq) {
-            if (tiles) {
-                tiles[3 * n] = q0;
-                tiles[3 * n + 1] = seq_start[s];
-                tiles[3 * n + 2] = seq_start[s + 1];
+    int64_t nt = 0, ns = 0;
+    for (int s = 0; s < b->nseq; s++) {
+        int64_t r0 = b->seq_start[s], r1 = b->seq_start[s + 1];
+        if (r1 <= r0)
+            continue;
+        int64_t first = ns, pos = 0; /* ancestors are contiguous from position 0 (pe_batch_check) */
+        int c0 = b->ctx_start ? b->ctx_start[s] : 0, c1 = b->ctx_start ? b->ctx_start[s + 1] : 0;
+        for (int c = c0; c <= c1; c++, ns++) { /* c == c1: the segment's own rows */
+            int seg = c < c1 ? b->ctx[c].seg : s, slot = c < c1 ? b->ctx[c].slot : -1;
+            int64_t n = seg >= 0 ? b->seq_start[seg + 1] - b->seq_start[seg] : slot_len[slot];
+            if (spans) {
+                pe_attn_span *a = &spans[ns];
+                if (seg >= 0)
+                    *a = (pe_attn_span){qkv + (size_t)b->seq_start[seg] * (size_t)ld + (size_t)qcols, ld, 0, pos, n};
+                else
+                    *a = (pe_attn_span){slot_kv[slot], kv_ld, n * kv_ld, pos, n};
             }
-            n++;
+            pos += n;
         }
-    return n;
+        for (int64_t q0 = r0; q0 < r1; q0 += PE_ATTN_BQ, nt++)
+            if (tiles)
+                tiles[nt] = (pe_attn_tile){q0, r1, (b->pos0 ? b->pos0[s] : 0) + q0 - r0, (int32_t)first,
+                                           (int32_t)ns};
+    }
+    if (nspans)
+        *nspans = ns;
+    return nt;
 }
 
 void pe_ref_embed_f32(float *out, const pe_bf16 *table, const int32_t *tokens, int64_t ntok, int H)
@@ -104,8 +121,9 @@ void pe_ref_swiglu(pe_bf16 *out, const pe_bf16 *gu, int64_t ntok, int F)
         }
 }
 
-void pe_ref_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *seq_start,
-                      int nseq, int NH, int NKV, int D, int window)
+void pe_ref_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const pe_attn_tile *tiles,
+                      int64_t ntiles, const pe_attn_span *spans, int layer, int NH, int NKV, int D,
+                      int window)
 {
     if (D > PE_REF_MAX_D)
         return;   /* documented precondition; the kernel itself stops at 128 */
@@ -113,32 +131,37 @@ void pe_ref_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_
     int group = NH / NKV;
     /* Rows are independent: threads change the time (the GPU test's 16k-token
      * batch and 3,600-token sequences), never the result. */
-    for (int s = 0; s < nseq; s++) {
-        #pragma omp parallel for schedule(dynamic, 8)
-        for (int64_t qi = seq_start[s]; qi < seq_start[s + 1]; qi++)
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t ti = 0; ti < ntiles; ti++) {
+        const pe_attn_tile *t = &tiles[ti];
+        int64_t rows = t->q_end - t->q0 < PE_ATTN_BQ ? t->q_end - t->q0 : PE_ATTN_BQ;
+        for (int64_t r = 0; r < rows; r++)
             for (int h = 0; h < NH; h++) {
+                int64_t qi = t->q0 + r, qp = t->qpos + r;
                 const pe_bf16 *q = qkv + (size_t)qi * ld + (size_t)h * D;
-                size_t kcol = (size_t)NH * D + (size_t)(h / group) * D;
-                size_t vcol = (size_t)(NH + NKV) * D + (size_t)(h / group) * D;
-                int64_t k_lo = seq_start[s];
-                if (window > 0 && qi - window + 1 > k_lo)
-                    k_lo = qi - window + 1;
+                size_t kcol = (size_t)(h / group) * D, voff = (size_t)NKV * D;
+                int64_t k_lo = window > 0 && qp - window + 1 > 0 ? qp - window + 1 : 0;
                 double m = -INFINITY, l = 0.0, acc[PE_REF_MAX_D];
                 for (int c = 0; c < D; c++)
                     acc[c] = 0.0;
-                for (int64_t kj = k_lo; kj <= qi; kj++) {
-                    double dot = 0.0;
-                    for (int c = 0; c < D; c++)
-                        dot += (double)pe_f32_from_bf16(q[c]) *
-                               pe_f32_from_bf16(qkv[(size_t)kj * ld + kcol + c]);
-                    dot *= scale;
-                    /* Running max keeps exp() in range, like the kernel's online softmax. */
-                    double m_new = dot > m ? dot : m;
-                    double alpha = exp(m - m_new), p = exp(dot - m_new);
-                    for (int c = 0; c < D; c++)
-                        acc[c] = acc[c] * alpha + p * pe_f32_from_bf16(qkv[(size_t)kj * ld + vcol + c]);
-                    l = l * alpha + p;
-                    m = m_new;
+                for (int j = t->span0; j < t->span1; j++) {
+                    const pe_attn_span *a = &spans[j];
+                    int64_t lo = k_lo > a->pos0 ? k_lo : a->pos0, hi = a->pos0 + a->n - 1 < qp ? a->pos0 + a->n - 1 : qp;
+                    for (int64_t kp = lo; kp <= hi; kp++) {
+                        const pe_bf16 *k = a->k + (size_t)layer * (size_t)a->layer_stride +
+                                           (size_t)(kp - a->pos0) * (size_t)a->ld + kcol;
+                        double dot = 0.0;
+                        for (int c = 0; c < D; c++)
+                            dot += (double)pe_f32_from_bf16(q[c]) * pe_f32_from_bf16(k[c]);
+                        dot *= scale;
+                        /* Running max keeps exp() in range, like the kernel's online softmax. */
+                        double m_new = dot > m ? dot : m;
+                        double alpha = exp(m - m_new), p = exp(dot - m_new);
+                        for (int c = 0; c < D; c++)
+                            acc[c] = acc[c] * alpha + p * pe_f32_from_bf16(k[voff + c]);
+                        l = l * alpha + p;
+                        m = m_new;
+                    }
                 }
                 for (int c = 0; c < D; c++)
                     out[(size_t)qi * NH * D + (size_t)h * D + c] = pe_bf16_from_f32((float)(acc[c] / l));

@@ -8,12 +8,13 @@
 #ifndef PE_CUDA_REF_H
 #define PE_CUDA_REF_H
 
+#include "backend.h"
 #include "cpu_ops.h"
 #include "core/half.h"
 #include <stddef.h>
 #include <stdint.h>
 
-typedef uint16_t pe_bf16;   /* raw bf16 bits; same typedef as kernels/kernels.h */
+#include "../../kernels/attn_desc.h"   /* pe_bf16, the attention tiles and key spans */
 
 /* --- number formats --- */
 /* pe_bf16_from_f32, pe_f32_from_bf16, pe_f32_from_f16: src/core/half.h */
@@ -22,10 +23,20 @@ float pe_round_bf16(float x);             /* pe_f32_from_bf16(pe_bf16_from_f32(x
 /* --- host tables --- */
 /* pe_rope_inv_freq (inverse frequencies with llama3 scaling) is shared with
  * the CPU backend: see cpu_ops.h. */
-/* Attention query tiles of PE_ATTN_BQ (64) rows, cut per sequence: writes
- * triples (q0, seq_begin, seq_end) to tiles (when not NULL) and returns the
- * count. seq_start has nseq + 1 prefix sums. */
-int64_t pe_attn_tiles(const int64_t *seq_start, int nseq, int64_t *tiles);
+/* The attention work of a batch checked by pe_batch_check (backend.h):
+ * query tiles of PE_ATTN_BQ (64) rows cut per segment, and per segment its
+ * key spans in position order (attn_desc.h): each ancestor (an earlier
+ * segment's rows of qkv, or a cache slot), then its own rows. qkv: the packed
+ * (ntok, ld) q|k|v rows the kernel reads, qcols = NH * D (k starts there);
+ * slot_kv[slot]: the slot's K|V rows, (L, slot_len[slot], kv_ld) with
+ * kv_ld = 2 * NKV * D, layers outermost. The pointers are only stored, never
+ * read (device pointers for the kernel, host ones for the reference), and
+ * only when spans is not NULL. Returns the tile count; writes the tiles when
+ * tiles is not NULL, the spans when spans is not NULL, and their count to
+ * *nspans (may be NULL). Segments without rows get no tile and no span. */
+int64_t pe_attn_plan(const pe_batch *b, const pe_bf16 *qkv, int64_t ld, int64_t qcols,
+                     const pe_bf16 *const *slot_kv, const int64_t *slot_len, int64_t kv_ld,
+                     pe_attn_tile *tiles, pe_attn_span *spans, int64_t *nspans);
 
 /* --- kernel references (see kernels/kernels.h for the contracts) --- */
 void pe_ref_embed_f32(float *out, const pe_bf16 *table, const int32_t *tokens, int64_t ntok, int H);
@@ -38,10 +49,16 @@ void pe_ref_bias_relu_bf16(pe_bf16 *out, const float *x, const pe_bf16 *bias, in
 void pe_ref_cast_bf16(pe_bf16 *out, const float *x, size_t n);
 void pe_ref_residual_add(float *h, const float *x, size_t n);
 void pe_ref_swiglu(pe_bf16 *out, const pe_bf16 *gu, int64_t ntok, int F);
-/* Causal GQA within each sequence; softmax in double, output rounded to bf16.
- * Precondition D <= 512 (otherwise out is left untouched). */
-void pe_ref_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const int64_t *seq_start,
-                      int nseq, int NH, int NKV, int D, int window);
+/* Causal GQA over the tiles and key spans of pe_attn_plan (host pointers),
+ * the kernel's arguments: a query row at absolute position p reads its
+ * segment's keys at positions max(0, p-window+1) .. p in ascending order
+ * (window 0: from 0), wherever they live; softmax in double with a running
+ * max, one key at a time in that order (so the result depends only on the
+ * keys' values and positions: the same bits with or without prefix reuse),
+ * output rounded to bf16. Precondition D <= 512 (otherwise out is left untouched). */
+void pe_ref_attention(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const pe_attn_tile *tiles,
+                      int64_t ntiles, const pe_attn_span *spans, int layer, int NH, int NKV, int D,
+                      int window);
 void pe_ref_gather_rows(float *out, const float *h, const int64_t *rows, int64_t nrow, int H);
 void pe_ref_head_rows(float *z, const pe_bf16 *x, const pe_bf16 *w, const pe_bf16 *b, int64_t nrow, int R, int H);
 void pe_ref_lse_pick(float *reward, const float *logits, int64_t nrow, int V, int tok);

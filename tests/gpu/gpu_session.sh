@@ -14,6 +14,12 @@
 #   batch        a row's CUDA reward must not depend on the other sequences of its
 #                batch: the same jobs again at a small token budget, rewards compared
 #                bit for bit (issue 13, item 5);
+#   reuse        prefix reuse (issue 12): the compare phase ran with prefix_reuse=true; each
+#                model again with prefix_reuse=false on the tested backend, rewards compared
+#                with the tested run (reuse on) and with the CPU run (tolerance as in
+#                compare; the record keeps the worst relative difference and the count
+#                of bit-identical rewards); a build without the job key fails here (GPU)
+#                or is recorded as skipped (dry run);
 #   transformers the CUDA and the CPU rewards against transformers in fp32 on the
 #                same ids (tests/gpu/compare_transformers.py): the CPU run must agree
 #                to the fp32 tolerance (which validates the comparison), the CUDA run
@@ -35,9 +41,10 @@
 #       the kernel test skips, a 2-layer model stands in for the 0.5B one, the PyTorch
 #       oracle for transformers, bench_gpu.sh --cpu-dry-run for the benchmark: the
 #       script's own logic (phases, caps, records, summary), not the GPU's numbers.
-# Environment: PHASES (kernels,compare,batch,transformers,bench: a rerun may name fewer;
+# Environment: PHASES (kernels,compare,batch,reuse,transformers,bench: a rerun may name fewer;
 # the build always runs), TOTAL_S (345; dry run 900), BENCH_S (150; dry 240), caps per
-# phase BUILD_S (200), KERNELS_S (60), COMPARE_S (100; dry 300), BATCH_S (40; dry 150), HF_S (90; dry 200);
+# phase BUILD_S (200), KERNELS_S (60), COMPARE_S (100; dry 300), BATCH_S (40; dry 150),
+# REUSE_S (30; dry 200), HF_S (90; dry 200);
 # LIMIT_TINY / LIMIT_Q05 (PRMBench problems per model run: 8 / 2; dry 2 / 1), LIMIT_BENCH (30;
 # dry run LIMIT_BENCH_DRY, 2),
 # BENCH_SWEEP (transformers' length-sorted batch sizes after the reference setting, e.g. 16;
@@ -56,7 +63,7 @@ for arg in "$@"; do
     esac
 done
 T0=$(date +%s)
-PHASES=",build,${PHASES:-kernels,compare,batch,transformers,bench},"
+PHASES=",build,${PHASES:-kernels,compare,batch,reuse,transformers,bench},"
 if [ "$MODE" = dry ]; then
     BUILD=${BUILD:-${PRMEVAL_BUILD:-build}}; PY=${PY:-/usr/bin/python3}; TEST_BACKEND=cpu
     LIMIT_TINY=${LIMIT_TINY:-2}; LIMIT_Q05=${LIMIT_Q05:-1}; TOTAL_S=${TOTAL_S:-900}; BENCH_S=${BENCH_S:-240}
@@ -67,9 +74,10 @@ else
     TEST_TOL=bf16
 fi
 if [ "$MODE" = dry ]; then   # 2 shared CPU cores: the same work takes several times longer
-    COMPARE_S=${COMPARE_S:-300}; BATCH_S=${BATCH_S:-150}; HF_S=${HF_S:-200}
+    COMPARE_S=${COMPARE_S:-300}; BATCH_S=${BATCH_S:-150}; HF_S=${HF_S:-200}; REUSE_S=${REUSE_S:-200}
 fi
 BUILD_S=${BUILD_S:-200}; KERNELS_S=${KERNELS_S:-60}; COMPARE_S=${COMPARE_S:-100}; BATCH_S=${BATCH_S:-40}
+REUSE_S=${REUSE_S:-30}
 HF_S=${HF_S:-90}; LIMIT_BENCH=${LIMIT_BENCH:-30}; BENCH_SWEEP=${BENCH_SWEEP-}; BATCH_BUDGET=${BATCH_BUDGET:-600}
 CHECKS_END=$(( TOTAL_S - BENCH_S ))     # the checks stop here; the bench has the rest
 case "$BUILD" in /*) B=$BUILD ;; *) B=$SRC/$BUILD ;; esac
@@ -189,6 +197,9 @@ else
 fi
 BIN=$B/prmeval
 echo "binary: $BIN ($("${RUN[@]}" "$BIN" --version 2>&1 | head -1))"
+# prefix reuse (issue 12): the job key exists once its run integration is merged
+REUSE_ON=()
+"${RUN[@]}" "$BIN" run --help 2>&1 | grep -qw prefix_reuse && REUSE_ON=(--set prefix_reuse=true)
 
 # ---- kernels --------------------------------------------------------------------------------
 if phase kernels "$KERNELS_S"; then
@@ -261,8 +272,9 @@ EOF
         extra=()   # dry run: the tested side packs smaller batches, so that the two runs differ at least in that
         [ "$MODE" = dry ] && extra=(--set token_budget=3000)
         ok_test=0; ok_ref=0
-        one_run "$m" test "$TEST_BACKEND" "${extra[@]}" --dump-tokens "$WORK/$m.test.tokens.jsonl" && ok_test=1
-        one_run "$m" ref cpu --dump-tokens "$WORK/$m.ref.tokens.jsonl" && ok_ref=1
+        one_run "$m" test "$TEST_BACKEND" "${extra[@]}" "${REUSE_ON[@]}" --dump-tokens "$WORK/$m.test.tokens.jsonl" \
+            && ok_test=1
+        one_run "$m" ref cpu "${REUSE_ON[@]}" --dump-tokens "$WORK/$m.ref.tokens.jsonl" && ok_ref=1
         if [ "$ok_test" = 1 ] && [ "$ok_ref" = 1 ]; then
             "$PY" tests/gpu/reward_compare.py h5 "$WORK/$m.ref.h5" "$WORK/$m.test.h5" --family "$fam" --name "$m" \
                 --ref-label cpu --test-label "$([ "$MODE" = dry ] && echo 'cpu (standing in for cuda)' || echo cuda)" \
@@ -293,6 +305,33 @@ if phase batch "$BATCH_S"; then
             --ref-label "$TEST_BACKEND, token_budget $([ "$MODE" = dry ] && echo 3000 || echo 16384)" \
             --test-label "$TEST_BACKEND, token_budget $BATCH_BUDGET (batch independence)" --tol "$TEST_TOL" \
             --json "$STEPS" || echo "(batch independence does not hold bit for bit: see above)"
+        summarize
+    done
+fi
+
+# ---- reuse: prefix reuse on the tested backend ------------------------------------------------
+if phase reuse "$REUSE_S"; then
+    if [ "${#REUSE_ON[@]}" -eq 0 ]; then
+        why="$BIN run --help lists no job key prefix_reuse (issue 12's run integration is not in this build)"
+        if [ "$MODE" = dry ]; then record "skipped (dry run)" "prefix reuse" "$why"
+        else record FAIL "prefix reuse" "$why"; fi
+    elif [ "${#DONE_MODELS[@]}" -eq 0 ]; then
+        record FAIL "prefix reuse" "no model's $TEST_BACKEND run succeeded in phase compare"
+    fi
+    # the largest model first (the 0.5B shape: 24 layers, GQA); the tested run of phase
+    # compare is the reuse-on run, its CPU run the reference
+    for (( i = ${#DONE_MODELS[@]} - 1; i >= 0 && ${#REUSE_ON[@]} > 0; i-- )); do
+        read -r m fam <<< "${DONE_MODELS[$i]}"
+        [ "$(left)" -ge 3 ] || { record "not run" "$m: prefix reuse" "phase reuse out of time"; continue; }
+        extra=(); [ "$MODE" = dry ] && extra=(--set token_budget=3000)   # as the tested run of phase compare
+        one_run "$m" noreuse "$TEST_BACKEND" "${extra[@]}" --set prefix_reuse=false || continue
+        tl=$([ "$MODE" = dry ] && echo 'cpu (standing in for cuda)' || echo cuda)
+        "$PY" tests/gpu/reward_compare.py h5 "$WORK/$m.noreuse.h5" "$WORK/$m.test.h5" --family "$fam" --name "$m" \
+            --ref-label "$tl, prefix_reuse=false" --test-label "$tl, prefix_reuse=true" --tol "$TEST_TOL" --json "$STEPS" \
+            || echo "(prefix reuse changes the rewards beyond the rule: see above)"
+        "$PY" tests/gpu/reward_compare.py h5 "$WORK/$m.ref.h5" "$WORK/$m.noreuse.h5" --family "$fam" --name "$m" \
+            --ref-label "cpu, prefix_reuse=true" --test-label "$tl, prefix_reuse=false" --tol "$TEST_TOL" --json "$STEPS" \
+            || echo "(comparison failed: see above)"
         summarize
     done
 fi

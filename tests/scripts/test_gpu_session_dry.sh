@@ -5,7 +5,10 @@
 #  A. the whole session: every phase runs and records its time; the comparison
 #     rule's selftest passes; 5 CPU-vs-"CUDA" and 5 oracle comparisons pass with
 #     the fp32 tolerance of the rule, on identical token ids; the batch phase
-#     records a bit-for-bit comparison per model; the bench phase records tokens/s,
+#     records a bit-for-bit comparison per model; the reuse phase compares each model's
+#     run without prefix reuse with the run with it and with the CPU run (2 passing
+#     comparisons per model), or, in a build without the job key prefix_reuse, is
+#     recorded as skipped; the bench phase records tokens/s,
 #     MFU and the end-to-end times; $OUT holds at most 8 files (what the device
 #     tool returns), summary.txt first among them;
 #  B. a phase cap: the compare phase given 6 s stops there (a run killed at the
@@ -46,10 +49,11 @@ a = load("A")
 if rcA != 0 or a["verdict"] != "all checks passed":
     errs.append(f"A: exit {rcA}, verdict {a['verdict']!r}")
 phases = {r["check"][6:]: r for r in recs(a, lambda r: r["check"].startswith("phase "))}
-for p in ("build", "kernels", "compare", "batch", "transformers", "bench"):
+for p in ("build", "kernels", "compare", "batch", "reuse", "transformers", "bench"):
     if p not in phases or " s (cap " not in phases[p].get("detail", ""):
         errs.append(f"A: phase {p} has no time record: {phases.get(p)}")
-h5 = recs(a, lambda r: "HDF5" in r["check"] and "batch independence" not in r["check"] and r["status"] == "pass")
+h5 = recs(a, lambda r: "HDF5" in r["check"] and "batch independence" not in r["check"] and "prefix_reuse" not in r["check"]
+          and r["status"] == "pass")
 orc = recs(a, lambda r: "torch_prm" in r["check"] and r["status"] == "pass")
 if len(h5) != 5 or len(orc) != 5:
     errs.append(f"A: {len(h5)} HDF5 and {len(orc)} oracle comparisons passed, expected 5 and 5")
@@ -61,6 +65,11 @@ if any(not r.get("token_ids_identical") for r in h5):
 batch = recs(a, lambda r: "batch independence" in r["check"] and "rewards" in r)
 if len(batch) < 4 or any(r["status"] not in ("info", "info (differs)") or "identical" not in r for r in batch):
     errs.append(f"A: batch phase: {[(r['check'], r['status']) for r in batch]}")
+reuse = recs(a, lambda r: "prefix_reuse" in r["check"] and "rewards" in r)
+reuse_skipped = recs(a, lambda r: r["check"] == "prefix reuse" and r["status"] == "skipped (dry run)")
+if not (reuse_skipped and not reuse) and not (len(reuse) == 10 and all(
+        r["status"] == "pass" and r["tol"] == "fp32" and r["rewards"] >= 40 for r in reuse)):
+    errs.append(f"A: reuse phase: {[(r['check'], r['status']) for r in reuse]}, skipped: {reuse_skipped}")
 if not recs(a, lambda r: r["check"] == "comparison selftest" and r["status"] == "pass"):
     errs.append("A: the comparison selftest did not pass")
 bench = recs(a, lambda r: r["check"] == "bench" and r["status"] == "pass")
@@ -80,7 +89,7 @@ skipped = {r["check"] for r in recs(b, lambda r: r["status"] == "skipped")}
 pc = recs(b, lambda r: r["check"] == "phase compare")
 if rcB == 0 or b["verdict"] == "all checks passed" or not capped:
     errs.append(f"B: exit {rcB}, verdict {b['verdict']!r}, {len(capped)} capped records")
-if skipped != {f"phase {p}" for p in ("kernels", "batch", "transformers", "bench")}:
+if skipped != {f"phase {p}" for p in ("kernels", "batch", "reuse", "transformers", "bench")}:
     errs.append(f"B: skipped {skipped}")
 if not pc or int(pc[0]["detail"].split()[0]) > 6 + 10:
     errs.append(f"B: the compare phase ran past its cap: {pc}")
@@ -88,7 +97,7 @@ if not pc or int(pc[0]["detail"].split()[0]) > 6 + 10:
 # C. the total
 c = load("C")
 not_run = {r["check"] for r in recs(c, lambda r: r["status"] == "not run")}
-if not_run != {f"phase {p}" for p in ("kernels", "compare", "batch", "transformers")}:
+if not_run != {f"phase {p}" for p in ("kernels", "compare", "batch", "reuse", "transformers")}:
     errs.append(f"C: not run: {not_run}")
 # stopped by the session at the cap, or by bench_gpu.sh's own deadline (the time it was given)
 if not recs(c, lambda r: r["check"] == "bench" and r["status"] == "FAIL" and any(
@@ -105,5 +114,6 @@ if errs:
     print(open(os.path.join(tmp, "A", "out", "summary.txt")).read())
     sys.exit(1)
 print(f"dry session: A passed ({len(h5)} HDF5, {len(orc)} oracle comparisons, {len(batch)} batch records, "
+      f"{len(reuse)} prefix reuse comparisons{' (skipped: no job key prefix_reuse)' if reuse_skipped else ''}, "
       f"bench: {bench[0]['detail'][:60]}...); B stopped at its phase cap; C stayed inside TOTAL_S")
 PY

@@ -272,13 +272,16 @@ static pe_bf16 *attention_run(const char *what, const int64_t *starts, int nseq,
     int64_t ntok = starts[nseq], ld = (int64_t)(NH + 2 * NKV) * D;
     size_t nq = (size_t)ntok * ld, no = (size_t)ntok * NH * D;
     pe_bf16 *qkv = rand_bf16(nq, 2.0f), *ref = malloc(no * 2);
-    pe_ref_attention(ref, qkv, ld, starts, nseq, NH, NKV, D, window);
-    int64_t ntiles = pe_attn_tiles(starts, nseq, NULL);
-    int64_t *tiles = malloc((size_t)ntiles * 24);
-    pe_attn_tiles(starts, nseq, tiles);
-    void *dq = up(qkv, nq * 2), *dt = up(tiles, (size_t)ntiles * 24);
+    pe_attn_tile *tiles;
+    pe_attn_span *spans;
+    int64_t ntiles = pe_plain_plan(starts, nseq, qkv, ld, (int64_t)NH * D, &tiles, &spans);
+    pe_ref_attention(ref, qkv, ld, tiles, ntiles, spans, 0, NH, NKV, D, window);
+    free(tiles), free(spans);
+    void *dq = up(qkv, nq * 2);
+    ntiles = pe_plain_plan(starts, nseq, dq, ld, (int64_t)NH * D, &tiles, &spans);   /* device pointers */
+    void *dt = up(tiles, (size_t)ntiles * sizeof *tiles), *ds = up(spans, (size_t)nseq * sizeof *spans);
     pe_bf16 *dout = poisoned(no * 2);
-    cuda_ok(pe_k_attention(dout, dq, ld, dt, ntiles, NH, NKV, D, window, 0), "attention");
+    cuda_ok(pe_k_attention(dout, dq, ld, dt, ntiles, ds, 0, NH, NKV, D, window, 0), "attention");
     pe_bf16 *got = down(dout, no * 2);
     char name[96];
     snprintf(name, sizeof name, "attention %s NH%d NKV%d D%d w%d", what, NH, NKV, D, window);
@@ -301,8 +304,8 @@ static pe_bf16 *attention_run(const char *what, const int64_t *starts, int nseq,
         *qkv_out = qkv;
     else
         free(qkv);
-    free(ref), free(tiles);
-    cudaFree(dq), cudaFree(dt), cudaFree(dout);
+    free(ref), free(tiles), free(spans);
+    cudaFree(dq), cudaFree(dt), cudaFree(ds), cudaFree(dout);
     return got;
 }
 
@@ -342,27 +345,86 @@ static void attention_full_batch(void)
     int64_t ld = (int64_t)(NH + 2 * NKV) * D;
     pe_bf16 *qkv = NULL;
     pe_bf16 *got = attention_run("full batch", starts, nseq, NH, NKV, D, 0, 0, &qkv);
-    CHECK(pe_attn_tiles(starts, nseq, NULL) >= 280 && pe_attn_tiles(starts, nseq, NULL) <= 340);
+    pe_attn_tile *tiles;
+    pe_attn_span *spans;
+    int64_t nfull = pe_plain_plan(starts, nseq, qkv, ld, (int64_t)NH * D, &tiles, &spans);
+    CHECK(nfull >= 280 && nfull <= 340);
+    free(tiles), free(spans);
     int same = 1;
     const int pick[4] = {0, 7, nseq / 2, nseq - 1};   /* the first, a long one (every 16th from 7), ... */
     for (int j = 0; j < 4; j++) {
         int i = pick[j];
         int64_t len = starts[i + 1] - starts[i], one[2] = {0, len};
-        int64_t nt = pe_attn_tiles(one, 1, NULL), *tiles = malloc((size_t)nt * 24);
-        pe_attn_tiles(one, 1, tiles);
-        void *dq = up(qkv + (size_t)starts[i] * ld, (size_t)len * ld * 2), *dt = up(tiles, (size_t)nt * 24);
+        void *dq = up(qkv + (size_t)starts[i] * ld, (size_t)len * ld * 2);
+        int64_t nt = pe_plain_plan(one, 1, dq, ld, (int64_t)NH * D, &tiles, &spans);
+        void *dt = up(tiles, (size_t)nt * sizeof *tiles), *ds = up(spans, sizeof *spans);
         pe_bf16 *dout = poisoned((size_t)len * NH * D * 2);
-        cuda_ok(pe_k_attention(dout, dq, ld, dt, nt, NH, NKV, D, 0, 0), "attention (one sequence)");
+        cuda_ok(pe_k_attention(dout, dq, ld, dt, nt, ds, 0, NH, NKV, D, 0, 0), "attention (one sequence)");
         pe_bf16 *alone = down(dout, (size_t)len * NH * D * 2);
         int eq = memcmp(alone, got + (size_t)starts[i] * NH * D, (size_t)len * NH * D * 2) == 0;
         printf("attention: sequence %d (%lld tokens) alone vs in the full batch: %s\n", i, (long long)len,
                eq ? "bit-identical" : "DIFFERENT");
         same = same && eq;
-        free(tiles), free(alone);
-        cudaFree(dq), cudaFree(dt), cudaFree(dout);
+        free(tiles), free(spans), free(alone);
+        cudaFree(dq), cudaFree(dt), cudaFree(ds), cudaFree(dout);
     }
     CHECK(same);
     free(qkv), free(got);
+}
+
+/* Prefix reuse (attn_layouts.h's prompt tree): the segments B, C, D, E, G with
+ * their ancestors in the batch and in device cache slots of 3 layers must give
+ * every row the same bits as the prompts computed whole (the key tiles are
+ * counted from absolute position 0), and agree with the reference on the
+ * reuse layout. Lengths cross the 64-row tiles; the windows reach into the
+ * ancestors. */
+static float frand_fn(void) { return frand(); }
+
+static void attention_reuse(int NH, int NKV, int D, int window, int layer)
+{
+    static const int64_t lens[PE_TREE_NODES] = {700, 150, 300, 1, 64, 200};   /* A B C D E G */
+    pe_tree_layout t;
+    pe_tree_layout_make(&t, lens, NH, NKV, D, layer, frand_fn);
+    size_t w = (size_t)NH * D, kv = (size_t)PE_TREE_L * (size_t)t.kvw;
+    pe_attn_tile *tiles;
+    pe_attn_span *spans;
+    int64_t ns = 0;
+    /* the whole prompts on the GPU */
+    void *dw = up(t.whole, (size_t)t.whole_ntok * t.ld * 2);
+    int64_t nw = pe_plain_plan(t.whole_starts, 4, dw, t.ld, (int64_t)w, &tiles, &spans);
+    void *dwt = up(tiles, (size_t)nw * sizeof *tiles), *dws = up(spans, 4 * sizeof *spans);
+    pe_bf16 *dwo = poisoned((size_t)t.whole_ntok * w * 2);
+    cuda_ok(pe_k_attention(dwo, dw, t.ld, dwt, nw, dws, 0, NH, NKV, D, window, 0), "attention (whole prompts)");
+    pe_bf16 *whole = down(dwo, (size_t)t.whole_ntok * w * 2);
+    free(tiles), free(spans);
+    /* the segments, ancestors in the batch and in device slots */
+    void *dr = up(t.reuse, (size_t)t.reuse_ntok * t.ld * 2);
+    const pe_bf16 *dslot[2] = {up(t.slot[0], kv * (size_t)t.slot_len[0] * 2), up(t.slot[1], kv * (size_t)t.slot_len[1] * 2)};
+    int64_t nr = pe_tree_plan(&t, dr, dslot, &tiles, &spans);
+    pe_attn_plan(&t.batch, NULL, 0, 0, NULL, t.slot_len, 0, NULL, NULL, &ns);
+    void *drt = up(tiles, (size_t)nr * sizeof *tiles), *drs = up(spans, (size_t)ns * sizeof *spans);
+    pe_bf16 *dro = poisoned((size_t)t.reuse_ntok * w * 2);
+    cuda_ok(pe_k_attention(dro, dr, t.ld, drt, nr, drs, layer, NH, NKV, D, window, 0), "attention (prefix reuse)");
+    pe_bf16 *got = down(dro, (size_t)t.reuse_ntok * w * 2);
+    free(tiles), free(spans);
+    /* the reference on the reuse layout (host pointers) */
+    const pe_bf16 *hslot[2] = {t.slot[0], t.slot[1]};
+    nr = pe_tree_plan(&t, t.reuse, hslot, &tiles, &spans);
+    pe_bf16 *ref = malloc((size_t)t.reuse_ntok * w * 2);
+    pe_ref_attention(ref, t.reuse, t.ld, tiles, nr, spans, layer, NH, NKV, D, window);
+    char name[96];
+    snprintf(name, sizeof name, "attention prefix reuse NH%d NKV%d D%d w%d", NH, NKV, D, window);
+    compare_bf16(name, got, ref, (size_t)t.reuse_ntok * w, 2e-2);
+    int64_t differ = 0;
+    for (int64_t r = 0; r < t.reuse_ntok; r++)
+        differ += memcmp(got + (size_t)r * w, whole + (size_t)t.row_of[r] * w, w * 2) != 0;
+    printf("%s: %lld of %lld segment rows differ from the whole prompts' (must be 0)\n", name, (long long)differ,
+           (long long)t.reuse_ntok);
+    CHECK_INT(differ, 0);
+    free(whole), free(got), free(ref), free(tiles), free(spans);
+    cudaFree(dw), cudaFree(dwt), cudaFree(dws), cudaFree(dwo), cudaFree(dr), cudaFree(drt), cudaFree(drs);
+    cudaFree(dro), cudaFree((void *)dslot[0]), cudaFree((void *)dslot[1]);
+    pe_tree_layout_free(&t);
 }
 
 static void test_heads(void)
@@ -468,9 +530,10 @@ int main(void)
     CHECK_INT(pe_k_attention_smem_bytes(128), 113152);
     CHECK(pe_k_attention_smem_bytes(128) <= prop.sharedMemPerBlockOptin);
     /* Sizes the kernel cannot take are refused before any launch. */
-    CHECK_INT(pe_k_attention(NULL, NULL, 48, NULL, 1, 2, 1, 24, 0, 0), (int)cudaErrorInvalidValue);
-    CHECK_INT(pe_k_attention(NULL, NULL, 432, NULL, 1, 1, 1, 144, 0, 0), (int)cudaErrorInvalidValue);
-    CHECK_INT(pe_k_attention(NULL, NULL, 64, NULL, 1, 3, 2, 16, 0, 0), (int)cudaErrorInvalidValue);
+    CHECK_INT(pe_k_attention(NULL, NULL, 48, NULL, 1, NULL, 0, 2, 1, 24, 0, 0), (int)cudaErrorInvalidValue);
+    CHECK_INT(pe_k_attention(NULL, NULL, 432, NULL, 1, NULL, 0, 1, 1, 144, 0, 0), (int)cudaErrorInvalidValue);
+    CHECK_INT(pe_k_attention(NULL, NULL, 64, NULL, 1, NULL, 0, 3, 2, 16, 0, 0), (int)cudaErrorInvalidValue);
+    CHECK_INT(pe_k_attention(NULL, NULL, 64, NULL, 1, NULL, -1, 2, 1, 16, 0, 0), (int)cudaErrorInvalidValue);
     test_embed_norm();
     test_rope();
     test_elementwise();
@@ -485,6 +548,9 @@ int main(void)
     attention_long(3600, 2, 1, 128, 0);
     attention_long(3600, 4, 4, 128, 1000);   /* sliding window inside a long sequence */
     attention_full_batch();
+    attention_reuse(4, 2, 64, 0, 1);      /* Qwen2.5-0.5B-like */
+    attention_reuse(7, 1, 128, 0, 2);     /* Qwen2.5-7B-like */
+    attention_reuse(4, 4, 128, 100, 1);   /* a sliding window that reaches into the ancestors */
     test_heads();
     test_gemm();
     return pe_check_done();

@@ -3,6 +3,7 @@
  * checked here in every build, GPU or not. Expected values were worked out
  * by hand (bf16 roundings: mantissa * 128, rounded to nearest even). */
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +60,24 @@ static void test_rope_tables(void)
     pe_rope_inv_freq(f, 4, 1.0 / (fb * fb), 1, 8.0, 1.0, 4.0, 8192);
     CHECK_NEAR(f[1] / fb, 1.0, 1e-6);
 
-    int64_t starts[] = {0, 70, 75, 75, 139}, tiles[5 * 3];
-    CHECK_INT(pe_attn_tiles(starts, 4, NULL), 4);   /* 2 tiles, 1, none for the empty one, 1 */
-    CHECK_INT(pe_attn_tiles(starts, 4, tiles), 4);
-    CHECK_INT(tiles[3], 64);
-    CHECK_INT(tiles[4], 0);
-    CHECK_INT(tiles[5], 70);
-    CHECK_INT(tiles[6], 70);
-    CHECK_INT(tiles[9], 75);
-    CHECK_INT(tiles[11], 139);
+    /* 2 tiles, 1, none for the empty sequence, 1; one span per non-empty sequence */
+    int64_t starts[] = {0, 70, 75, 75, 139};
+    static pe_bf16 buf[139 * 8];
+    pe_attn_tile *tiles;
+    pe_attn_span *spans;
+    CHECK_INT(pe_plain_plan(starts, 4, buf, 8, 2, &tiles, &spans), 4);
+    CHECK_INT(tiles[1].q0, 64);
+    CHECK_INT(tiles[1].q_end, 70);
+    CHECK_INT(tiles[1].qpos, 64);
+    CHECK_INT(tiles[2].q0, 70);
+    CHECK_INT(tiles[2].qpos, 0);
+    CHECK_INT(tiles[3].q0, 75);
+    CHECK_INT(tiles[3].q_end, 139);
+    CHECK_INT(tiles[3].span0, 2);
+    CHECK_INT(tiles[3].span1, 3);
+    CHECK(spans[2].k == buf + 75 * 8 + 2 && spans[2].ld == 8 && spans[2].pos0 == 0 && spans[2].n == 64);
+    CHECK_INT(spans[2].layer_stride, 0);
+    free(tiles), free(spans);
 }
 
 static void test_norm_rope(void)
@@ -116,7 +126,10 @@ static void test_attention(void)
     for (int i = 0; i < 24; i++)
         qkv[i] = B(rows[i / 8][i % 8]);
     int64_t starts[3] = {0, 2, 3};
-    pe_ref_attention(out, qkv, 8, starts, 2, 2, 1, 2, 0);
+    pe_attn_tile *tiles;
+    pe_attn_span *spans;
+    int64_t ntiles = pe_plain_plan(starts, 2, qkv, 8, 4, &tiles, &spans);
+    pe_ref_attention(out, qkv, 8, tiles, ntiles, spans, 0, 2, 1, 2, 0);
     float o[12];
     for (int i = 0; i < 12; i++)
         o[i] = pe_f32_from_bf16(out[i]);
@@ -127,8 +140,37 @@ static void test_attention(void)
     CHECK(o[8] == 3 && o[9] == -1 && o[10] == 3 && o[11] == -1);
 
     /* Sliding window 1: every token sees only itself, so token 1 outputs v1. */
-    pe_ref_attention(out, qkv, 8, starts, 2, 2, 1, 2, 1);
+    pe_ref_attention(out, qkv, 8, tiles, ntiles, spans, 0, 2, 1, 2, 1);
     CHECK(pe_f32_from_bf16(out[4]) == 0.0f && pe_f32_from_bf16(out[5]) == 2.0f);
+
+    /* Token 1 again, as a segment at position 1 whose ancestor (token 0) lives
+     * in a cache slot of 2 layers: layer 1 holds token 0's k|v; layer 0 holds
+     * k = [1, 0], v = [9, 9], which would give head 0 weights 0.5, 0.5. */
+    pe_bf16 slot[8] = {B(1), B(0), B(9), B(9), B(0), B(0), B(1), B(0)};
+    const pe_bf16 *slots[1] = {slot};
+    int64_t slot_len[1] = {1}, slot_pos0[1] = {0}, seg[2] = {0, 1}, pos0[1] = {1}, max_len = 0;
+    int ctx_start[2] = {0, 1};
+    pe_kv_ref ctx[1] = {{-1, 0}};
+    int32_t tok[1] = {0};
+    pe_batch b = {.tokens = tok, .ntok = 1, .seq_start = seg, .nseq = 1, .pos0 = pos0, .ctx_start = ctx_start, .ctx = ctx};
+    pe_err e = {0, ""};
+    CHECK_INT(pe_batch_check(&b, 1, 1, slot_pos0, slot_len, &max_len, &e), PE_OK);
+    CHECK_INT(max_len, 2);
+    pe_attn_tile t1;
+    pe_attn_span sp1[2];
+    int64_t nsp = 0;
+    CHECK_INT(pe_attn_plan(&b, qkv + 8, 8, 4, slots, slot_len, 4, &t1, sp1, &nsp), 1);
+    CHECK_INT(nsp, 2);
+    CHECK(t1.qpos == 1 && t1.span0 == 0 && t1.span1 == 2 && sp1[0].k == slot && sp1[0].layer_stride == 4);
+    CHECK(sp1[1].k == qkv + 8 + 4 && sp1[1].pos0 == 1 && sp1[1].n == 1);
+    pe_bf16 o1[4];
+    pe_ref_attention(o1, qkv + 8, 8, &t1, 1, sp1, 1, 2, 1, 2, 0);
+    pe_ref_attention(out, qkv, 8, tiles, ntiles, spans, 0, 2, 1, 2, 0);   /* out holds window 1's: again */
+    CHECK(memcmp(o1, out + 4, sizeof o1) == 0);
+    CHECK(pe_f32_from_bf16(o1[0]) == 0.330078125f && pe_f32_from_bf16(o1[1]) == 1.3359375f);
+    pe_ref_attention(o1, qkv + 8, 8, &t1, 1, sp1, 0, 2, 1, 2, 0);   /* layer 0 of the slot */
+    CHECK(pe_f32_from_bf16(o1[0]) == 4.5f && pe_f32_from_bf16(o1[1]) == 5.5f);
+    free(tiles), free(spans);
 }
 
 static uint32_t lcg = 2463534242u;
@@ -139,54 +181,73 @@ static float urand(void)   /* uniform in [-1, 1) */
     return (float)(lcg >> 8) * 0x1p-23f - 1.0f;
 }
 
-/* The CUDA kernel's arithmetic (kernels/attention.cu), modelled in C for one
- * sequence: 64-key tiles, scores as fp32 sums of bf16 products, online softmax
- * in base 2 in fp32, P rounded to bf16 before P.V, l summed from the unrounded
- * p, output rounded to bf16. Only here to show that the GPU harness's
- * tolerance (2e-2) holds for that arithmetic at long lengths. */
-static void kernel_model(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, int64_t n, int NH, int NKV, int D,
-                         int window)
+/* K (kv head 0) of absolute position pos among a tile's spans; V is NKV*D further. */
+static const pe_bf16 *span_key(const pe_attn_tile *t, const pe_attn_span *spans, int layer, int64_t pos)
+{
+    for (int j = t->span0; j < t->span1; j++)
+        if (pos >= spans[j].pos0 && pos < spans[j].pos0 + spans[j].n)
+            return spans[j].k + (size_t)layer * (size_t)spans[j].layer_stride +
+                   (size_t)(pos - spans[j].pos0) * (size_t)spans[j].ld;
+    return NULL;
+}
+
+/* The CUDA kernel's arithmetic (kernels/attention.cu), modelled in C on its
+ * own arguments (tiles and key spans): per tile the key tiles of 64 positions
+ * of pe_attn_key_range (the kernel's own rule), scores as fp32 sums of bf16
+ * products, online softmax in base 2 in fp32, P rounded to bf16 before P.V,
+ * l summed from the unrounded p, output rounded to bf16. Here to show that the
+ * GPU harness's tolerance (2e-2) holds for that arithmetic at long lengths,
+ * and that its key tiles give a row the same bits with or without reuse. */
+static void kernel_model(pe_bf16 *out, const pe_bf16 *qkv, int64_t ld, const pe_attn_tile *tiles, int64_t ntiles,
+                         const pe_attn_span *spans, int layer, int NH, int NKV, int D, int window)
 {
     float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
-    float *acc = malloc((size_t)D * sizeof *acc), s[64];
-    for (int64_t qi = 0; qi < n; qi++)
-        for (int h = 0; h < NH; h++) {
-            const pe_bf16 *q = qkv + (size_t)qi * ld + (size_t)h * D;
-            size_t kcol = (size_t)NH * D + (size_t)(h / (NH / NKV)) * D, vcol = kcol + (size_t)NKV * D;
-            int64_t q0 = qi / 64 * 64, kstart = window > 0 && q0 - window + 1 > 0 ? q0 - window + 1 : 0;
-            float m = -INFINITY, l = 0.0f;
-            for (int c = 0; c < D; c++)
-                acc[c] = 0.0f;
-            for (int64_t k0 = kstart; k0 <= qi; k0 += 64) {
-                float mt = -INFINITY;
-                for (int j = 0; j < 64; j++) {
-                    int64_t kj = k0 + j;
-                    s[j] = -INFINITY;
-                    if (kj <= qi && (window <= 0 || qi - kj < window)) {
-                        float dot = 0.0f;
-                        for (int c = 0; c < D; c++)
-                            dot += pe_f32_from_bf16(q[c]) * pe_f32_from_bf16(qkv[(size_t)kj * ld + kcol + c]);
-                        s[j] = dot * scale_log2;
-                    }
-                    mt = fmaxf(mt, s[j]);
-                }
-                float m_new = fmaxf(m, mt), alpha = m_new == -INFINITY ? 1.0f : exp2f(m - m_new), psum = 0.0f;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t ti = 0; ti < ntiles; ti++) {
+        const pe_attn_tile *t = &tiles[ti];
+        int64_t kstart, kend, rows = t->q_end - t->q0 < 64 ? t->q_end - t->q0 : 64;
+        pe_attn_key_range(t, window, &kstart, &kend);
+        float acc[512], s[64];   /* D <= 512, as the reference */
+        for (int64_t r = 0; r < rows; r++)
+            for (int h = 0; h < NH; h++) {
+                int64_t qi = t->qpos + r;
+                const pe_bf16 *q = qkv + (size_t)(t->q0 + r) * ld + (size_t)h * D;
+                size_t kcol = (size_t)(h / (NH / NKV)) * D, voff = (size_t)NKV * D;
+                float m = -INFINITY, l = 0.0f;
                 for (int c = 0; c < D; c++)
-                    acc[c] *= alpha;
-                for (int j = 0; j < 64; j++) {
-                    float p = s[j] == -INFINITY ? 0.0f : exp2f(s[j] - m_new);
-                    psum += p;
-                    float pb = pe_round_bf16(p);
-                    for (int c = 0; pb != 0.0f && c < D; c++)
-                        acc[c] += pb * pe_f32_from_bf16(qkv[(size_t)(k0 + j) * ld + vcol + c]);
+                    acc[c] = 0.0f;
+                for (int64_t k0 = kstart; k0 < kend; k0 += 64) {
+                    float mt = -INFINITY;
+                    for (int j = 0; j < 64; j++) {
+                        int64_t kj = k0 + j;
+                        s[j] = -INFINITY;
+                        if (kj <= qi && kj < kend && (window <= 0 || qi - kj < window)) {
+                            const pe_bf16 *k = span_key(t, spans, layer, kj) + kcol;
+                            float dot = 0.0f;
+                            for (int c = 0; c < D; c++)
+                                dot += pe_f32_from_bf16(q[c]) * pe_f32_from_bf16(k[c]);
+                            s[j] = dot * scale_log2;
+                        }
+                        mt = fmaxf(mt, s[j]);
+                    }
+                    float m_new = fmaxf(m, mt), alpha = m_new == -INFINITY ? 1.0f : exp2f(m - m_new), psum = 0.0f;
+                    for (int c = 0; c < D; c++)
+                        acc[c] *= alpha;
+                    for (int j = 0; j < 64; j++) {
+                        float p = s[j] == -INFINITY ? 0.0f : exp2f(s[j] - m_new);
+                        psum += p;
+                        float pb = pe_round_bf16(p);
+                        const pe_bf16 *v = pb != 0.0f ? span_key(t, spans, layer, k0 + j) + kcol + voff : NULL;
+                        for (int c = 0; v && c < D; c++)
+                            acc[c] += pb * pe_f32_from_bf16(v[c]);
+                    }
+                    l = l * alpha + psum;
+                    m = m_new;
                 }
-                l = l * alpha + psum;
-                m = m_new;
+                for (int c = 0; c < D; c++)
+                    out[(size_t)(t->q0 + r) * NH * D + (size_t)h * D + c] = pe_bf16_from_f32(acc[c] / l);
             }
-            for (int c = 0; c < D; c++)
-                out[(size_t)qi * NH * D + (size_t)h * D + c] = pe_bf16_from_f32(acc[c] / l);
-        }
-    free(acc);
+    }
 }
 
 /* max |a - b| / max |b| over rows [from, n) of width w (bf16 both). */
@@ -210,25 +271,30 @@ static void test_attention_long(void)
 {
     int64_t starts[PE_FULL_BATCH_MAX_SEQ + 1];
     int nseq = pe_full_batch_layout(starts);
-    int64_t ntiles = pe_attn_tiles(starts, nseq, NULL), expect = 0;
+    pe_bf16 *dummy = calloc((size_t)PE_FULL_BATCH_TOKENS * 8, sizeof *dummy);
+    pe_attn_tile *tiles;
+    pe_attn_span *spans;
+    int64_t ntiles = pe_plain_plan(starts, nseq, dummy, 8, 2, &tiles, &spans), expect = 0;
     for (int i = 0; i < nseq; i++)
         expect += (starts[i + 1] - starts[i] + 63) / 64;
     CHECK_INT(starts[nseq], PE_FULL_BATCH_TOKENS);
     CHECK_INT(ntiles, expect);
     CHECK(ntiles >= 280 && ntiles <= 340);
-    int64_t *tiles = malloc((size_t)ntiles * 3 * sizeof *tiles);
-    pe_attn_tiles(starts, nseq, tiles);
-    /* every token is a query row of exactly one tile, and a tile stays in its sequence */
+    /* every token is a query row of exactly one tile, a tile stays in its
+     * sequence, and its one span is the sequence from position 0 */
     int64_t next = 0, bad = 0;
     for (int64_t t = 0; t < ntiles; t++) {
-        int64_t q0 = tiles[3 * t], s0 = tiles[3 * t + 1], s1 = tiles[3 * t + 2];
+        int64_t q0 = tiles[t].q0, s1 = tiles[t].q_end;
         int64_t q1 = q0 + 64 < s1 ? q0 + 64 : s1;
-        bad += q0 != next || q0 < s0 || q0 >= s1 || (q0 - s0) % 64 != 0;
+        const pe_attn_span *a = &spans[tiles[t].span0];
+        int64_t s0 = (a->k - (dummy + 2)) / 8;
+        bad += q0 != next || q0 < s0 || q0 >= s1 || tiles[t].qpos != q0 - s0 || tiles[t].qpos % 64 != 0 ||
+               tiles[t].span1 != tiles[t].span0 + 1 || a->pos0 != 0 || a->n != s1 - s0;
         next = q1;
     }
     CHECK_INT(bad, 0);
     CHECK_INT(next, PE_FULL_BATCH_TOKENS);
-    free(tiles);
+    free(tiles), free(spans), free(dummy);
 
     /* 3,600 tokens, q = 0: every visible key weighs the same, so row i is the
      * mean of v over its keys (with a window of 1000: the last 1000). */
@@ -242,8 +308,9 @@ static void test_attention_long(void)
         for (int c = 0; c < NH * D; c++)
             qkv[(size_t)t * ld + c] = B(0.0f);
     int64_t one[2] = {0, n};
+    int64_t nt1 = pe_plain_plan(one, 1, qkv, ld, (int64_t)NH * D, &tiles, &spans);
     for (int window = 0; window <= 1000; window += 1000) {
-        pe_ref_attention(out, qkv, ld, one, 1, NH, NKV, D, window);
+        pe_ref_attention(out, qkv, ld, tiles, nt1, spans, 0, NH, NKV, D, window);
         int64_t wrong = 0;
         for (int64_t t = 0; t < n; t++) {
             int64_t lo = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
@@ -262,14 +329,14 @@ static void test_attention_long(void)
     for (size_t i = 0; i < (size_t)n * ld; i++)
         qkv[i] = B(2.0f * urand());
     for (int window = 0; window <= 1000; window += 1000) {
-        pe_ref_attention(out, qkv, ld, one, 1, NH, NKV, D, window);
-        kernel_model(model, qkv, ld, n, NH, NKV, D, window);
+        pe_ref_attention(out, qkv, ld, tiles, nt1, spans, 0, NH, NKV, D, window);
+        kernel_model(model, qkv, ld, tiles, nt1, spans, 0, NH, NKV, D, window);
         double all = rows_err(model, out, 0, n, (size_t)NH * D), tail = rows_err(model, out, 1024, n, (size_t)NH * D);
         printf("kernel model vs reference, 3600 tokens, window %d: normalised error %.3g (rows >= 1024: %.3g)\n",
                window, all, tail);
         CHECK(all <= 2e-2 && tail <= 2e-2 && tail > 0.0);
     }
-    free(qkv), free(out), free(model);
+    free(qkv), free(out), free(model), free(tiles), free(spans);
 
     /* The packed full batch (one head, D 16): a sequence alone gives the same bits. */
     NH = NKV = 1;
@@ -279,13 +346,155 @@ static void test_attention_long(void)
     out = malloc((size_t)n * D * sizeof *out);
     for (size_t i = 0; i < (size_t)n * ld; i++)
         qkv[i] = B(2.0f * urand());
-    pe_ref_attention(out, qkv, ld, starts, nseq, NH, NKV, D, 0);
+    ntiles = pe_plain_plan(starts, nseq, qkv, ld, D, &tiles, &spans);
+    pe_ref_attention(out, qkv, ld, tiles, ntiles, spans, 0, NH, NKV, D, 0);
+    free(tiles), free(spans);
     int64_t len = starts[8] - starts[7], seq7[2] = {0, len};
     CHECK(len >= 1500);
     pe_bf16 *alone = malloc((size_t)len * D * sizeof *alone);
-    pe_ref_attention(alone, qkv + (size_t)starts[7] * ld, ld, seq7, 1, NH, NKV, D, 0);
+    ntiles = pe_plain_plan(seq7, 1, qkv + (size_t)starts[7] * ld, ld, D, &tiles, &spans);
+    pe_ref_attention(alone, qkv + (size_t)starts[7] * ld, ld, tiles, ntiles, spans, 0, NH, NKV, D, 0);
     CHECK(memcmp(alone, out + (size_t)starts[7] * D, (size_t)len * D * sizeof *alone) == 0);
-    free(qkv), free(out), free(alone);
+    free(qkv), free(out), free(alone), free(tiles), free(spans);
+}
+
+/* Rows of out_a (reuse layout) that differ from the whole layout's row they repeat. */
+static int64_t rows_differ(const pe_bf16 *reuse, const pe_bf16 *whole, const pe_tree_layout *t)
+{
+    size_t w = (size_t)t->NH * t->D;
+    int64_t n = 0;
+    for (int64_t r = 0; r < t->reuse_ntok; r++)
+        n += memcmp(reuse + (size_t)r * w, whole + (size_t)t->row_of[r] * w, w * sizeof *reuse) != 0;
+    return n;
+}
+
+/* Prefix reuse: prompts computed as segments whose ancestors are read from an
+ * earlier segment of the batch or from cache slots (attn_layouts.h's tree:
+ * several segments, both kinds of ancestor, a slot of 3 layers) give the same
+ * bits as the prompts computed whole, in the reference and in the model of
+ * the kernel's arithmetic; with GQA and sliding windows that reach into the
+ * ancestors. */
+static void test_attention_reuse(void)
+{
+    static const int64_t lens[PE_TREE_NODES] = {100, 70, 130, 1, 64, 37};  /* A B C D E G */
+    static const struct { int NH, NKV, D, window, layer; } cases[] = {
+        {4, 2, 16, 0, 1}, {4, 2, 16, 50, 2}, {2, 2, 32, 150, 0}, {6, 1, 16, 64, 1}, {4, 1, 16, 2, 2}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        int NH = cases[ci].NH, NKV = cases[ci].NKV, D = cases[ci].D, window = cases[ci].window;
+        pe_tree_layout t;
+        pe_tree_layout_make(&t, lens, NH, NKV, D, cases[ci].layer, urand);
+        /* the layout keeps the batch contract (backend.h) */
+        pe_err e = {0, ""};
+        int64_t max_len = 0;
+        CHECK_INT(pe_batch_check(&t.batch, 1, 2, t.slot_pos0, t.slot_len, &max_len, &e), PE_OK);
+        CHECK_INT(max_len, lens[PE_TREE_A] + lens[PE_TREE_B] + lens[PE_TREE_C]);
+        pe_attn_tile *wt, *rt;
+        pe_attn_span *ws, *rs;
+        const pe_bf16 *slots[2] = {t.slot[0], t.slot[1]};
+        int64_t nw = pe_plain_plan(t.whole_starts, 4, t.whole, t.ld, (int64_t)NH * D, &wt, &ws);
+        int64_t nr = pe_tree_plan(&t, t.reuse, slots, &rt, &rs);
+        /* B 2 tiles, C 3, D 1, E 1, G 1; spans B 2, C 3, D 3, E 2, G 1 */
+        CHECK_INT(nr, 8);
+        CHECK(rt[2].qpos == 170 && rt[2].span1 - rt[2].span0 == 3 && rs[rt[2].span0].k == t.slot[0] &&
+              rs[rt[2].span0 + 1].k == t.reuse + (size_t)NH * D && rs[rt[2].span0 + 1].pos0 == 100);
+        size_t w = (size_t)NH * D;
+        pe_bf16 *whole = malloc((size_t)t.whole_ntok * w * sizeof *whole);
+        pe_bf16 *reuse = malloc((size_t)t.reuse_ntok * w * sizeof *reuse);
+        pe_ref_attention(whole, t.whole, t.ld, wt, nw, ws, 0, NH, NKV, D, window);
+        pe_ref_attention(reuse, t.reuse, t.ld, rt, nr, rs, t.layer, NH, NKV, D, window);
+        int64_t ref_diff = rows_differ(reuse, &whole[0], &t);
+        /* the slot's other layers hold other values: reading one must change rows */
+        pe_ref_attention(reuse, t.reuse, t.ld, rt, nr, rs, (t.layer + 1) % PE_TREE_L, NH, NKV, D, window);
+        int64_t other_layer = rows_differ(reuse, whole, &t);
+        kernel_model(whole, t.whole, t.ld, wt, nw, ws, 0, NH, NKV, D, window);
+        kernel_model(reuse, t.reuse, t.ld, rt, nr, rs, t.layer, NH, NKV, D, window);
+        int64_t model_diff = rows_differ(reuse, whole, &t);
+        printf("attention with prefix reuse, NH %d NKV %d D %d window %d, slot layer %d: rows differing from the "
+               "whole prompts: reference %lld, kernel model %lld of %lld (reading another slot layer: %lld)\n", NH,
+               NKV, D, window, t.layer, (long long)ref_diff, (long long)model_diff, (long long)t.reuse_ntok,
+               (long long)other_layer);
+        CHECK_INT(ref_diff, 0);
+        CHECK_INT(model_diff, 0);
+        CHECK(other_layer > 0);
+        free(whole), free(reuse), free(wt), free(ws), free(rt), free(rs);
+        pe_tree_layout_free(&t);
+    }
+}
+
+/* bf16 reference out (rows, w) against fp32 CPU attention: within bf16 rounding. */
+static void check_vs_cpu(const char *what, int window, const pe_bf16 *ref, const float *cpu, size_t n)
+{
+    size_t bad = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = pe_f32_from_bf16(ref[i]), c = cpu[i], d = fabs(r - c);
+        bad += d > 0x1p-8 * fabs(c) + 1e-5;
+        worst = d > worst ? d : worst;
+    }
+    printf("reference vs CPU attention (%s), window %d: %zu values, worst difference %.3g, %zu over bf16 rounding\n",
+           what, window, n, worst, bad);
+    CHECK(bad == 0 && worst > 0.0);
+}
+
+/* The reference against the CPU backend's attention (pe_attention_forward,
+ * fp32, two-pass softmax: another implementation) on the packed whole prompts
+ * and on the same prompts cut into segments whose ancestors the CPU op reads
+ * from its own spans (fp32 copies of the batch rows and the slots' layer):
+ * equal to bf16 rounding. */
+static void test_attention_vs_cpu(void)
+{
+    static const int64_t lens[PE_TREE_NODES] = {100, 70, 130, 1, 64, 37};
+    for (int window = 0; window <= 50; window += 50) {
+        int NH = 4, NKV = 2, D = 16, layer = 1;
+        pe_tree_layout t;
+        pe_tree_layout_make(&t, lens, NH, NKV, D, layer, urand);
+        size_t w = (size_t)NH * D, ld = (size_t)t.ld, kvw = (size_t)t.kvw;
+        int64_t max_len = lens[PE_TREE_A] + lens[PE_TREE_B] + lens[PE_TREE_C]; /* the longest prompt */
+        float *scratch = malloc((size_t)omp_get_max_threads() * (size_t)max_len * sizeof *scratch);
+
+        /* whole prompts, no reuse */
+        size_t n = (size_t)t.whole_ntok;
+        float *qkv = malloc(n * ld * sizeof *qkv), *cpu = malloc(n * w * sizeof *cpu);
+        for (size_t i = 0; i < n * ld; i++)
+            qkv[i] = pe_f32_from_bf16(t.whole[i]);
+        pe_attention_forward(cpu, qkv, ld, t.whole_starts, 4, NULL, NULL, NULL, NH, NKV, D, window, scratch, max_len);
+        pe_attn_tile *tiles;
+        pe_attn_span *spans;
+        int64_t nt = pe_plain_plan(t.whole_starts, 4, t.whole, t.ld, (int64_t)w, &tiles, &spans);
+        pe_bf16 *ref = malloc(n * w * sizeof *ref);
+        pe_ref_attention(ref, t.whole, t.ld, tiles, nt, spans, 0, NH, NKV, D, window);
+        check_vs_cpu("whole prompts", window, ref, cpu, n * w);
+        free(qkv), free(cpu), free(ref), free(tiles), free(spans);
+
+        /* segments with ancestors in the batch and in the slots (layer 1) */
+        n = (size_t)t.reuse_ntok;
+        qkv = malloc(n * ld * sizeof *qkv), cpu = malloc(n * w * sizeof *cpu);
+        for (size_t i = 0; i < n * ld; i++)
+            qkv[i] = pe_f32_from_bf16(t.reuse[i]);
+        float *slot32[2];
+        for (int k = 0; k < 2; k++) {
+            size_t m = (size_t)t.slot_len[k] * kvw;
+            slot32[k] = malloc(m * sizeof *slot32[k]);
+            for (size_t i = 0; i < m; i++)
+                slot32[k][i] = pe_f32_from_bf16(t.slot[k][(size_t)layer * m + i]);
+        }
+        pe_kv_span kv[6];
+        for (int c = 0; c < t.ctx_start[5]; c++) {
+            const pe_kv_ref *r = &t.ctx[c];
+            const float *k0 = r->seg >= 0 ? qkv + (size_t)t.reuse_starts[r->seg] * ld + w : slot32[r->slot];
+            kv[c] = (pe_kv_span){k0, k0 + (size_t)NKV * D, r->seg >= 0 ? ld : kvw,
+                                 r->seg >= 0 ? t.reuse_starts[r->seg + 1] - t.reuse_starts[r->seg] : t.slot_len[r->slot]};
+        }
+        pe_attention_forward(cpu, qkv, ld, t.reuse_starts, 5, t.pos0, t.ctx_start, kv, NH, NKV, D, window, scratch,
+                             max_len);
+        const pe_bf16 *slots[2] = {t.slot[0], t.slot[1]};
+        nt = pe_tree_plan(&t, t.reuse, slots, &tiles, &spans);
+        ref = malloc(n * w * sizeof *ref);
+        pe_ref_attention(ref, t.reuse, t.ld, tiles, nt, spans, layer, NH, NKV, D, window);
+        check_vs_cpu("prefix reuse", window, ref, cpu, n * w);
+        free(qkv), free(cpu), free(ref), free(tiles), free(spans), free(slot32[0]), free(slot32[1]), free(scratch);
+        pe_tree_layout_free(&t);
+    }
 }
 
 static void test_elementwise(void)
@@ -384,6 +593,8 @@ int main(void)
     test_norm_rope();
     test_attention();
     test_attention_long();
+    test_attention_reuse();
+    test_attention_vs_cpu();
     test_elementwise();
     test_heads();
     return pe_check_done();
