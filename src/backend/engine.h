@@ -95,7 +95,11 @@ typedef struct pe_schedule_stats {
 
 /* Runs batch bi; batches must run in order 0, 1, ... on one backend.
  * rewards[i] (nread of seqs[i] times b->nout floats) receives the rewards of
- * sequence i as they become known. st may be NULL. */
+ * sequence i as they become known. st may be NULL. With prefix reuse the
+ * schedule assumes the backend's cache empty when batch 0 runs and leaves it
+ * so: after the last batch, a batch of one token without read-outs evicts
+ * the slots that the last batch still read (a backend frees a batch's
+ * evictions even when it has no read-outs). */
 int pe_schedule_run(pe_backend *b, pe_schedule *s, int bi, float *const *rewards, pe_schedule_stats *st,
                     pe_err *e);
 void pe_schedule_free(pe_schedule *s);
