@@ -4,7 +4,9 @@
  * trusts its shapes and only converts.
  * Weights are converted to fp32 once at creation (the embedding stays in its
  * stored dtype and is gathered row by row); work buffers grow with the batch.
- * A backend holds its buffers: score() calls on one backend must not overlap. */
+ * A backend holds its buffers: score() calls on one backend must not overlap.
+ * Prefix reuse (backend.h): a segment's keys and values of every layer can be
+ * kept in a cache slot (fp32, as the attention reads them) for later batches. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -45,7 +47,16 @@ typedef struct cpu_model {
     int32_t *pos;
     float *hr, *hh, *logits, *z;
     int64_t *read_start;  /* (nseq + 1): sequence s's read-outs are read_start[s] .. read_start[s+1]-1 */
+    int *span_start;      /* (nseq + 1): segment s's ancestors are spans[span_start[s] .. span_start[s+1]-1] */
     int cap_seq;
+    pe_kv_span *spans;    /* (cap_spans) one layer's ancestors of every segment */
+    int64_t cap_spans;
+    /* the cache slots: slot i holds slot_len[i] tokens (0: empty) from
+     * position slot_pos0[i]; slot_kv[i] (L, 2, len, NKV*D): each layer's keys
+     * (after RoPE), then its values */
+    int nslots;
+    int64_t *slot_pos0, *slot_len;
+    float **slot_kv;
 } cpu_model;
 
 enum { LM_CHUNK = 8 }; /* read-out rows per full-vocabulary sgemm: bounds logits to 8*V floats */
@@ -76,6 +87,10 @@ static void free_model(cpu_model *m)
     free(m->x); free(m->xn); free(m->qkv); free(m->att); free(m->gu); free(m->act);
     free(m->cos_t); free(m->sin_t); free(m->scratch); free(m->pos);
     free(m->hr); free(m->hh); free(m->logits); free(m->z); free(m->read_start);
+    free(m->span_start); free(m->spans);
+    for (int k = 0; k < m->nslots; k++)
+        free(m->slot_kv[k]);
+    free(m->slot_pos0); free(m->slot_len); free(m->slot_kv);
     free(m);
 }
 
@@ -123,8 +138,10 @@ static int grow(float **p, size_t n, pe_err *e)
     return 0;
 }
 
-/* Buffers for ntok packed tokens in nseq sequences, the longest sequence max_len, nread read-outs. */
-static int ensure_buffers(cpu_model *m, int64_t ntok, int nseq, int64_t max_len, int64_t nread, pe_err *e)
+/* Buffers for ntok packed tokens in nseq segments, the longest attention span
+ * max_len, nread read-outs, nctx ancestor references. */
+static int ensure_buffers(cpu_model *m, int64_t ntok, int nseq, int64_t max_len, int64_t nread, int64_t nctx,
+                          pe_err *e)
 {
     const pe_config *c = &m->cfg;
     size_t H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
@@ -161,7 +178,16 @@ static int ensure_buffers(cpu_model *m, int64_t ntok, int nseq, int64_t max_len,
         int64_t *rs = pe_realloc(m->read_start, ((size_t)nseq + 1) * sizeof *rs, e);
         if (!rs) return e->code;
         m->read_start = rs;
+        int *ss = pe_realloc(m->span_start, ((size_t)nseq + 1) * sizeof *ss, e);
+        if (!ss) return e->code;
+        m->span_start = ss;
         m->cap_seq = nseq;
+    }
+    if (nctx > m->cap_spans) {
+        pe_kv_span *sp = pe_realloc(m->spans, (size_t)nctx * sizeof *sp, e);
+        if (!sp) return e->code;
+        m->spans = sp;
+        m->cap_spans = nctx;
     }
     if (m->lm_full && !m->logits && grow(&m->logits, (size_t)LM_CHUNK * c->vocab_size, e))
         return e->code;
@@ -209,6 +235,131 @@ static void apply_head(cpu_model *m, int64_t nread, const int64_t *read_start, i
     pe_head_read_rewards(&m->head.d, m->z, nread, rewards);
 }
 
+/* ---- the cache slots (prefix reuse) ------------------------------------------ */
+
+static size_t slot_floats_per_token(const pe_config *c)
+{
+    return (size_t)c->num_layers * 2 * (size_t)c->num_kv_heads * (size_t)c->head_dim;
+}
+
+static void evict_slots(cpu_model *m, const pe_batch *b)
+{
+    for (int i = 0; i < b->nevict; i++) {
+        int k = b->evict[i];
+        free(m->slot_kv[k]);
+        m->slot_kv[k] = NULL;
+        m->slot_len[k] = 0;
+    }
+}
+
+/* Storage for the batch's kept segments (the table grows to the highest
+ * slot named); 1 in *any when there is one. On failure none is kept. */
+static int alloc_keeps(cpu_model *m, const pe_batch *b, int *any, pe_err *e)
+{
+    *any = 0;
+    int need = m->nslots;
+    for (int s = 0; b->keep && s < b->nseq; s++)
+        if (b->keep[s] >= need)
+            need = b->keep[s] + 1;
+    if (need > m->nslots) {
+        int64_t *p0 = pe_realloc(m->slot_pos0, (size_t)need * sizeof *p0, e);
+        if (p0) m->slot_pos0 = p0;
+        int64_t *len = p0 ? pe_realloc(m->slot_len, (size_t)need * sizeof *len, e) : NULL;
+        if (len) m->slot_len = len;
+        float **kv = len ? pe_realloc(m->slot_kv, (size_t)need * sizeof *kv, e) : NULL;
+        if (!kv) return e->code;
+        m->slot_kv = kv;
+        for (int k = m->nslots; k < need; k++) {
+            m->slot_pos0[k] = m->slot_len[k] = 0;
+            m->slot_kv[k] = NULL;
+        }
+        m->nslots = need;
+    }
+    const size_t per_tok = slot_floats_per_token(&m->cfg);
+    for (int s = 0; b->keep && s < b->nseq; s++) {
+        int k = b->keep[s];
+        if (k < 0)
+            continue;
+        int64_t len = b->seq_start[s + 1] - b->seq_start[s];
+        if (!(m->slot_kv[k] = pe_malloc((size_t)len * per_tok * sizeof(float), e))) {
+            for (int t = 0; t < s; t++)
+                if (b->keep[t] >= 0) {
+                    free(m->slot_kv[b->keep[t]]);
+                    m->slot_kv[b->keep[t]] = NULL;
+                    m->slot_len[b->keep[t]] = 0;
+                }
+            return pe_fail(e, PE_ERESOURCE, "cpu backend: no memory to keep %lld tokens of keys and values",
+                           (long long)len);
+        }
+        m->slot_pos0[k] = b->pos0[s];
+        m->slot_len[k] = len;
+        *any = 1;
+    }
+    return 0;
+}
+
+/* Layer l's keys and values of slot k: keys (len, KD), then values. */
+static float *slot_layer(const cpu_model *m, int k, int l)
+{
+    size_t KD = (size_t)m->cfg.num_kv_heads * m->cfg.head_dim;
+    return m->slot_kv[k] + (size_t)l * 2 * (size_t)m->slot_len[k] * KD;
+}
+
+/* Copies layer l's keys and values of the kept segments from the qkv rows. */
+static void store_keeps(cpu_model *m, const pe_batch *b, int l, size_t qkv_stride)
+{
+    size_t QD = (size_t)m->cfg.num_heads * m->cfg.head_dim, KD = (size_t)m->cfg.num_kv_heads * m->cfg.head_dim;
+    for (int s = 0; b->keep && s < b->nseq; s++) {
+        int k = b->keep[s];
+        if (k < 0)
+            continue;
+        float *kd = slot_layer(m, k, l), *vd = kd + (size_t)m->slot_len[k] * KD;
+        for (int64_t r = 0; r < m->slot_len[k]; r++) {
+            const float *row = m->qkv + (size_t)(b->seq_start[s] + r) * qkv_stride;
+            memcpy(kd + (size_t)r * KD, row + QD, KD * sizeof(float));
+            memcpy(vd + (size_t)r * KD, row + QD + KD, KD * sizeof(float));
+        }
+    }
+}
+
+/* Layer l's ancestors of every segment: rows of an earlier segment of the
+ * batch or a cache slot (span_start from the batch's ctx_start). */
+static void build_spans(cpu_model *m, const pe_batch *b, int l, size_t qkv_stride)
+{
+    size_t QD = (size_t)m->cfg.num_heads * m->cfg.head_dim, KD = (size_t)m->cfg.num_kv_heads * m->cfg.head_dim;
+    for (int s = 0; s <= b->nseq; s++)
+        m->span_start[s] = b->ctx_start ? b->ctx_start[s] : 0;
+    for (int c = 0; b->ctx_start && c < b->ctx_start[b->nseq]; c++) {
+        const pe_kv_ref *r = &b->ctx[c];
+        if (r->seg >= 0) {
+            const float *row = m->qkv + (size_t)b->seq_start[r->seg] * qkv_stride;
+            m->spans[c] = (pe_kv_span){row + QD, row + QD + KD, qkv_stride,
+                                       b->seq_start[r->seg + 1] - b->seq_start[r->seg]};
+        } else {
+            const float *kd = slot_layer(m, r->slot, l);
+            m->spans[c] = (pe_kv_span){kd, kd + (size_t)m->slot_len[r->slot] * KD, KD, m->slot_len[r->slot]};
+        }
+    }
+}
+
+/* ---- the forward pass ---------------------------------------------------------- */
+
+/* The final norm and the head at the read-out rows, grouped by segment. */
+static void score_readouts(cpu_model *m, const pe_batch *batch, float *rewards)
+{
+    int H = m->cfg.hidden_size, nseq = batch->nseq;
+    int64_t nread = batch->nread;
+    for (int64_t r = 0; r < nread; r++)
+        memcpy(m->hr + (size_t)r * H, m->x + (size_t)batch->readout[r] * H, (size_t)H * sizeof(float));
+    pe_rmsnorm_forward(m->hr, m->hr, m->final_norm, nread, H, (float)m->cfg.rms_norm_eps);
+    for (int s = 0, r = 0; s <= nseq; s++) { /* read-outs ascend (pe_batch_check) */
+        while (r < nread && (s == nseq || batch->readout[r] < batch->seq_start[s]))
+            r++;
+        m->read_start[s] = r;
+    }
+    apply_head(m, nread, m->read_start, nseq, rewards);
+}
+
 static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_err *e)
 {
     cpu_model *m = b->impl;
@@ -216,20 +367,21 @@ static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_er
     int H = c->hidden_size, NH = c->num_heads, NKV = c->num_kv_heads, D = c->head_dim;
     int F = c->intermediate_size, QD = NH * D, KD = NKV * D;
     int64_t ntok = batch->ntok, nread = batch->nread, max_len = 0;
-    if (pe_batch_check(batch, c->vocab_size, 0, NULL, NULL, &max_len, e))
+    int64_t nctx = batch->ctx_start ? batch->ctx_start[batch->nseq] : 0;
+    int keeps = 0;
+    if (pe_batch_check(batch, c->vocab_size, m->nslots, m->slot_pos0, m->slot_len, &max_len, e))
         return e->code;
-    if (batch->pos0)
-        return pe_fail(e, PE_EUSAGE, "cpu backend: prefix reuse is not implemented yet");
-    if (ensure_buffers(m, ntok, batch->nseq, max_len, nread, e))
+    evict_slots(m, batch);
+    if (ensure_buffers(m, ntok, batch->nseq, max_len, nread, nctx, e) || alloc_keeps(m, batch, &keeps, e))
         return e->code;
-    if (nread == 0)
+    if (nread == 0 && !keeps)
         return 0;
     pe_batch_positions(batch, m->pos);
     pe_rope_table(m->cos_t, m->sin_t, m->pos, m->inv_freq, ntok, D);
     pe_embed_forward(m->x, batch->tokens, m->embed, m->embed_dt, ntok, H);
     float eps = (float)c->rms_norm_eps;
     size_t qkv_stride = (size_t)QD + 2 * (size_t)KD;
-    const int64_t *seqs = batch->seq_start; /* products grouped by sequence: blas.h */
+    const int64_t *seqs = batch->seq_start; /* products grouped by segment: blas.h */
     int nseq = batch->nseq;
     for (int l = 0; l < c->num_layers; l++) {
         const cpu_layer *ly = &m->layers[l];
@@ -237,24 +389,19 @@ static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_er
         pe_matmul_forward(m->qkv, m->xn, ly->wqkv, ly->bqkv, seqs, nseq, H, (int)qkv_stride, 0);
         pe_rope_forward(m->qkv, m->cos_t, m->sin_t, ntok, qkv_stride, NH, D);
         pe_rope_forward(m->qkv + QD, m->cos_t, m->sin_t, ntok, qkv_stride, NKV, D);
-        pe_attention_forward(m->att, m->qkv, qkv_stride, batch->seq_start, batch->nseq, NH, NKV,
-                             D, c->sliding_window, m->scratch, m->cap_len);
+        if (batch->pos0)
+            build_spans(m, batch, l, qkv_stride);
+        pe_attention_forward(m->att, m->qkv, qkv_stride, seqs, nseq, batch->pos0, m->span_start, m->spans, NH,
+                             NKV, D, c->sliding_window, m->scratch, m->cap_len);
+        store_keeps(m, batch, l, qkv_stride);
         pe_matmul_forward(m->x, m->att, ly->wo, NULL, seqs, nseq, QD, H, 1);
         pe_rmsnorm_forward(m->xn, m->x, ly->post_norm, ntok, H, eps);
         pe_matmul_forward(m->gu, m->xn, ly->wgu, NULL, seqs, nseq, H, 2 * F, 0);
         pe_swiglu_forward(m->act, m->gu, ntok, F);
         pe_matmul_forward(m->x, m->act, ly->wdown, NULL, seqs, nseq, F, H, 1);
     }
-    /* The final norm and the head only at the read-out rows. */
-    for (int64_t r = 0; r < nread; r++)
-        memcpy(m->hr + (size_t)r * H, m->x + (size_t)batch->readout[r] * H, (size_t)H * sizeof(float));
-    pe_rmsnorm_forward(m->hr, m->hr, m->final_norm, nread, H, eps);
-    for (int s = 0, r = 0; s <= nseq; s++) { /* read-outs ascend (check_batch) */
-        while (r < nread && (s == nseq || batch->readout[r] < batch->seq_start[s]))
-            r++;
-        m->read_start[s] = r;
-    }
-    apply_head(m, nread, m->read_start, nseq, rewards);
+    if (nread > 0)
+        score_readouts(m, batch, rewards);
     return 0;
 }
 
@@ -293,6 +440,7 @@ int pe_backend_cpu_create(pe_backend *b, const pe_model *pm, const pe_head_spec 
         goto fail;
     b->name = "cpu";
     b->nout = head->d.nout;
+    b->kv_bytes_per_token = (int64_t)(slot_floats_per_token(c) * sizeof(float));
     snprintf(b->device, sizeof b->device, "cpu (%d threads)", omp_get_max_threads());
     b->impl = m;
     b->score = cpu_score;

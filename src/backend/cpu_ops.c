@@ -112,15 +112,26 @@ void pe_matmul_forward(float *out, const float *x, const float *w, const float *
     pe_blas_sgemm_nt_groups(row_start, ngroups, OC, C, 1.0f, x, C, w, C, beta, out, OC);
 }
 
+/* The rows i0 .. i1-1 of a span that holds positions a .. a+n-1 which fall
+ * in lo .. hi. */
+static inline void clip_span(int64_t a, int64_t n, int64_t lo, int64_t hi, int64_t *i0, int64_t *i1)
+{
+    *i0 = lo > a ? lo - a : 0;
+    *i1 = hi + 1 - a < n ? hi + 1 - a : n;
+    if (*i1 < *i0)
+        *i1 = *i0;
+}
+
 void pe_attention_forward(float *out, const float *qkv, size_t qkv_stride,
-                          const int64_t *seq_start, int nseq, int NH, int NKV, int D,
-                          int window, float *scratch, int64_t max_len)
+                          const int64_t *seq_start, int nseq, const int64_t *pos0,
+                          const int *span_start, const pe_kv_span *spans,
+                          int NH, int NKV, int D, int window, float *scratch, int64_t max_len)
 {
     int group = NH / NKV;
     float scale = 1.0f / sqrtf((float)D);
     size_t koff = (size_t)NH * D, voff = koff + (size_t)NKV * D;
     int64_t ntok = seq_start[nseq];
-    /* One (query, head) per iteration; the query's sequence is found by a
+    /* One (query, head) per iteration; the query's segment is found by a
      * binary search over seq_start, cheap next to the dot products. */
     #pragma omp parallel
     {
@@ -129,43 +140,57 @@ void pe_attention_forward(float *out, const float *qkv, size_t qkv_stride,
         for (int64_t th = 0; th < ntok * NH; th++) {
             int64_t t = th / NH;
             int h = (int)(th % NH);
-            int lo = 0, hi = nseq - 1; /* the last sequence starting at or before t */
+            int lo = 0, hi = nseq - 1; /* the last segment starting at or before t */
             while (lo < hi) {
                 int mid = (lo + hi + 1) / 2;
                 if (seq_start[mid] <= t) lo = mid; else hi = mid - 1;
             }
-            int64_t first = seq_start[lo];
-            if (window > 0 && t - first >= window)
-                first = t - window + 1;
+            const int64_t own = seq_start[lo];
+            const pe_kv_span self = {qkv + (size_t)own * qkv_stride + koff, qkv + (size_t)own * qkv_stride + voff, qkv_stride,
+                                     seq_start[lo + 1] - own};
+            /* the keys: the ancestors' spans c0 .. c1-1, then (c == c1) the segment's own rows */
+            const int c0 = pos0 ? span_start[lo] : 0, c1 = pos0 ? span_start[lo + 1] : 0;
+            const int64_t pos = (pos0 ? pos0[lo] : 0) + t - own;
+            const int64_t first = window > 0 && pos >= window ? pos - window + 1 : 0;
             const float *q = qkv + (size_t)t * qkv_stride + (size_t)h * D;
             size_t kvh = (size_t)(h / group) * D;
             float mx = -INFINITY;
-            for (int64_t j = first; j <= t; j++) {
-                const float *k = qkv + (size_t)j * qkv_stride + koff + kvh;
-                float s = 0.0f;
-                #pragma omp simd reduction(+:s)
-                for (int i = 0; i < D; i++)
-                    s += q[i] * k[i];
-                s *= scale;
-                p[j - first] = s;
-                if (s > mx) mx = s;
+            int64_t n = 0, a = 0, i0, i1;
+            for (int c = c0; c <= c1; a += (c < c1 ? spans[c].len : 0), c++) {
+                const pe_kv_span *sp = c < c1 ? &spans[c] : &self;
+                clip_span(a, sp->len, first, pos, &i0, &i1);
+                for (int64_t i = i0; i < i1; i++) {
+                    const float *k = sp->k + (size_t)i * sp->stride + kvh;
+                    float s = 0.0f;
+                    #pragma omp simd reduction(+:s)
+                    for (int d = 0; d < D; d++)
+                        s += q[d] * k[d];
+                    s *= scale;
+                    p[n++] = s;
+                    if (s > mx) mx = s;
+                }
             }
             float sum = 0.0f;
-            for (int64_t j = first; j <= t; j++) {
-                float e = expf(p[j - first] - mx);
-                p[j - first] = e;
+            for (int64_t j = 0; j < n; j++) {
+                float e = expf(p[j] - mx);
+                p[j] = e;
                 sum += e;
             }
             float inv = 1.0f / sum;
             float *o = out + (size_t)t * (size_t)NH * D + (size_t)h * D;
-            for (int i = 0; i < D; i++)
-                o[i] = 0.0f;
-            for (int64_t j = first; j <= t; j++) {
-                const float *v = qkv + (size_t)j * qkv_stride + voff + kvh;
-                float pj = p[j - first] * inv;
-                #pragma omp simd
-                for (int i = 0; i < D; i++)
-                    o[i] += pj * v[i];
+            for (int d = 0; d < D; d++)
+                o[d] = 0.0f;
+            n = a = 0;
+            for (int c = c0; c <= c1; a += (c < c1 ? spans[c].len : 0), c++) {
+                const pe_kv_span *sp = c < c1 ? &spans[c] : &self;
+                clip_span(a, sp->len, first, pos, &i0, &i1);
+                for (int64_t i = i0; i < i1; i++) {
+                    const float *v = sp->v + (size_t)i * sp->stride + kvh;
+                    float pj = p[n++] * inv;
+                    #pragma omp simd
+                    for (int d = 0; d < D; d++)
+                        o[d] += pj * v[d];
+                }
             }
         }
     }

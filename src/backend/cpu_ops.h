@@ -28,8 +28,9 @@ void pe_rmsnorm_forward(float *out, const float *x, const float *w, int64_t ntok
 void pe_rope_inv_freq(float *inv_freq, int D, double theta, int llama3, double factor,
                       double low_freq_factor, double high_freq_factor, int original_max_pos);
 
-/* cos/sin tables (ntok, D/2) for the per-token positions pos (which restart
- * at 0 in each packed sequence). Computed once per batch, used by every layer. */
+/* cos/sin tables (ntok, D/2) for the per-token absolute positions pos (0 at
+ * the first token of a prompt, pe_batch_positions). Computed once per batch,
+ * used by every layer. */
 void pe_rope_table(float *cos_t, float *sin_t, const int32_t *pos, const float *inv_freq,
                    int64_t ntok, int D);
 
@@ -48,16 +49,35 @@ void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t n
 void pe_matmul_forward(float *out, const float *x, const float *w, const float *b,
                        const int64_t *row_start, int ngroups, int C, int OC, int accumulate);
 
-/* Grouped-query causal attention over packed sequences.
+/* Keys and values of len rows that a segment reads before its own rows
+ * (prefix reuse): row i's keys start at k + i*stride, its values at
+ * v + i*stride, kv head g D floats further. The rows may lie in the batch's
+ * qkv rows (an ancestor computed in the same batch) or in a cache. */
+typedef struct pe_kv_span {
+    const float *k, *v;
+    size_t stride;
+    int64_t len;
+} pe_kv_span;
+
+/* Grouped-query causal attention over packed segments.
  * qkv rows (stride qkv_stride) hold q (NH*D), then k (NKV*D), then v (NKV*D);
  * out (ntok, NH*D). Query head h reads kv head h / (NH/NKV). Scores are
- * scaled by D^-0.5, softmax in fp32. A query at position p sees the keys of
- * its own sequence at positions p-window+1 .. p (window 0 = unlimited), which
- * is Mistral's sliding window as Hugging Face masks it.
- * scratch: omp_get_max_threads() * max sequence length floats. */
+ * scaled by D^-0.5, softmax in fp32.
+ * Segment s's rows have positions pos0[s], pos0[s]+1, ...: before its own
+ * keys come those of its ancestors spans[span_start[s] .. span_start[s+1]-1],
+ * positions 0 .. pos0[s]-1 in that order (their lengths add up to pos0[s]).
+ * pos0 NULL: every segment is a whole sequence from position 0 (span_start
+ * and spans unused). A query at position p sees the keys at positions
+ * p-window+1 .. p (window 0 = unlimited), which is Mistral's sliding window
+ * as Hugging Face masks it. Keys are visited in position order with the same
+ * arithmetic wherever they are stored, so a row's output depends on the
+ * key/value numbers only, never on whether they come from the batch or a cache.
+ * scratch: omp_get_max_threads() * max_len floats, max_len at least
+ * pos0[s] + the length of segment s for every s. */
 void pe_attention_forward(float *out, const float *qkv, size_t qkv_stride,
-                          const int64_t *seq_start, int nseq, int NH, int NKV, int D,
-                          int window, float *scratch, int64_t max_len);
+                          const int64_t *seq_start, int nseq, const int64_t *pos0,
+                          const int *span_start, const pe_kv_span *spans,
+                          int NH, int NKV, int D, int window, float *scratch, int64_t max_len);
 
 /* out (ntok, F) = silu(gu[:, :F]) * gu[:, F:], gu (ntok, 2F) holding gate then up. */
 void pe_swiglu_forward(float *out, const float *gu, int64_t ntok, int F);

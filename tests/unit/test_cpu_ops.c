@@ -133,7 +133,7 @@ static void test_attention(void)
         }
     /* Four sequences of one token: each attends only to itself, returns its v. */
     int64_t ones[5] = {0, 1, 2, 3, 4};
-    pe_attention_forward(out, qkv, S, ones, 4, NH, NKV, D, 0, scratch, 1);
+    pe_attention_forward(out, qkv, S, ones, 4, NULL, NULL, NULL, NH, NKV, D, 0, scratch, 1);
     for (int t = 0; t < 4; t++)
         for (int h = 0; h < NH; h++) {
             CHECK(out[(t * NH + h) * D] == (float)(10 * t + h / 2));
@@ -144,21 +144,52 @@ static void test_attention(void)
     for (int t = 0; t < 4; t++)
         for (int i = 0; i < 4; i++) qkv[t * S + 8 + i] = 0.25f;
     int64_t one[2] = {0, 4};
-    pe_attention_forward(out, qkv, S, one, 1, NH, NKV, D, 0, scratch, 4);
+    pe_attention_forward(out, qkv, S, one, 1, NULL, NULL, NULL, NH, NKV, D, 0, scratch, 4);
     for (int t = 0; t < 4; t++) {
         NEAR(out[(t * NH + 0) * D], 10.0 * t / 2.0, 1e-5);       /* mean of 0, 10, .., 10t */
         NEAR(out[(t * NH + 3) * D + 1], -10.0 * t / 2.0 - 1, 1e-5);
     }
-    pe_attention_forward(out, qkv, S, one, 1, NH, NKV, D, 1, scratch, 4);
+    pe_attention_forward(out, qkv, S, one, 1, NULL, NULL, NULL, NH, NKV, D, 1, scratch, 4);
     for (int t = 0; t < 4; t++) CHECK(out[(t * NH + 2) * D] == (float)(10 * t + 1));
     /* Window 2: token 3 sees tokens 2 and 3 only. */
-    pe_attention_forward(out, qkv, S, one, 1, NH, NKV, D, 2, scratch, 4);
+    pe_attention_forward(out, qkv, S, one, 1, NULL, NULL, NULL, NH, NKV, D, 2, scratch, 4);
     NEAR(out[(3 * NH + 0) * D], 25.0, 1e-5);
     /* Two packed sequences (0..1), (2..3): token 2 starts afresh. */
     int64_t two[3] = {0, 2, 4};
-    pe_attention_forward(out, qkv, S, two, 2, NH, NKV, D, 0, scratch, 2);
+    pe_attention_forward(out, qkv, S, two, 2, NULL, NULL, NULL, NH, NKV, D, 0, scratch, 2);
     NEAR(out[(2 * NH + 1) * D], 20.0, 1e-6);
     NEAR(out[(3 * NH + 1) * D], 25.0, 1e-5);
+}
+
+/* Prefix reuse: the last rows of a sequence attending to its first rows held
+ * elsewhere (another stride, another buffer, split in two spans) give the
+ * same bits as the whole sequence, with and without a sliding window. */
+static void test_attention_spans(void)
+{
+    enum { NH = 4, NKV = 2, D = 6, S = NH * D + 2 * NKV * D, KD = NKV * D, T = 7 };
+    float qkv[T * S], whole[T * NH * D], part[T * NH * D], cache[T * 2 * KD], scratch[64 * T];
+    for (int i = 0; i < T * S; i++)
+        qkv[i] = 0.37f * (float)((i * 13) % 17) - 2.9f;
+    /* positions 0..2 in a "cache" (keys | values rows of KD), 3..4 an earlier segment, 5..6 the segment */
+    for (int t = 0; t < 3; t++) {
+        memcpy(cache + t * KD, qkv + t * S + NH * D, KD * sizeof(float));
+        memcpy(cache + 3 * KD + t * KD, qkv + t * S + NH * D + KD, KD * sizeof(float));
+    }
+    int64_t whole_start[2] = {0, T};
+    int64_t seg_start[3] = {0, 2, 4}, pos0[2] = {3, 5};
+    int span_start[3] = {0, 1, 3};
+    for (int window = 0; window <= 3; window++) {
+        pe_attention_forward(whole, qkv, S, whole_start, 1, NULL, NULL, NULL, NH, NKV, D, window, scratch, T);
+        /* the batch: rows 3..6 of qkv as two segments; segment 1 reads the cache then segment 0 */
+        pe_kv_span spans[3] = {
+            {cache, cache + 3 * KD, KD, 3},
+            {cache, cache + 3 * KD, KD, 3},
+            {qkv + 3 * S + NH * D, qkv + 3 * S + NH * D + KD, S, 2},
+        };
+        pe_attention_forward(part, qkv + 3 * S, S, seg_start, 2, pos0, span_start, spans, NH, NKV, D, window,
+                             scratch, T);
+        CHECK(memcmp(part, whole + 3 * NH * D, 4 * NH * D * sizeof(float)) == 0);
+    }
 }
 
 static void test_swiglu(void)
@@ -179,6 +210,7 @@ int main(void)
     test_rope();
     test_matmul();
     test_attention();
+    test_attention_spans();
     test_swiglu();
     return pe_check_done();
 }
