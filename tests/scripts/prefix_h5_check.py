@@ -3,9 +3,11 @@
 # h5py (Debian's /usr/bin/python3), independently of prmeval's own reader.
 #
 #   same A B          every dataset of /metrics /samples /steps /analysis bitwise equal
-#   close A B REL     the same, except the rewards (/steps/score*): |a - b| <= REL * max(|a|, |b|)
+#   close A B REL [FLOOR]
+#                     the same, except the rewards (/steps/score*): |a - b| <= REL * max(|a|, |b|, FLOOR)
 #                     (labels, metrics and everything else still bitwise equal); prints the largest
-#                     relative difference
+#                     relative difference. FLOOR (default 0) is for rewards without relative precision
+#                     near 0: a raw logit or a difference of probabilities
 #   reuse F ON MAXRATIO BOUND RECOMPUTED
 #                     /run records prefix_reuse ON and prefix_cache_bytes BOUND; /timing: tokens
 #                     computed <= MAXRATIO * prompt tokens (and equal to them when ON is 0), every
@@ -54,7 +56,7 @@ def equal(a, b):
     return np.array_equal(a, b)
 
 
-def compare(fa, fb, rel):
+def compare(fa, fb, rel, floor=0.0):
     bad = []
     with h5py.File(fa) as a, h5py.File(fb) as b:
         da, db = datasets(a), datasets(b)
@@ -67,7 +69,7 @@ def compare(fa, fb, rel):
                 if x.shape != y.shape:
                     bad.append(f"{k}: shapes {x.shape} and {y.shape}")
                     continue
-                scale = np.maximum(np.abs(x), np.abs(y))
+                scale = np.maximum(np.maximum(np.abs(x), np.abs(y)), floor)
                 d = np.abs(x - y)
                 r = np.where(scale > 0, d / np.where(scale > 0, scale, 1), 0)
                 worst = max(worst, float(r.max()) if r.size else 0.0)
@@ -117,7 +119,8 @@ def main(argv):
     cmd = argv[1]
     if cmd in ("same", "close"):
         rel = float(argv[4]) if cmd == "close" else None
-        bad, worst = compare(argv[2], argv[3], rel)
+        floor = float(argv[5]) if cmd == "close" and len(argv) > 5 else 0.0
+        bad, worst = compare(argv[2], argv[3], rel, floor)
         if cmd == "close" and not bad:
             print(f"largest relative reward difference {worst:.3g}")
     elif cmd == "reuse":
