@@ -37,7 +37,8 @@ int pe_progress_begin(pe_progress *p, const pe_world *w, int64_t total, double i
         p->rank_final = pe_calloc(n, sizeof *p->rank_final, e);
         p->stop_sent = pe_calloc(n, sizeof *p->stop_sent, e);
         p->stop_req = pe_malloc(n * sizeof *p->stop_req, e);
-        if (!p->rank_done || !p->rank_tokens || !p->rank_reused || !p->rank_prompt || !p->rank_final || !p->stop_sent || !p->stop_req) {
+        if (!p->rank_done || !p->rank_tokens || !p->rank_reused || !p->rank_prompt || !p->rank_final ||
+            !p->stop_sent || !p->stop_req) {
             pe_progress_free(p);
             return PE_ERESOURCE;
         }
