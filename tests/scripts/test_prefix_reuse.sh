@@ -1,6 +1,6 @@
 # labels: mpi
 # Prefix reuse (issue 12; docs/run.md "Prefix reuse") end to end on the CPU, on
-# a tiny model (2 layers) of every registered family, each with its family's
+# a tiny model (2 layers) of each of the 9 registered families, each with its family's
 # tokenizer as `prmeval tiny-model` writes it, over the first 50 problems of
 # the full benchmark (data/prmbench: 466 prompts):
 #  - with reuse, fewer tokens are computed than the prompts hold (at most
@@ -22,7 +22,7 @@
 #    family; the two cover a Qwen2 model with q/k/v biases and a Mistral one.
 # math-shepherd runs with sliding_window 48 in its config.json, so that the
 # window (counted in absolute positions) cuts through shared prefixes.
-# Kill and resume: test_prefix_resume.sh; memory: test_prefix_memory.sh.
+# Kill and resume: test_prefix_resume.sh; memory: test_prefix_memory.py.
 set -euo pipefail
 : "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
 T="$PRMEVAL_TMP"
