@@ -347,7 +347,7 @@ static int close_batch(planner *pl, pe_err *e)
         else
             st->readouts += t->read_start[x + 1] - t->read_start[x];
         pl->in_batch[x] = -1;
-        if (t->last_desc[x] > pl->last_run && pl->kv_per_tok > 0 && pl->cache_used + bytes <= pl->cache_bound) {
+        if (t->last_desc[x] > pl->last_run && pl->cache_used + bytes <= pl->cache_bound) {
             int k = 0;
             while (k < pl->nslots && pl->slot_seg[k] >= 0)
                 k++;
@@ -434,7 +434,7 @@ static int build_reuse(pe_schedule *s, const pe_engine_opts *o, int64_t kv_bytes
         return e->code;
     const size_t n = (size_t)p->tree.nseg + 1;
     planner pl = {.p = p, .t = &p->tree, .budget = o->token_budget, .cache_bound = o->cache_bytes,
-                  .kv_per_tok = kv_bytes_per_token > 0 ? kv_bytes_per_token : 0, .last_run = -1};
+                  .kv_per_tok = kv_bytes_per_token, .last_run = -1};
     pl.in_batch = pe_malloc(n * sizeof *pl.in_batch, e);
     pl.slot_of = pe_malloc(n * sizeof *pl.slot_of, e);
     pl.slot_seg = pe_malloc(n * sizeof *pl.slot_seg, e);
@@ -476,7 +476,8 @@ int pe_schedule_build(const pe_seq *seqs, int nseqs, const pe_engine_opts *o, in
             s->orig[s->nlive] = i;
             s->live[s->nlive++] = seqs[i];
         }
-    s->reuse = o->prefix_reuse != 0;
+    /* a backend that cannot keep keys/values (kv_bytes_per_token 0) takes no segments */
+    s->reuse = o->prefix_reuse != 0 && kv_bytes_per_token > 0;
     int rc = s->reuse ? build_reuse(s, o, kv_bytes_per_token, e)
                       : pe_engine_plan(s->live, s->nlive, o->token_budget, &s->first, &s->nbatches, e);
     if (rc) {

@@ -18,8 +18,8 @@ typedef struct pe_seq {
     const int64_t *readout;  /* (nread) indices into tokens, ascending */
     int64_t nread;
     int sample;              /* the caller's id for it (e.g. index into the dataset) */
-    int group;               /* prefix reuse shares prefixes within a group (a problem) only;
-                                a group's sequences are adjacent */
+    int group;               /* prefix reuse shares prefixes within a group (a problem) only,
+                                wherever its sequences are in the array */
 } pe_seq;
 
 /* Greedy in the given order (keeps the problems of a shard together, so the
@@ -61,8 +61,9 @@ int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t token_
 /* ---- the schedule of a shard (prefix reuse) ----------------------------------
  * With prefix reuse the sequences of each group are laid out as a prefix tree
  * over token ids; each distinct segment of the tree is computed once, and a
- * read-out inside a shared segment once for every sequence that holds it.
- * A segment's rows are always computed as one group of rows (blas.h) whatever
+ * read-out inside a shared segment once for every sequence that holds it;
+ * the tokens after a sequence's last read-out are not run (causal attention:
+ * they change nothing before them). A segment's rows are always computed as one group of rows (blas.h) whatever
  * the batch, so the rewards do not depend on token_budget, cache_bytes or the
  * rank count; they differ from those without reuse only by the rounding of
  * products tiled from another first row (within 1e-5 relative).
@@ -71,9 +72,14 @@ int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t token_
  * neither in its batch nor cached recomputes that ancestor in its batch (same
  * rows, same numbers), so a small bound costs time, never a failure. */
 typedef struct pe_engine_opts {
-    int64_t token_budget;    /* tokens per batch (a longer segment goes alone) */
-    int prefix_reuse;        /* 0: each sequence is one segment, as pe_engine_score */
-    int64_t cache_bytes;     /* bound on the backend's kept keys/values */
+    int64_t token_budget;    /* tokens per batch (a longer segment goes alone; with prefix
+                                reuse a segment without read-outs goes with its first child,
+                                and ancestors recomputed for a segment go with it) */
+    int prefix_reuse;        /* 0: each sequence is one segment, as pe_engine_score (also
+                                when the backend's kv_bytes_per_token is 0: it cannot keep
+                                keys/values and takes no segments) */
+    int64_t cache_bytes;     /* bound on the backend's kept keys/values (>= 0; 0: every
+                                ancestor outside a segment's batch is recomputed) */
 } pe_engine_opts;
 
 typedef struct pe_schedule pe_schedule;

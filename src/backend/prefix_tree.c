@@ -83,12 +83,10 @@ static void push_children(builder *bd, const work *w, int64_t end, int parent)
     }
 }
 
-/* The segments of the group seqs[lo .. hi-1], depth first. */
+/* The segments of the group perm[lo .. hi-1], depth first. */
 static void build_group(builder *bd, int lo, int hi)
 {
     pe_ptree *t = bd->t;
-    for (int i = lo; i < hi; i++)
-        bd->perm[i] = i;
     bd->stack[bd->nstack++] = (work){lo, hi, 0, -1};
     while (bd->nstack > 0) {
         work w = bd->stack[--bd->nstack];
@@ -106,6 +104,34 @@ static void build_group(builder *bd, int lo, int hi)
                 t->seq_last_seg[bd->perm[i]] = id;
         push_children(bd, &w, end, id);
     }
+}
+
+typedef struct group_key {
+    int group, seq;
+} group_key;
+
+/* By group, then by position in the input. */
+static int cmp_group(const void *a, const void *b)
+{
+    const group_key *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* perm: the sequences ordered by group, then by input position. */
+static int order_by_group(const pe_seq *seqs, int nseqs, int *perm, pe_err *e)
+{
+    group_key *k = pe_malloc(((size_t)nseqs + 1) * sizeof *k, e);
+    if (!k)
+        return e->code;
+    for (int i = 0; i < nseqs; i++)
+        k[i] = (group_key){seqs[i].group, i};
+    qsort(k, (size_t)nseqs, sizeof *k, cmp_group);
+    for (int i = 0; i < nseqs; i++)
+        perm[i] = k[i].seq;
+    free(k);
+    return PE_OK;
 }
 
 static int cmp_tuple(const void *a, const void *b)
@@ -189,8 +215,10 @@ static int build_segments(pe_ptree *t, const pe_seq *seqs, int nseqs, pe_err *e)
     int rc = bd.len && bd.perm && bd.tmp && bd.stack ? PE_OK : e->code;
     for (int i = 0; rc == PE_OK && i < nseqs; i++)
         bd.len[i] = seqs[i].readout[seqs[i].nread - 1] + 1;
+    if (rc == PE_OK)
+        rc = order_by_group(seqs, nseqs, bd.perm, e);
     for (int lo = 0, hi; rc == PE_OK && lo < nseqs; lo = hi) {
-        for (hi = lo + 1; hi < nseqs && seqs[hi].group == seqs[lo].group; hi++)
+        for (hi = lo + 1; hi < nseqs && seqs[bd.perm[hi]].group == seqs[bd.perm[lo]].group; hi++)
             ;
         build_group(&bd, lo, hi);
     }

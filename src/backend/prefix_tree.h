@@ -35,8 +35,9 @@ typedef struct pe_ptree {
 } pe_ptree;
 
 /* Builds the tree of seqs[0 .. nseqs-1]; every sequence must have at least
- * one read-out, inside it and ascending. A group is a maximal run of adjacent
- * sequences with the same group id: sequences of different runs share nothing. */
+ * one read-out, inside it and ascending. Sequences with the same group id
+ * share prefixes wherever they are in the array, those of different groups
+ * nothing; the groups' segments come in ascending group id. */
 int pe_ptree_build(const pe_seq *seqs, int nseqs, pe_ptree *t, pe_err *e);
 void pe_ptree_free(pe_ptree *t);
 

@@ -75,6 +75,12 @@ static void make_shard(shard *sh, int vocab)
                 sh->prompt_tokens += s->ntok;
         }
     }
+    for (int i = sh->n - 1; i > 0; i--) { /* the problems' prompts interleaved, as a shard's are */
+        int j = (int)rnd((uint32_t)i + 1);
+        pe_seq x = sh->s[i];
+        sh->s[i] = sh->s[j];
+        sh->s[j] = x;
+    }
 }
 
 typedef struct run_totals {

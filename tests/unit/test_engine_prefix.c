@@ -151,7 +151,8 @@ static void add_seq(shard *sh, int group, const int32_t *t, int64_t n, const int
 {
     int i = sh->n++;
     memcpy(sh->tok[i], t, (size_t)n * sizeof *t);
-    memcpy(sh->ro[i], ro, (size_t)nr * sizeof *ro);
+    if (nr > 0)
+        memcpy(sh->ro[i], ro, (size_t)nr * sizeof *ro);
     sh->s[i] = (pe_seq){sh->tok[i], n, sh->ro[i], nr, 100 + i, group};
 }
 
@@ -210,10 +211,7 @@ static void oracle_counts(const shard *sh, int64_t *tree_tokens, int64_t *distin
         int64_t len = a->readout[a->nread - 1] + 1, shared = 0;
         for (int j = 0; j < i; j++) {
             const pe_seq *b = &sh->s[j];
-            int same_group = 1; /* adjacent runs only */
-            for (int k = j; k < i; k++)
-                same_group &= sh->s[k + 1].group == sh->s[k].group;
-            if (!same_group || b->nread == 0)
+            if (b->group != a->group || b->nread == 0)
                 continue;
             int64_t blen = b->readout[b->nread - 1] + 1, l = lcp(a, b);
             if (l > blen) l = blen;
@@ -224,10 +222,7 @@ static void oracle_counts(const shard *sh, int64_t *tree_tokens, int64_t *distin
             int seen = r > 0 && a->readout[r - 1] == a->readout[r];
             for (int j = 0; j < i && !seen; j++) {
                 const pe_seq *b = &sh->s[j];
-                int same_group = 1;
-                for (int k = j; k < i; k++)
-                    same_group &= sh->s[k + 1].group == sh->s[k].group;
-                if (!same_group || lcp(a, b) <= a->readout[r])
+                if (b->group != a->group || lcp(a, b) <= a->readout[r])
                     continue;
                 for (int64_t q = 0; q < b->nread; q++)
                     seen |= b->readout[q] == a->readout[r];
@@ -283,7 +278,7 @@ static int run_shard(const shard *sh, int reuse, int64_t budget, int64_t bound, 
 /* ---- a hand-worked shard ----------------------------------------------------
  * group 0: A = 1 2 3 4 5 6 7 (read-outs at 1, 4), B = 1 2 3 8 9 (1, 4),
  *          C = 1 2 6 (2), E = 5 5 (no read-out: not run)
- * group 1: D = 1 2 3 4 5 6 7 (6): A's tokens, another problem
+ * group 1: D = 1 2 3 4 5 6 7 (6): A's tokens, another problem, second in the input
  * Tree: S0 = [1 2] (0..1, A's and B's read-out at 1 once), S1 = [3] (2),
  * S2 = [4 5] (3..4, A cut after its last read-out), S3 = [8 9] (3..4),
  * S4 = [6] (2), S5 = D's 7 tokens. 15 tokens, 5 distinct read-outs. */
@@ -293,11 +288,11 @@ static void hand_shard(shard *sh, int with_d)
     const int32_t A[] = {1, 2, 3, 4, 5, 6, 7}, B[] = {1, 2, 3, 8, 9}, C[] = {1, 2, 6}, E[] = {5, 5};
     const int64_t ra[] = {1, 4}, rc[] = {2}, rd[] = {6};
     add_seq(sh, 0, A, 7, ra, 2);
+    if (with_d) /* the problems' prompts need not be adjacent */
+        add_seq(sh, 1, A, 7, rd, 1);
     add_seq(sh, 0, E, 2, NULL, 0);
     add_seq(sh, 0, B, 5, ra, 2);
     add_seq(sh, 0, C, 3, rc, 1);
-    if (with_d)
-        add_seq(sh, 1, A, 7, rd, 1);
 }
 
 static void check_batches(const char *name, const pe_schedule_stats *got, int nb, const int64_t (*want)[5], int nwant)
@@ -362,6 +357,25 @@ static void test_hand(void)
     const int64_t plain[][5] = {{22, 0, 4, 6, 0}};
     check_batches("no reuse", st, tt.nbatches, plain, 1);
     CHECK(rewards_ok(&sh, rw));
+
+    /* a backend that keeps nothing (kv_bytes_per_token 0) gets whole sequences */
+    pe_engine_opts o = {.token_budget = 3, .prefix_reuse = 1, .cache_bytes = 1000};
+    pe_schedule *s;
+    pe_err e = {0};
+    CHECK_INT(pe_schedule_build(sh.s, sh.n, &o, 0, &s, &e), 0);
+    CHECK_INT(pe_schedule_nbatches(s), 4); /* A, D, B and C alone */
+    pe_backend b0 = {.name = "fake", .impl = &f, .nout = 2, .score = fake_score};
+    memset(&f, 0, sizeof f);
+    f.budget = 3;
+    int64_t tokens = 0;
+    for (int bi = 0; bi < 4; bi++) {
+        CHECK_INT(pe_schedule_run(&b0, s, bi, rw, &st[0], &e), 0);
+        tokens += st[0].tokens;
+    }
+    CHECK_INT(tokens, 22);
+    CHECK_INT(f.violations + f.nslots, 0);
+    CHECK(rewards_ok(&sh, rw));
+    pe_schedule_free(s);
     free_rewards(&sh, rw);
 
     /* group 0 alone: the last batch reads slots, freed by the release batch */
@@ -440,6 +454,12 @@ static void random_shard(shard *sh)
                 nr = 0;
             add_seq(sh, g, t, n, ro, nr);
         }
+    }
+    for (int i = sh->n - 1; i > 0; i--) { /* the groups interleaved */
+        int j = (int)rnd((uint32_t)i + 1);
+        pe_seq x = sh->s[i];
+        sh->s[i] = sh->s[j];
+        sh->s[j] = x;
     }
 }
 
