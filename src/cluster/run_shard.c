@@ -78,46 +78,6 @@ static int build_prompt(run_ctx *c, const pe_sample *s, pe_prompt_tokens *pt, pe
     return rc;
 }
 
-/* A live sequence's place in the schedule: its problem, then its place in the shard. */
-typedef struct live_order {
-    int group, k;
-} live_order;
-
-static int cmp_live(const void *a, const void *b)
-{
-    const live_order *x = a, *y = b;
-    if (x->group != y->group)
-        return x->group < y->group ? -1 : 1;
-    return (x->k > y->k) - (x->k < y->k);
-}
-
-/* The schedule shares prefixes among adjacent sequences of one group only,
- * and a shard lists its samples class file by class file: bring each
- * problem's prompts together, in shard order within the problem. The order is
- * the data's, so every rank and every resume schedules a shard alike. */
-static int group_live(pe_seq *live, int *live_k, int nlive, pe_err *e)
-{
-    live_order *o = pe_malloc(((size_t)nlive + 1) * sizeof *o, e);
-    pe_seq *seqs = pe_malloc(((size_t)nlive + 1) * sizeof *seqs, e);
-    int *ks = pe_malloc(((size_t)nlive + 1) * sizeof *ks, e);
-    int rc = o && seqs && ks ? PE_OK : PE_ERESOURCE;
-    if (rc == PE_OK) {
-        for (int i = 0; i < nlive; i++)
-            o[i] = (live_order){live[i].group, i};
-        qsort(o, (size_t)nlive, sizeof *o, cmp_live);
-        for (int i = 0; i < nlive; i++) {
-            seqs[i] = live[o[i].k];
-            ks[i] = live_k[o[i].k];
-        }
-        memcpy(live, seqs, (size_t)nlive * sizeof *live);
-        memcpy(live_k, ks, (size_t)nlive * sizeof *live_k);
-    }
-    free(o);
-    free(seqs);
-    free(ks);
-    return rc;
-}
-
 int pe_run_shard(run_ctx *c, int s, pe_err *e)
 {
     const int first = c->shard_first[s], n = c->shard_first[s + 1] - first;
@@ -147,8 +107,6 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
             live_k[nlive++] = k;
         }
     }
-    if (rc == PE_OK)
-        rc = group_live(live, live_k, nlive, e);
     /* Batches never span two shards, so a shard's rewards are the same
      * whichever rank runs it and whether or not the run was resumed. */
     pe_schedule *sched = NULL;
