@@ -1,13 +1,14 @@
 /* Non-blocking world progress and stop requests (progress.h). */
 #include "progress.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* Tags of this module's point-to-point messages (nothing else in prmeval uses tags). */
 enum { TAG_PROGRESS = 7101, TAG_STOP = 7102 };
-/* Message: samples done, tokens, samples reused, flags (1 = stop, 2 = final). */
+/* Message: samples done, tokens, samples reused, flags (1 = stop, 2 = final), prompt tokens. */
 enum { F_STOP = 1, F_FINAL = 2 };
 
 double pe_now(void)
@@ -32,10 +33,12 @@ int pe_progress_begin(pe_progress *p, const pe_world *w, int64_t total, double i
         p->rank_done = pe_calloc(n, sizeof *p->rank_done, e);
         p->rank_tokens = pe_calloc(n, sizeof *p->rank_tokens, e);
         p->rank_reused = pe_calloc(n, sizeof *p->rank_reused, e);
+        p->rank_prompt = pe_calloc(n, sizeof *p->rank_prompt, e);
         p->rank_final = pe_calloc(n, sizeof *p->rank_final, e);
         p->stop_sent = pe_calloc(n, sizeof *p->stop_sent, e);
         p->stop_req = pe_malloc(n * sizeof *p->stop_req, e);
-        if (!p->rank_done || !p->rank_tokens || !p->rank_reused || !p->rank_final || !p->stop_sent || !p->stop_req) {
+        if (!p->rank_done || !p->rank_tokens || !p->rank_reused || !p->rank_prompt || !p->rank_final ||
+            !p->stop_sent || !p->stop_req) {
             pe_progress_free(p);
             return PE_ERESOURCE;
         }
@@ -50,37 +53,50 @@ void pe_progress_free(pe_progress *p)
     free(p->rank_done);
     free(p->rank_tokens);
     free(p->rank_reused);
+    free(p->rank_prompt);
     free(p->rank_final);
     free(p->stop_sent);
     free(p->stop_req);
-    p->rank_done = p->rank_tokens = p->rank_reused = NULL;
+    p->rank_done = p->rank_tokens = p->rank_reused = p->rank_prompt = NULL;
     p->rank_final = p->stop_sent = NULL;
     p->stop_req = NULL;
 }
 
-void pe_progress_add(pe_progress *p, int64_t samples, int64_t tokens, int64_t reused)
+void pe_progress_add(pe_progress *p, int64_t samples, int64_t tokens, int64_t prompt, int64_t reused)
 {
     p->done += samples;
     p->tokens += tokens;
+    p->prompt += prompt;
     p->reused += reused;
+}
+
+void pe_progress_ratio(int64_t tokens, int64_t prompt, char *buf, size_t size)
+{
+    if (prompt > 0)
+        snprintf(buf, size, "%.3f", (double)tokens / (double)prompt);
+    else
+        snprintf(buf, size, "no prompt scored");
 }
 
 static void print_line(pe_progress *p, double now)
 {
-    int64_t done = 0, tokens = 0, reused = 0;
+    int64_t done = 0, tokens = 0, reused = 0, prompt = 0;
     if (p->w->mpi) {
         p->rank_done[0] = p->done;
         p->rank_tokens[0] = p->tokens;
         p->rank_reused[0] = p->reused;
+        p->rank_prompt[0] = p->prompt;
         for (int k = 0; k < p->w->size; k++) {
             done += p->rank_done[k];
             tokens += p->rank_tokens[k];
             reused += p->rank_reused[k];
+            prompt += p->rank_prompt[k];
         }
     } else {
         done = p->done;
         tokens = p->tokens;
         reused = p->reused;
+        prompt = p->prompt;
     }
     double dt = now - p->t0;
     double rate = dt > 0 ? (double)(done - reused) / dt : 0;  /* journalled samples cost nothing */
@@ -91,9 +107,12 @@ static void print_line(pe_progress *p, double now)
         snprintf(eta, sizeof eta, "%.0f s", (double)(p->total - done) / rate);
     else
         snprintf(eta, sizeof eta, "unknown");
-    fprintf(p->out, "progress: %lld/%lld samples (%.1f%%), %.0f tokens/s, %.0f s elapsed, ETA %s\n",
-            (long long)done, (long long)p->total, p->total ? 100.0 * (double)done / (double)p->total : 100.0,
-            dt > 0 ? (double)tokens / dt : 0.0, dt, eta);
+    char ratio[32];
+    pe_progress_ratio(tokens, prompt, ratio, sizeof ratio);
+    fprintf(p->out, "progress: %lld/%lld samples (%.1f%%), %.0f tokens/s, %lld of %lld prompt tokens computed (%s), "
+            "%.0f s elapsed, ETA %s\n", (long long)done, (long long)p->total,
+            p->total ? 100.0 * (double)done / (double)p->total : 100.0, dt > 0 ? (double)tokens / dt : 0.0,
+            (long long)tokens, (long long)prompt, ratio, dt, eta);
     fflush(p->out);
     p->last_print = now;
 }
@@ -118,12 +137,13 @@ static void root_drain(pe_progress *p)
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_PROGRESS, MPI_COMM_WORLD, &flag, &st);
         if (!flag)
             break;
-        int64_t msg[4];
-        MPI_Recv(msg, 4, MPI_INT64_T, st.MPI_SOURCE, TAG_PROGRESS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        int64_t msg[5];
+        MPI_Recv(msg, 5, MPI_INT64_T, st.MPI_SOURCE, TAG_PROGRESS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         int k = st.MPI_SOURCE;
         p->rank_done[k] = msg[0];
         p->rank_tokens[k] = msg[1];
         p->rank_reused[k] = msg[2];
+        p->rank_prompt[k] = msg[4];
         if (msg[3] & F_STOP)
             p->world_stop = 1;
         if ((msg[3] & F_FINAL) && !p->rank_final[k]) {
@@ -175,7 +195,8 @@ int pe_progress_tick(pe_progress *p, int local_stop)
         p->sendbuf[1] = p->tokens;
         p->sendbuf[2] = p->reused;
         p->sendbuf[3] = p->stop ? F_STOP : 0;
-        MPI_Isend(p->sendbuf, 4, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD, &p->req);
+        p->sendbuf[4] = p->prompt;
+        MPI_Isend(p->sendbuf, 5, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD, &p->req);
         p->last_send = now;
         if (p->stop)
             p->told = 1;
@@ -199,7 +220,8 @@ int pe_progress_finish(pe_progress *p, int local_stop, int *any_stop, pe_err *e)
         p->sendbuf[1] = p->tokens;
         p->sendbuf[2] = p->reused;
         p->sendbuf[3] = F_FINAL | (p->stop ? F_STOP : 0);
-        MPI_Send(p->sendbuf, 4, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD);
+        p->sendbuf[4] = p->prompt;
+        MPI_Send(p->sendbuf, 5, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD);
     } else {
         /* Keep reporting while the others work: poll, never block on one rank. */
         while (root_drain(p), p->nfinal < p->w->size - 1) {

@@ -34,13 +34,14 @@ typedef struct pe_progress {
     int64_t total;             /* samples of the whole run */
     /* this rank */
     int64_t done, tokens, reused;  /* samples finished (reused included), tokens run, samples reused */
+    int64_t prompt;            /* tokens of the prompts scored (tokens / prompt: what prefix reuse saves) */
     int stop;                  /* this rank must stop: its own signal or failure, or rank 0's message */
     int told;                  /* this rank's stop has been reported to rank 0 */
     int got_stop_msg;          /* the stop message from rank 0 has been received */
     MPI_Request req;           /* the pending progress message, MPI_REQUEST_NULL when none */
-    int64_t sendbuf[4];
+    int64_t sendbuf[5];
     /* rank 0: the latest counters of every rank */
-    int64_t *rank_done, *rank_tokens, *rank_reused;
+    int64_t *rank_done, *rank_tokens, *rank_reused, *rank_prompt;
     int *rank_final;           /* final message received */
     int nfinal;
     int world_stop;            /* some rank asked to stop */
@@ -52,9 +53,10 @@ typedef struct pe_progress {
 /* Every rank. total = samples of the run; out = where rank 0 prints. */
 int pe_progress_begin(pe_progress *p, const pe_world *w, int64_t total, double interval, FILE *out, pe_err *e);
 
-/* Adds finished samples and tokens of this rank; `reused` samples came from
- * journals (not counted in the ETA's rate). */
-void pe_progress_add(pe_progress *p, int64_t samples, int64_t tokens, int64_t reused);
+/* Adds finished samples and tokens of this rank: `tokens` run through the
+ * backend for `prompt` tokens of the prompts scored; `reused` samples came
+ * from journals (not counted in the ETA's rate). */
+void pe_progress_add(pe_progress *p, int64_t samples, int64_t tokens, int64_t prompt, int64_t reused);
 
 /* At a batch boundary: a stop request of this rank is `local_stop` (a signal
  * number or 1 for a failure; 0 none). Returns 1 when this rank must stop
@@ -66,6 +68,10 @@ int pe_progress_tick(pe_progress *p, int local_stop);
 int pe_progress_finish(pe_progress *p, int local_stop, int *any_stop, pe_err *e);
 
 void pe_progress_free(pe_progress *p);
+
+/* "0.612": tokens computed per prompt token, for progress and summary lines
+ * (a text when no prompt was scored). */
+void pe_progress_ratio(int64_t tokens, int64_t prompt, char *buf, size_t size);
 
 /* Seconds on a monotonic clock. */
 double pe_now(void);

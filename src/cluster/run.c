@@ -318,7 +318,7 @@ static int read_journals(run_ctx *c, int64_t *nreused, int64_t *nbad, pe_err *e)
                 c->shard_state[s] = SHARD_REUSED;
                 pe_token_stats_add(&c->tok_local, &c->shards[s].tok);
                 c->timing.shards_reused++;
-                pe_progress_add(&c->prog, n, 0, n);
+                pe_progress_add(&c->prog, n, 0, 0, n);
                 (*nreused)++;
                 continue;
             }
@@ -455,6 +455,8 @@ static int finish_run(run_ctx *c, double t_start, pe_err *e)
         info.shards = c->nshards;
         info.shards_reused = ctot[0];
         info.max_tokens = (int)c->job->max_tokens;
+        info.prefix_reuse = c->job->prefix_reuse;
+        info.prefix_cache_bytes = c->job->prefix_cache_mb << 20;
         info.seconds = pe_now() - t_start;
     }
     pe_prov_end(&c->prov);
@@ -475,12 +477,17 @@ static int finish_run(run_ctx *c, double t_start, pe_err *e)
     pe_metrics m;
     rc = pe_cluster_evaluate(c->w, &q, &m, e);
     if (rc == PE_OK && c->w->rank == 0) {
-        int64_t tokens = 0;
-        for (int k = 0; k < c->w->size; k++)
-            tokens += ranks ? ranks[k].tokens : 0;
+        int64_t tokens = 0, prompt = 0;
+        for (int k = 0; ranks && k < c->w->size; k++) {
+            tokens += ranks[k].tokens;
+            prompt += ranks[k].prompt_tokens;
+        }
         double secs = pe_now() - t_start;
-        fprintf(stderr, "done: %d samples, %lld tokens run in %.1f s (%.0f tokens/s, %d ranks, %lld of %d shards "
-                "reused), PRMScore %.1f; results %s%s%s\n", d->nsamples, (long long)tokens, secs,
+        char ratio[32];
+        pe_progress_ratio(tokens, prompt, ratio, sizeof ratio);
+        fprintf(stderr, "done: %d samples, %lld of %lld prompt tokens computed (%s, prefix_reuse %s) in %.1f s "
+                "(%.0f tokens/s, %d ranks, %lld of %d shards reused), PRMScore %.1f; results %s%s%s\n",
+                d->nsamples, (long long)tokens, (long long)prompt, ratio, c->job->prefix_reuse ? "on" : "off", secs,
                 secs > 0 ? (double)tokens / secs : 0.0, c->w->size, (long long)ctot[0], c->nshards,
                 100.0 * m.pooled.prmscore, c->job->output, c->job->json[0] ? ", " : "", c->job->json);
     }

@@ -110,7 +110,8 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
     /* Batches never span two shards, so a shard's rewards are the same
      * whichever rank runs it and whether or not the run was resumed. */
     pe_schedule *sched = NULL;
-    pe_engine_opts eo = {.token_budget = c->job->token_budget, .prefix_reuse = 0, .cache_bytes = 0};
+    pe_engine_opts eo = {.token_budget = c->job->token_budget, .prefix_reuse = c->job->prefix_reuse != 0,
+                         .cache_bytes = c->job->prefix_cache_mb << 20};
     if (rc == PE_OK)
         rc = pe_schedule_build(live, nlive, &eo, c->b.kv_bytes_per_token, &sched, e);
     float **lrew = pe_calloc((size_t)nlive + 1, sizeof *lrew, e);
@@ -119,7 +120,7 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
     for (int i = 0; rc == PE_OK && i < nlive; i++)
         lrew[i] = rew[live_k[i]];
     if (rc == PE_OK)  /* prompts with every read-out cut away need no forward pass */
-        pe_progress_add(&c->prog, n - nlive, 0, 0);
+        pe_progress_add(&c->prog, n - nlive, 0, 0, 0);
     for (int bi = 0; rc == PE_OK && bi < pe_schedule_nbatches(sched); bi++) {
         if (pe_progress_tick(&c->prog, pe_signals_stop_requested())) {
             rc = PE_RUN_STOPPED;
@@ -129,8 +130,12 @@ int pe_run_shard(run_ctx *c, int s, pe_err *e)
         rc = pe_schedule_run(&c->b, sched, bi, lrew, &st, e);
         if (rc == PE_OK) {
             c->timing.tokens += st.tokens;
+            c->timing.prompt_tokens += st.prompt_tokens;
+            c->timing.recomputed += st.recomputed;
+            if (st.cache_bytes > c->timing.cache_bytes_max)
+                c->timing.cache_bytes_max = st.cache_bytes;
             c->timing.sequences += st.sequences;
-            pe_progress_add(&c->prog, st.sequences, st.tokens, 0);
+            pe_progress_add(&c->prog, st.sequences, st.tokens, st.prompt_tokens, 0);
         }
     }
     pe_schedule_free(sched);

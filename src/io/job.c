@@ -47,6 +47,8 @@ static const job_key keys[] = {
     {"rlhflow_system_block", K_BOOL, N(rlhflow_system_block), NULL, 0},
     {"reward_rounding", K_ENUM, F(reward_rounding), "auto|bf16|none", 0},
     {"progress_interval", K_NUM, N(progress_interval), NULL, 1},
+    {"prefix_reuse", K_BOOL, N(prefix_reuse), NULL, 0},
+    {"prefix_cache_mb", K_INT, N(prefix_cache_mb), NULL, 0},
 };
 #undef F
 #undef N
@@ -76,6 +78,11 @@ void pe_job_default(pe_job *j)
     j->rlhflow_system_block = 1;
     strcpy(j->reward_rounding, "auto"); /* as the reference does for the family */
     j->progress_interval = 10.0;
+    j->prefix_reuse = 1;
+    /* Kept keys/values are those of the shared prefixes of the problems that
+     * straddle a batch boundary: a few thousand tokens at most, 0.2 GiB for a
+     * 7B model in fp32 (112 KiB per token); 1 GiB leaves room. */
+    j->prefix_cache_mb = 1024;
 }
 
 static const job_key *find_key(const char *name)
@@ -388,6 +395,9 @@ int pe_job_check(const pe_job *j, pe_err *e)
         return pe_fail(e, PE_EUSAGE, "%s: key \"data\" (PRMBench JSONL file or folder) is required", name);
     if (!j->output[0])
         return pe_fail(e, PE_EUSAGE, "%s: key \"output\" (the HDF5 results path) is required", name);
+    if (j->prefix_cache_mb > PE_JOB_PREFIX_CACHE_MB_MAX)
+        return pe_fail(e, PE_EUSAGE, "%s: key \"prefix_cache_mb\": %lld is more than %lld (1 TiB)", name,
+                       (long long)j->prefix_cache_mb, (long long)PE_JOB_PREFIX_CACHE_MB_MAX);
     /* a rule the family does not have is refused here, not silently replaced */
     const pe_family *f = pe_family_by_name(j->family);
     if (strcmp(j->label_rule, "current") && f && !f->labels[PE_LABEL_ORIGINAL].defined) {

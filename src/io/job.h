@@ -31,7 +31,13 @@ typedef struct pe_job {
     int rlhflow_system_block;
     char reward_rounding[8];         /* auto | bf16 | none: rewards the label rule sees */
     double progress_interval;        /* seconds between progress lines on rank 0 */
+    int prefix_reuse;                /* compute each shared prefix of a problem's prompts once */
+    int64_t prefix_cache_mb;         /* MiB of kept keys/values per rank (prefix_reuse); 0 = keep none */
 } pe_job;
+
+/* The largest prefix_cache_mb (1 TiB, beyond any node): keeps the byte count
+ * (MiB << 20) far from overflowing. */
+#define PE_JOB_PREFIX_CACHE_MB_MAX (1LL << 20)
 
 void pe_job_default(pe_job *j);
 

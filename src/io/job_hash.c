@@ -243,6 +243,16 @@ int pe_job_hash_text(const pe_job_hash_in *in, char **text, pe_err *e)
     fprintf(out, "qwen_backspace_quirk %d\nrlhflow_system_block %d\nlimit %lld\nbackends %s\n",
             j->qwen_backspace_quirk, j->rlhflow_system_block, (long long)j->limit, in->backends);
     fprintf(out, "reward_rounding %s\n", in->reward_rounding ? in->reward_rounding : "none");
+    /* Reuse changes rewards by the rounding of tiles from another first row
+     * (within 1e-5): a resume never mixes shards computed with and without it. */
+    fprintf(out, "prefix_reuse %d\n", j->prefix_reuse != 0);
+    /* The cache bound changes which batch computes an ancestor's rows, never
+     * their values on the CPU (a segment's rows are one group of the tiled
+     * product wherever they run): out of the hash there, so a rank killed for
+     * memory resumes with a smaller bound and keeps its journals. cuBLASLt
+     * picks its algorithm by the batch's shape, as with token_budget. */
+    if (j->prefix_reuse && in->backends && strstr(in->backends, "cuda"))
+        fprintf(out, "prefix_cache_mb %lld\n", (long long)j->prefix_cache_mb);
     for (int i = 0; i < in->ndata; i++)
         fprintf(out, "data sha256=%s\n", in->data_sha256[i]);
     fputs(model, out);

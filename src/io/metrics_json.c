@@ -134,6 +134,8 @@ static cJSON *run_obj(const pe_run_info *r)
     add_int(o, "shards", r->shards);
     add_int(o, "shards_reused", r->shards_reused);
     add_num(o, "seconds", r->seconds);
+    cJSON_AddBoolToObject(o, "prefix_reuse", r->prefix_reuse != 0);
+    add_int(o, "prefix_cache_bytes", r->prefix_cache_bytes);
     cJSON *ranks = cJSON_AddArrayToObject(o, "ranks");
     for (int k = 0; k < r->nranks; k++) {
         const pe_rank_timing *rt = &r->ranks[k];
@@ -143,6 +145,9 @@ static cJSON *run_obj(const pe_run_info *r)
         cJSON_AddStringToObject(x, "backend", rt->backend);
         cJSON_AddStringToObject(x, "device", rt->device);
         add_int(x, "tokens", rt->tokens);
+        add_int(x, "prompt_tokens", rt->prompt_tokens);
+        add_int(x, "recomputed", rt->recomputed);
+        add_int(x, "cache_bytes_max", rt->cache_bytes_max);
         add_int(x, "sequences", rt->sequences);
         add_int(x, "shards_run", rt->shards_run);
         add_int(x, "shards_reused", rt->shards_reused);

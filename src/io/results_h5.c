@@ -637,17 +637,21 @@ static int write_timing(writer *w, hid_t f, const pe_run_info *r)
 {
     size_t n = r->nranks > 0 ? (size_t)r->nranks : 0;
     int32_t *rank = pe_malloc((n + 1) * sizeof *rank, w->e);
-    int64_t *i64 = pe_malloc((n + 1) * 4 * sizeof *i64, w->e);
+    int64_t *i64 = pe_malloc((n + 1) * 7 * sizeof *i64, w->e);
     double *f64 = pe_malloc((n + 1) * 2 * sizeof *f64, w->e);
     const char **str = pe_malloc((n + 1) * 3 * sizeof *str, w->e);
     int rc = rank && i64 && f64 && str ? PE_OK : PE_ERESOURCE;
     int64_t *tokens = i64, *seqs = i64 + n, *run = i64 + 2 * n, *reused = i64 + 3 * n;
+    int64_t *prompt = i64 + 4 * n, *recomp = i64 + 5 * n, *cache = i64 + 6 * n;
     double *secs = f64, *tps = f64 + n;
     const char **host = str, **backend = str + n, **device = str + 2 * n;
     for (size_t k = 0; rc == PE_OK && k < n; k++) {
         const pe_rank_timing *t = &r->ranks[k];
         rank[k] = t->rank;
         tokens[k] = t->tokens;
+        prompt[k] = t->prompt_tokens;
+        recomp[k] = t->recomputed;
+        cache[k] = t->cache_bytes_max;
         seqs[k] = t->sequences;
         run[k] = t->shards_run;
         reused[k] = t->shards_reused;
@@ -664,6 +668,9 @@ static int write_timing(writer *w, hid_t f, const pe_run_info *r)
     rc = rc ? rc : put_str_dset(w, g, "/timing/backend", "backend", n, backend);
     rc = rc ? rc : put_str_dset(w, g, "/timing/device", "device", n, device);
     COL("tokens", H5T_STD_I64LE, H5T_NATIVE_INT64, tokens);
+    COL("prompt_tokens", H5T_STD_I64LE, H5T_NATIVE_INT64, prompt);
+    COL("recomputed", H5T_STD_I64LE, H5T_NATIVE_INT64, recomp);
+    COL("cache_bytes_max", H5T_STD_I64LE, H5T_NATIVE_INT64, cache);
     COL("sequences", H5T_STD_I64LE, H5T_NATIVE_INT64, seqs);
     COL("shards_run", H5T_STD_I64LE, H5T_NATIVE_INT64, run);
     COL("shards_reused", H5T_STD_I64LE, H5T_NATIVE_INT64, reused);
@@ -700,6 +707,8 @@ static int write_run(writer *w, hid_t f, const pe_run_info *r)
     rc = rc ? rc : attr_i64(w, g, obj, "shards", r->shards);
     rc = rc ? rc : attr_i64(w, g, obj, "shards_reused", r->shards_reused);
     rc = rc ? rc : attr_f64(w, g, obj, "seconds", r->seconds);
+    rc = rc ? rc : attr_i64(w, g, obj, "prefix_reuse", r->prefix_reuse != 0);
+    rc = rc ? rc : attr_i64(w, g, obj, "prefix_cache_bytes", r->prefix_cache_bytes);
     rc = rc ? rc : put_attr(w, g, obj, "labels_lost_by_class", H5T_STD_I64LE, H5T_NATIVE_INT64, PE_NCLASSES,
                             t->labels_lost_class);
     rc = rc ? rc : attr_strs(w, g, obj, "classes", PE_NCLASSES, names);

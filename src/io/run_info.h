@@ -17,6 +17,10 @@ typedef struct pe_rank_timing {
     char backend[16];         /* "cpu" or "cuda"; "none" when the rank ran no shard */
     char device[256];         /* pe_backend.device */
     int64_t tokens;           /* tokens this rank ran through its backend in this run */
+    int64_t prompt_tokens;    /* tokens of the prompts it scored in this run (tokens / prompt_tokens
+                                 is what prefix reuse saves; recomputed ancestors count in tokens) */
+    int64_t recomputed;       /* of tokens: ancestors recomputed because the cache bound was hit */
+    int64_t cache_bytes_max;  /* the most keys/values bytes it kept between two batches */
     int64_t sequences;        /* sequences it scored in this run */
     int64_t shards_run;       /* logical shards it ran */
     int64_t shards_reused;    /* logical shards it took from valid journals */
@@ -46,6 +50,8 @@ typedef struct pe_run_info {
     int64_t shards_reused;        /* of them taken from journals */
     double seconds;               /* wall time of the run on rank 0, start to results */
     int max_tokens;               /* the job's cut, for messages */
+    int prefix_reuse;             /* the job's prefix_reuse */
+    int64_t prefix_cache_bytes;   /* the job's bound on kept keys/values per rank, in bytes */
 } pe_run_info;
 
 /* Sums b into a. */

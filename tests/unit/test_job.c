@@ -45,6 +45,8 @@ static void test_defaults(void)
     CHECK_INT(j.qwen_backspace_quirk, 1);
     CHECK_INT(j.rlhflow_system_block, 1);
     CHECK(j.progress_interval > 0);
+    CHECK_INT(j.prefix_reuse, 1);
+    CHECK_INT(j.prefix_cache_mb, 1024);
     pe_err e = {0};
     CHECK_INT(pe_job_check(&j, &e), PE_EUSAGE); /* model, data, output are required */
     CHECK(strstr(e.msg, "\"model\"") != NULL);
@@ -58,7 +60,8 @@ static void test_full_file(void)
                "  \"backend\": \"cpu\",\n  \"max_tokens\": 1024,\n  \"token_budget\": 4096,\n"
                "  \"threshold\": 0.25,\n  \"limit\": 7,\n  \"seed\": 3,\n  \"checkpoint_dir\": \"ck\",\n"
                "  \"label_rule\": \"original\",\n  \"qwen_backspace_quirk\": false,\n"
-               "  \"rlhflow_system_block\": false,\n  \"progress_interval\": 2.5\n}\n");
+               "  \"rlhflow_system_block\": false,\n  \"progress_interval\": 2.5,\n"
+               "  \"prefix_reuse\": false,\n  \"prefix_cache_mb\": 64\n}\n");
     pe_job j;
     pe_err e = {0};
     CHECK_INT(load(&j, "full.json", &e), 0);
@@ -82,6 +85,8 @@ static void test_full_file(void)
     CHECK_INT(j.qwen_backspace_quirk, 0);
     CHECK_INT(j.rlhflow_system_block, 0);
     CHECK(j.progress_interval == 2.5);
+    CHECK_INT(j.prefix_reuse, 0);
+    CHECK_INT(j.prefix_cache_mb, 64);
     CHECK_INT(pe_job_check(&j, &e), 0);
 
     pe_family_opts o;
@@ -141,6 +146,23 @@ static void test_set(void)
     CHECK_INT(pe_job_set(&j, "reward_rounding=bf16", &e), 0);
     pe_job_family_opts(&j, &fo);
     CHECK_INT(fo.reward_rounding, PE_ROUND_BF16);
+    CHECK_INT(pe_job_set(&j, "prefix_reuse=false", &e), 0);
+    CHECK_INT(j.prefix_reuse, 0);
+    CHECK_INT(pe_job_set(&j, "prefix_cache_mb=0", &e), 0);  /* keep nothing: always recompute */
+    CHECK_INT(j.prefix_cache_mb, 0);
+    /* the bound's ceiling is checked with the whole job */
+    pe_job big;
+    pe_job_default(&big);
+    snprintf(big.model, sizeof big.model, "m");
+    snprintf(big.data, sizeof big.data, "d");
+    snprintf(big.output, sizeof big.output, "o.h5");
+    CHECK_INT(pe_job_check(&big, &e), 0);
+    big.prefix_cache_mb = PE_JOB_PREFIX_CACHE_MB_MAX;
+    CHECK_INT(pe_job_check(&big, &e), 0);
+    big.prefix_cache_mb++;
+    CHECK_INT(pe_job_check(&big, &e), PE_EUSAGE);
+    CHECK(strstr(e.msg, "key \"prefix_cache_mb\": 1048577 is more than 1048576") != NULL);
+    pe_err_clear(&e);
 
     static const char *bad[][2] = {
         {"max_tokens=abc", "--set: key \"max_tokens\": expected an integer >= 1, got \"abc\""},
@@ -151,12 +173,16 @@ static void test_set(void)
         {"threshold=high", "--set: key \"threshold\": expected a number or null, got \"high\""},
         {"progress_interval=0", "--set: key \"progress_interval\": expected a positive number"},
         {"qwen_backspace_quirk=yes", "--set: key \"qwen_backspace_quirk\": expected true or false, got \"yes\""},
+        {"prefix_reuse=1", "--set: key \"prefix_reuse\": expected true or false, got \"1\""},
+        {"prefix_cache_mb=-1", "--set: key \"prefix_cache_mb\": expected an integer >= 0, got \"-1\""},
+        {"prefix_cache_mb=0.5", "--set: key \"prefix_cache_mb\": expected an integer >= 0"},
         {"backend=gpu", "--set: key \"backend\": \"gpu\" is not one of auto|cpu|cuda"},
         {"family=shepherd", "not one of auto, qwen-prm, math-shepherd, rlhflow, skywork"},
         {"label_rule=new", "\"new\" is not one of current|original"},
         {"modle=x", "--set: unknown key \"modle\"; valid keys: model, tokenizer, family, data, output, json, backend, "
                     "max_tokens, token_budget, threshold, limit, seed, checkpoint_dir, label_rule, "
-                    "qwen_backspace_quirk, rlhflow_system_block, reward_rounding, progress_interval"},
+                    "qwen_backspace_quirk, rlhflow_system_block, reward_rounding, progress_interval, prefix_reuse, "
+                    "prefix_cache_mb"},
         {"reward_rounding=fp16", "--set: key \"reward_rounding\": \"fp16\" is not one of auto|bf16|none"},
         {"model", "--set model: expected key=value"},
         {"=3", "expected key=value"},

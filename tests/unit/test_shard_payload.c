@@ -201,6 +201,20 @@ static void test_job_hash(void)
     k.qwen_backspace_quirk = !j.qwen_backspace_quirk;
     hash_of(&k, 0.5, "cpu", h);
     CHECK(strcmp(h, base) != 0);
+    /* prefix reuse changes rewards (within 1e-5): never mixed on resume */
+    k = j;
+    k.prefix_reuse = !j.prefix_reuse;
+    hash_of(&k, 0.5, "cpu", h);
+    CHECK(strcmp(h, base) != 0);
+    /* its cache bound changes no CPU number; on CUDA it changes batch shapes */
+    k = j;
+    k.prefix_cache_mb = j.prefix_cache_mb + 1;
+    hash_of(&k, 0.5, "cpu", h);
+    CHECK_STR(h, base);
+    char hc[65], hc2[65];
+    hash_of(&j, 0.5, "cpu,cuda", hc);
+    hash_of(&k, 0.5, "cpu,cuda", hc2);
+    CHECK(strcmp(hc, hc2) != 0);
     /* outputs, seed and the checkpoint folder do not change predictions */
     k = j;
     snprintf(k.output, sizeof k.output, "/elsewhere.h5");
