@@ -18,6 +18,12 @@ static inline int pe_seg_special(pe_segments *s, const char *tok, int readout, p
     return pe_seg_add(s, PE_SEG_SPECIAL, tok, strlen(tok), 0, readout, e);
 }
 
+/* SkyworkAI's prepare_input: response.split(tag), each piece (when not
+ * empty) encoded alone and followed by the tag's last id, read there; the
+ * piece after the last tag too, as the reference reads it, so an empty
+ * trailing piece gives the tag alone. text is NUL-terminated. */
+int pe_seg_split_on_tag(pe_segments *s, const char *text, const char *tag, pe_err *e);
+
 /* Text built from pieces, for steps ("Step 3: " + s + " ки\n"). */
 typedef struct pe_sbuf { char *p; size_t n, cap; } pe_sbuf;
 int pe_sb_put(pe_sbuf *b, const char *s, size_t n, pe_err *e);

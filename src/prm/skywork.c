@@ -38,21 +38,9 @@ static int prompt(const pe_family_opts *o, const char *q, int nsteps, char *cons
     /* response.split("ки"): every piece, the trailing "\n" one included (one
      * extra reward, as the reference has); an empty piece gives the step
      * token alone, as SkyworkAI's prepare_input does. */
-    const char *tag = "ки";
-    size_t tl = strlen(tag);
     /* b.n, not b.p: with no steps the buffer still holds the question */
-    const char *p = b.n ? b.p : "";
-    while (!rc) {
-        const char *hit = strstr(p, tag);
-        size_t n = hit ? (size_t)(hit - p) : strlen(p);
-        if (n)
-            rc = pe_seg_add(s, PE_SEG_TEXT, p, n, 1, 0, e);
-        if (!rc)
-            rc = pe_seg_add(s, PE_SEG_LAST_ID, tag, tl, 1, 1, e);
-        if (!hit)
-            break;
-        p = hit + tl;
-    }
+    if (!rc)
+        rc = pe_seg_split_on_tag(s, b.n ? b.p : "", "ки", e);
     free(b.p);
     return rc;
 }

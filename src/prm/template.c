@@ -143,28 +143,6 @@ static char *clean_step(const pe_prompt_template *t, pe_step_cleaner *clean, con
     return c;
 }
 
-/* SkyworkAI's prepare_input: the response split on the tag; each piece is
- * encoded alone and followed by the tag's last id, read there (the piece
- * after the last tag too, as the reference reads it). */
-static int split_response(const char *tag, const pe_sbuf *resp, pe_segments *s, pe_err *e)
-{
-    size_t tl = strlen(tag);
-    const char *p = resp->p ? resp->p : "";
-    int rc = PE_OK;
-    while (!rc) {
-        const char *hit = strstr(p, tag);
-        size_t n = hit ? (size_t)(hit - p) : strlen(p);
-        if (n)
-            rc = pe_seg_add(s, PE_SEG_TEXT, p, n, 1, 0, e);
-        if (!rc)
-            rc = pe_seg_add(s, PE_SEG_LAST_ID, tag, tl, 1, 1, e);
-        if (!hit)
-            break;
-        p = hit + tl;
-    }
-    return rc;
-}
-
 int pe_template_segments(const pe_prompt_template *t, const pe_family_opts *o, const char *q, int nsteps,
                          char *const *steps, pe_step_cleaner *clean, pe_segments *s, pe_err *e)
 {
@@ -180,7 +158,7 @@ int pe_template_segments(const pe_prompt_template *t, const pe_family_opts *o, c
         free(c);
     }
     if (!rc && r)
-        rc = split_response(t->split_on, &resp, s, e);
+        rc = pe_seg_split_on_tag(s, resp.p ? resp.p : "", t->split_on, e);
     if (!rc)
         rc = add_parts(&t->after, o, q, NULL, -1, NULL, s, e);
     free(resp.p);

@@ -162,6 +162,24 @@ void pe_step_cleaner_free(pe_step_cleaner *c)
 
 /* ---- segments and strings ------------------------------------------------- */
 
+int pe_seg_split_on_tag(pe_segments *s, const char *text, const char *tag, pe_err *e)
+{
+    size_t tl = strlen(tag);
+    int rc = PE_OK;
+    while (!rc) {
+        const char *hit = strstr(text, tag);
+        size_t n = hit ? (size_t)(hit - text) : strlen(text);
+        if (n)
+            rc = pe_seg_add(s, PE_SEG_TEXT, text, n, 1, 0, e);
+        if (!rc)
+            rc = pe_seg_add(s, PE_SEG_LAST_ID, tag, tl, 1, 1, e);
+        if (!hit)
+            break;
+        text = hit + tl;
+    }
+    return rc;
+}
+
 int pe_seg_add(pe_segments *s, pe_seg_kind kind, const char *text, size_t len, int separate, int readout,
                pe_err *e)
 {
