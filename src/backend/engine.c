@@ -88,56 +88,25 @@ void pe_packed_free(pe_packed *p)
     memset(p, 0, sizeof *p);
 }
 
+/* The whole-sequence schedule (no prefix reuse), run to the end. */
 int pe_engine_score(pe_backend *b, const pe_seq *seqs, int nseqs, int64_t budget, float *const *rewards,
                     pe_engine_stats *stats, pe_err *e)
 {
     pe_engine_stats st = {0};
-    const int nout = b->nout > 0 ? b->nout : 1;
-    /* A sequence without read-outs (all cut away) needs no forward pass. */
-    pe_seq *live = pe_malloc((size_t)(nseqs ? nseqs : 1) * sizeof *live, e);
-    int *orig = pe_malloc((size_t)(nseqs ? nseqs : 1) * sizeof *orig, e);
-    if (!live || !orig) {
-        free(live);
-        free(orig);
-        return e->code;
-    }
-    int nlive = 0;
-    for (int i = 0; i < nseqs; i++)
-        if (seqs[i].nread > 0) {
-            orig[nlive] = i;
-            live[nlive++] = seqs[i];
-        }
-    int *first = NULL, nb = 0;
-    int rc = pe_engine_plan(live, nlive, budget, &first, &nb, e);
-    float *buf = NULL;
-    for (int bi = 0; !rc && bi < nb; bi++) {
-        pe_packed p;
-        if ((rc = pe_engine_pack(live, first[bi], first[bi + 1] - first[bi], &p, e)))
+    pe_engine_opts o = {.token_budget = budget, .prefix_reuse = 0, .cache_bytes = 0};
+    pe_schedule *s = NULL;
+    int rc = pe_schedule_build(seqs, nseqs, &o, b->kv_bytes_per_token, &s, e);
+    for (int bi = 0; !rc && bi < pe_schedule_nbatches(s); bi++) {
+        pe_schedule_stats bs;
+        if ((rc = pe_schedule_run(b, s, bi, rewards, &bs, e)))
             break;
-        float *nbuf = pe_realloc(buf, (size_t)p.batch.nread * (size_t)nout * sizeof *buf, e);
-        if (!nbuf) {
-            pe_packed_free(&p);
-            rc = e->code;
-            break;
-        }
-        buf = nbuf;
-        rc = b->score(b, &p.batch, buf, e);
-        for (int64_t k = 0; !rc && k < p.batch.nread; k++)
-            for (int o = 0; o < nout; o++)
-                rewards[orig[p.read_seq[k]]][p.read_step[k] * nout + o] = buf[k * nout + o];
-        if (!rc) {
-            st.tokens += p.batch.ntok;
-            st.readouts += p.batch.nread;
-            st.nbatches++;
-            if (p.batch.ntok > st.max_batch_tokens)
-                st.max_batch_tokens = p.batch.ntok;
-        }
-        pe_packed_free(&p);
+        st.tokens += bs.tokens;
+        st.readouts += bs.readouts;
+        st.nbatches++;
+        if (bs.tokens > st.max_batch_tokens)
+            st.max_batch_tokens = bs.tokens;
     }
-    free(buf);
-    free(first);
-    free(live);
-    free(orig);
+    pe_schedule_free(s);
     if (stats)
         *stats = st;
     return rc;
