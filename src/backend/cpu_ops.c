@@ -91,10 +91,10 @@ void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t n
     }
 }
 
-void pe_matmul_forward(float *out, const float *x, const float *w, const float *b,
-                       const int64_t *row_start, int ngroups, int C, int OC, int accumulate)
+void pe_matmul_forward(float *out, const float *x, const float *w, const float *b, const pe_row_groups *rows,
+                       int C, int OC, int accumulate, float *stage)
 {
-    int64_t ntok = row_start[ngroups];
+    int64_t ntok = rows->start[rows->n];
     float beta = accumulate ? 1.0f : 0.0f;
     if (b) {
         if (accumulate) {
@@ -109,7 +109,7 @@ void pe_matmul_forward(float *out, const float *x, const float *w, const float *
         }
         beta = 1.0f; /* the bias is already in out */
     }
-    pe_blas_sgemm_nt_groups(row_start, ngroups, OC, C, 1.0f, x, C, w, C, beta, out, OC);
+    pe_blas_sgemm_nt_groups(rows, OC, C, 1.0f, x, C, w, C, beta, out, OC, stage);
 }
 
 /* The rows i0 .. i1-1 of a span that holds positions a .. a+n-1 which fall

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../io/model.h"
+#include "blas.h"
 
 /* out (ntok, H) = table[tokens[t]] with the table in its stored dtype
  * (rows may be unaligned). Gathering
@@ -42,12 +43,13 @@ void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t n
 /* out (ntok, OC) = x (ntok, C) @ w^T + b, with w stored (OC, C) row-major as
  * Hugging Face's Linear; b may be NULL. accumulate != 0 adds to out instead
  * (that is how the residual add is done: the projection lands on the stream).
- * The rows come in ngroups groups (row_start: ngroups + 1 entries from 0 to
- * ntok), the sequences of a batch or their read-outs: a row's result depends
- * on its group only, never on the thread count or the other groups
- * (pe_blas_sgemm_nt_groups in blas.h, which must be loaded). */
-void pe_matmul_forward(float *out, const float *x, const float *w, const float *b,
-                       const int64_t *row_start, int ngroups, int C, int OC, int accumulate);
+ * The rows come in groups (rows: start from 0 to ntok, align), the sequences
+ * or segments of a batch or their read-outs: a row's result depends on its
+ * numbers and its index in its group plus the group's align only, never on
+ * the thread count or the other groups (pe_blas_sgemm_nt_groups in blas.h,
+ * which must be loaded; stage: pe_blas_stage_floats(C, threads) floats). */
+void pe_matmul_forward(float *out, const float *x, const float *w, const float *b, const pe_row_groups *rows,
+                       int C, int OC, int accumulate, float *stage);
 
 /* Keys and values of len rows that a segment reads before its own rows
  * (prefix reuse): row i's keys start at k + i*stride, its values at

@@ -1,6 +1,8 @@
 /* The CPU forward operations one by one, against hand-worked values. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/blas.h"
@@ -101,21 +103,33 @@ static void test_matmul(void)
 {
     /* x (2, 3), w (2, 3) as [out, in]: y = x w^T + b */
     float x[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f}, b[2] = {10, 20}, y[4];
-    const int64_t rows2[2] = {0, 2}, two_groups[3] = {0, 1, 2};
+    const int64_t rows2[2] = {0, 2}, two_groups[3] = {0, 1, 2}, align[2] = {5, 0};
+    const pe_row_groups one = {rows2, NULL, 1}, two = {two_groups, NULL, 2}, two_aligned = {two_groups, align, 2};
+    float *stage = malloc(pe_blas_stage_floats(3, omp_get_max_threads()) * sizeof(float));
     pe_err e = {0};
     if (pe_blas_load(&e)) {
         fprintf(stderr, "%s\n", e.msg);
         CHECK(!"OpenBLAS module loads (PRMEVAL_BLAS_MODULE)");
+        free(stage);
         return;
     }
-    pe_matmul_forward(y, x, w, b, rows2, 1, 3, 2, 0);
+    pe_matmul_forward(y, x, w, b, &one, 3, 2, 0, stage);
     CHECK(y[0] == 8.0f && y[1] == 23.0f && y[2] == 8.0f && y[3] == 27.5f);
-    pe_matmul_forward(y, x, w, NULL, rows2, 1, 3, 2, 1); /* accumulate: the residual add */
+    pe_matmul_forward(y, x, w, NULL, &one, 3, 2, 1, stage); /* accumulate: the residual add */
     CHECK(y[0] == 6.0f && y[1] == 26.0f && y[2] == 6.0f && y[3] == 35.0f);
-    pe_matmul_forward(y, x, w, b, rows2, 1, 3, 2, 1);
+    pe_matmul_forward(y, x, w, b, &one, 3, 2, 1, stage);
     CHECK(y[0] == 14.0f && y[1] == 49.0f);
-    pe_matmul_forward(y, x, w, b, two_groups, 2, 3, 2, 0); /* one row per group */
+    pe_matmul_forward(y, x, w, b, &two, 3, 2, 0, stage); /* one row per group */
     CHECK(y[0] == 8.0f && y[1] == 23.0f && y[2] == 8.0f && y[3] == 27.5f);
+    const int periods[2] = {12, 96}; /* staged with gaps, then per-group tiling */
+    for (int i = 0; i < 2; i++) {
+        pe_blas_force_period(periods[i]);
+        memset(y, 0, sizeof y);
+        pe_matmul_forward(y, x, w, b, &two_aligned, 3, 2, 1, stage); /* bias and accumulate, staged */
+        CHECK(y[0] == 8.0f && y[1] == 23.0f && y[2] == 8.0f && y[3] == 27.5f);
+    }
+    pe_blas_force_period(0);
+    free(stage);
 }
 
 static void test_attention(void)
