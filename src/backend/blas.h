@@ -50,20 +50,28 @@ typedef struct pe_row_groups {
     int n;
 } pe_row_groups;
 
-/* Floats of staging memory pe_blas_sgemm_nt_groups needs for products of
- * inner dimension up to K on up to nthreads OpenMP threads. */
-size_t pe_blas_stage_floats(int K, int nthreads);
+/* Work memory of the products: the placement of the groups and each
+ * thread's copy of the tile it computes, when its rows are not consecutive in
+ * A. pe_blas_stage_floats: floats for products of inner dimension up to K, up
+ * to ngroups groups, on up to nthreads OpenMP threads. */
+typedef struct pe_blas_stage {
+    float *mem;
+    size_t floats;
+} pe_blas_stage;
+
+size_t pe_blas_stage_floats(int K, int nthreads, int ngroups);
 
 /* C (M x N, row-major, ldc) = alpha * A (M x K) * B^T (B is N x K) + beta * C,
  * on the OpenMP threads (omp_set_num_threads), rows grouped as above; stage
- * holds pe_blas_stage_floats(K, omp_get_max_threads()) floats. A result
+ * holds pe_blas_stage_floats(K, omp_get_max_threads(), rows->n) floats (less
+ * is a bug: the process stops with a message). A result
  * depends only on its row of A, its group's align and its index in the group
  * (modulo the period), its row of B, N, K and its C; never on the thread
  * count nor on the other rows of the call. A sequence's rewards are then the
  * same bits in whatever batch, rank or resume it is computed.
  * pe_blas_load must have succeeded (pe_backend_cpu_create calls it). */
 void pe_blas_sgemm_nt_groups(const pe_row_groups *rows, int N, int K, float alpha, const float *A, int lda,
-                             const float *B, int ldb, float beta, float *C, int ldc, float *stage);
+                             const float *B, int ldb, float beta, float *C, int ldc, const pe_blas_stage *stage);
 
 /* The period (above) of the tiles of a product of N columns and inner
  * dimension K with these B rows: TILE_M when none passes the probe. For tests

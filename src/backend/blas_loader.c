@@ -168,58 +168,81 @@ int pe_blas_force_period(int period)
 
 /* ---- the placement of the rows ---------------------------------------------------- */
 
-/* Rows are put in *places*: group g's rows at consecutive places from the
- * first place at or after the previous group's end that is congruent to
- * align[g] modulo P; with P = TILE_M (per-group tiling) from the next
- * multiple of TILE_M. Places in between are zero rows (gaps). */
-typedef struct placement {
+/* Rows are put in *places*: each group's rows at consecutive places from a
+ * place congruent to its align modulo P (with P = TILE_M, per-group tiling:
+ * from a multiple of TILE_M); places no row takes are zero rows (gaps). Only
+ * the congruence matters to the results, so the groups may go in any order:
+ * after a group that ends at place e, the next is one whose align is
+ * congruent to e if there is one (no gap), else the one with the smallest gap,
+ * the first in the input among equals. The plan lives in the stage. */
+typedef struct plan {
     const pe_row_groups *rows;
     int P;
-} placement;
+    int ngroups;
+    int64_t *place; /* (ngroups) place of the k-th group placed */
+    int32_t *order; /* (ngroups) which group it is */
+    int64_t total;  /* places in all: a multiple of P */
+} plan;
 
 static int64_t group_len(const pe_row_groups *r, int g)
 {
     return r->start[g + 1] - r->start[g];
 }
 
-static int64_t place_of(const placement *L, int g, int64_t end)
+static void plan_places(plan *L, int32_t *next)
 {
-    int64_t a = L->P == TILE_M || !L->rows->align ? 0 : L->rows->align[g] % L->P;
-    return end + ((a - end % L->P) % L->P + L->P) % L->P;
+    const pe_row_groups *r = L->rows;
+    const int P = L->P;
+    int32_t head[TILE_M], tail[TILE_M]; /* per residue, a list of the groups not yet placed */
+    for (int i = 0; i < P; i++)
+        head[i] = tail[i] = -1;
+    for (int g = 0; g < r->n; g++) {
+        int a = P == TILE_M || !r->align ? 0 : (int)(r->align[g] % P);
+        next[g] = -1;
+        if (tail[a] < 0)
+            head[a] = g;
+        else
+            next[tail[a]] = g;
+        tail[a] = g;
+    }
+    int64_t end = 0;
+    for (int k = 0; k < r->n; k++) {
+        int e = (int)(end % P), a = e;
+        while (head[a] < 0) /* some list is not empty: k < n */
+            a = a + 1 < P ? a + 1 : 0;
+        int g = head[a];
+        head[a] = next[g];
+        L->order[k] = g;
+        L->place[k] = end + (a - e + P) % P;
+        end = L->place[k] + group_len(r, g);
+    }
+    L->total = (end + P - 1) / P * P;
 }
 
-/* Group g and the place of its first row, walked forward. */
+/* A walk over the placed groups in place order: the k-th group placed. */
 typedef struct cursor {
-    int g;
-    int64_t at;
+    int k;
 } cursor;
 
-static void cursor_next(const placement *L, cursor *c)
+/* The first placed group that ends after place q (cursors only move forward). */
+static void cursor_seek(const plan *L, cursor *c, int64_t q)
 {
-    int64_t end = c->at + group_len(L->rows, c->g);
-    if (++c->g < L->rows->n)
-        c->at = place_of(L, c->g, end);
-}
-
-/* The first group that ends after place q (cursors only move forward). */
-static void cursor_seek(const placement *L, cursor *c, int64_t q)
-{
-    while (c->g < L->rows->n && c->at + group_len(L->rows, c->g) <= q)
-        cursor_next(L, c);
+    while (c->k < L->ngroups && L->place[c->k] + group_len(L->rows, L->order[c->k]) <= q)
+        c->k++;
 }
 
 /* The next run of rows within places q0 .. q1-1 from cursor c: places at ..
  * at+len-1 hold rows src .. src+len-1 of A. 0 when there is none. */
-static int next_run(const placement *L, cursor *c, int64_t q0, int64_t q1, int64_t *at, int64_t *src,
-                    int64_t *len)
+static int next_run(const plan *L, cursor *c, int64_t q0, int64_t q1, int64_t *at, int64_t *src, int64_t *len)
 {
-    while (c->g < L->rows->n && c->at < q1) {
-        int64_t lo = c->at > q0 ? c->at : q0, end = c->at + group_len(L->rows, c->g);
-        int64_t hi = end < q1 ? end : q1, from = L->rows->start[c->g] + lo - c->at;
-        cursor_next(L, c);
+    while (c->k < L->ngroups && L->place[c->k] < q1) {
+        int g = L->order[c->k];
+        int64_t p = L->place[c->k], end = p + group_len(L->rows, g);
+        int64_t lo = p > q0 ? p : q0, hi = end < q1 ? end : q1;
+        c->k++;
         if (lo < hi) {
             *at = lo;
-            *src = from;
+            *src = L->rows->start[g] + lo - p;
             *len = hi - lo;
             return 1;
         }
@@ -229,27 +252,32 @@ static int next_run(const placement *L, cursor *c, int64_t q0, int64_t q1, int64
 
 /* ---- the product ------------------------------------------------------------------ */
 
-size_t pe_blas_stage_floats(int K, int nthreads)
+/* The stage: the plan (16 bytes a group), then per thread a row tile of A
+ * (TILE_M x K) and of C (TILE_M x TILE_N). */
+static size_t plan_floats(int ngroups)
 {
-    return (size_t)nthreads * TILE_M * ((size_t)K + TILE_N);
+    return ((size_t)ngroups * (sizeof(int64_t) + 2 * sizeof(int32_t)) + sizeof(float) - 1) / sizeof(float);
 }
 
-/* The stage of one thread: a row tile of A (TILE_M x K) and of C (TILE_M x
- * TILE_N), with the row tile of A it holds (-1: none). */
-typedef struct stage {
+size_t pe_blas_stage_floats(int K, int nthreads, int ngroups)
+{
+    return plan_floats(ngroups) + (size_t)nthreads * TILE_M * ((size_t)K + TILE_N);
+}
+
+typedef struct tile_stage {
     float *a, *c;
-    int64_t a_q0;
-} stage;
+    int64_t a_q0; /* the row tile of A held, -1: none */
+} tile_stage;
 
 /* One tile: places q0 .. q0+m-1 (from cursor c) and columns j .. j+n-1. Rows
  * that fill the tile consecutively are multiplied where they are (with
- * per-group tiling, a tile's rows always are: a shorter call); otherwise the
+ * per-group tiling a tile's rows always are, in a shorter call); otherwise the
  * rows and the gaps are copied to the stage and back. */
-static void run_tile(const placement *L, cursor c, int64_t q0, int m, int j, int n, int K, float alpha,
-                     const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc, stage *st)
+static void run_tile(const plan *L, cursor c, int64_t q0, int m, int j, int n, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc, tile_stage *st)
 {
     const float *Bj = B + (size_t)j * (size_t)ldb;
-    cursor first = c;
+    const cursor first = c;
     int64_t at, src, len, next_at = q0, next_src = -1, covered = 0, src0 = -1;
     int consecutive = 1;
     while (next_run(L, &c, q0, q0 + m, &at, &src, &len)) {
@@ -289,34 +317,34 @@ static void run_tile(const placement *L, cursor c, int64_t q0, int m, int j, int
 }
 
 void pe_blas_sgemm_nt_groups(const pe_row_groups *rows, int N, int K, float alpha, const float *A, int lda,
-                             const float *B, int ldb, float beta, float *C, int ldc, float *stage_mem)
+                             const float *B, int ldb, float beta, float *C, int ldc, const pe_blas_stage *stage)
 {
-    if (!sgemm) { /* a caller that skipped pe_blas_load: a bug, not bad input */
-        fprintf(stderr, "prmeval: internal error: matrix product before pe_blas_load\n");
+    const int nthreads = omp_get_max_threads();
+    if (!sgemm || stage->floats < pe_blas_stage_floats(K, nthreads, rows->n)) { /* a bug, not bad input */
+        fprintf(stderr, "prmeval: internal error: matrix product %s\n",
+                sgemm ? "with too small a stage" : "before pe_blas_load");
         abort();
     }
     if (rows->start[rows->n] == 0 || N == 0)
         return;
-    placement L = {rows, pe_blas_period(N, K, B, ldb)};
-    cursor c = {0, 0};
-    c.at = place_of(&L, 0, 0);
-    int64_t end = 0;
-    for (cursor w = c; w.g < rows->n; cursor_next(&L, &w))
-        end = w.at + group_len(rows, w.g);
-    int64_t total = (end + L.P - 1) / L.P * L.P;
-    int64_t tiles_m = (total + TILE_M - 1) / TILE_M, tn = (N + TILE_N - 1) / TILE_N, tiles = tiles_m * tn;
+    plan L = {.rows = rows, .P = pe_blas_period(N, K, B, ldb), .ngroups = rows->n};
+    L.place = (int64_t *)(void *)stage->mem;
+    L.order = (int32_t *)(L.place + rows->n);
+    plan_places(&L, L.order + rows->n);
+    float *tiles_mem = stage->mem + plan_floats(rows->n);
+    int64_t tiles_m = (L.total + TILE_M - 1) / TILE_M, tn = (N + TILE_N - 1) / TILE_N, tiles = tiles_m * tn;
     #pragma omp parallel if (tiles > 1)
     {
-        float *mine = stage_mem + (size_t)omp_get_thread_num() * TILE_M * ((size_t)K + TILE_N);
-        stage st = {mine, mine + (size_t)TILE_M * K, -1};
-        cursor w = c;
+        float *mine = tiles_mem + (size_t)omp_get_thread_num() * TILE_M * ((size_t)K + TILE_N);
+        tile_stage st = {mine, mine + (size_t)TILE_M * K, -1};
+        cursor c = {0};
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < tiles; t++) { /* t ascends within a thread: the cursor only moves on */
             int64_t q0 = t / tn * TILE_M;
             int j = (int)(t % tn) * TILE_N;
-            cursor_seek(&L, &w, q0);
-            run_tile(&L, w, q0, (int)(total - q0 < TILE_M ? total - q0 : TILE_M), j, N - j < TILE_N ? N - j : TILE_N,
-                     K, alpha, A, lda, B, ldb, beta, C, ldc, &st);
+            cursor_seek(&L, &c, q0);
+            run_tile(&L, c, q0, (int)(L.total - q0 < TILE_M ? L.total - q0 : TILE_M), j,
+                     N - j < TILE_N ? N - j : TILE_N, K, alpha, A, lda, B, ldb, beta, C, ldc, &st);
         }
     }
 }

@@ -46,8 +46,7 @@ typedef struct cpu_model {
     float *x, *xn, *qkv, *att, *gu, *act, *cos_t, *sin_t, *scratch; /* see ensure_buffers */
     int32_t *pos;
     float *hr, *hh, *logits, *z;
-    float *stage;         /* the matrix products' staging (pe_blas_stage_floats) */
-    size_t cap_stage;
+    pe_blas_stage stage;  /* the matrix products' work memory (blas.h) */
     int64_t *read_start;  /* (nseq + 1): sequence s's read-outs are read_start[s] .. read_start[s+1]-1 */
     int *span_start;      /* (nseq + 1): segment s's ancestors are spans[span_start[s] .. span_start[s+1]-1] */
     int cap_seq;
@@ -88,7 +87,7 @@ static void free_model(cpu_model *m)
     free(m->mlp_w); free(m->mlp_b); free(m->rows); free(m->rows_b); free(m->lm_full);
     free(m->x); free(m->xn); free(m->qkv); free(m->att); free(m->gu); free(m->act);
     free(m->cos_t); free(m->sin_t); free(m->scratch); free(m->pos);
-    free(m->hr); free(m->hh); free(m->logits); free(m->z); free(m->read_start); free(m->stage);
+    free(m->hr); free(m->hh); free(m->logits); free(m->z); free(m->read_start); free(m->stage.mem);
     free(m->span_start); free(m->spans);
     for (int k = 0; k < m->nslots; k++)
         free(m->slot_kv[k]);
@@ -170,11 +169,11 @@ static int ensure_buffers(cpu_model *m, int64_t ntok, int nseq, int64_t max_len,
         m->cap_len = max_len;
         m->cap_threads = nthreads;
     }
-    size_t kmax = H > F ? H : F, stage = pe_blas_stage_floats((int)(kmax > QD ? kmax : QD), nthreads);
-    if (stage > m->cap_stage) {
-        if (grow(&m->stage, stage, e))
+    size_t kmax = H > F ? H : F, stage = pe_blas_stage_floats((int)(kmax > QD ? kmax : QD), nthreads, nseq);
+    if (stage > m->stage.floats) {
+        if (grow(&m->stage.mem, stage, e))
             return e->code;
-        m->cap_stage = stage;
+        m->stage.floats = stage;
     }
     if (nread > m->cap_read) {
         if (grow(&m->hr, (size_t)nread * H, e) || grow(&m->hh, (size_t)nread * H, e) ||
@@ -218,7 +217,7 @@ static void apply_head(cpu_model *m, int64_t nread, const int64_t *read_start, i
             n = end - r0;
             const int64_t chunk[2] = {0, n};
             const pe_row_groups rows = {chunk, NULL, 1};
-            pe_matmul_forward(m->logits, m->hr + (size_t)r0 * H, m->lm_full, NULL, &rows, H, V, 0, m->stage);
+            pe_matmul_forward(m->logits, m->hr + (size_t)r0 * H, m->lm_full, NULL, &rows, H, V, 0, &m->stage);
             for (int64_t r = 0; r < n; r++) {
                 const float *l = m->logits + (size_t)r * V;
                 float mx = l[0];
@@ -235,14 +234,14 @@ static void apply_head(cpu_model *m, int64_t nread, const int64_t *read_start, i
     const float *x = m->hr;
     if (m->mlp_w) {
         const pe_row_groups rows = {read_start, NULL, nseq};
-        pe_matmul_forward(m->hh, m->hr, m->mlp_w, m->mlp_b, &rows, H, H, 0, m->stage);
+        pe_matmul_forward(m->hh, m->hr, m->mlp_w, m->mlp_b, &rows, H, H, 0, &m->stage);
         for (size_t i = 0; i < (size_t)nread * H; i++)
             m->hh[i] = m->hh[i] > 0.0f ? m->hh[i] : 0.0f;
         x = m->hh;
     }
     const pe_row_groups one = {one_row, NULL, 1};
     for (int64_t r = 0; r < nread; r++)
-        pe_matmul_forward(m->z + (size_t)r * R, x + (size_t)r * H, m->rows, m->rows_b, &one, H, R, 0, m->stage);
+        pe_matmul_forward(m->z + (size_t)r * R, x + (size_t)r * H, m->rows, m->rows_b, &one, H, R, 0, &m->stage);
     pe_head_read_rewards(&m->head.d, m->z, nread, rewards);
 }
 
@@ -398,7 +397,7 @@ static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_er
     for (int l = 0; l < c->num_layers; l++) {
         const cpu_layer *ly = &m->layers[l];
         pe_rmsnorm_forward(m->xn, m->x, ly->in_norm, ntok, H, eps);
-        pe_matmul_forward(m->qkv, m->xn, ly->wqkv, ly->bqkv, &seqs, H, (int)qkv_stride, 0, m->stage);
+        pe_matmul_forward(m->qkv, m->xn, ly->wqkv, ly->bqkv, &seqs, H, (int)qkv_stride, 0, &m->stage);
         pe_rope_forward(m->qkv, m->cos_t, m->sin_t, ntok, qkv_stride, NH, D);
         pe_rope_forward(m->qkv + QD, m->cos_t, m->sin_t, ntok, qkv_stride, NKV, D);
         if (batch->pos0)
@@ -406,11 +405,11 @@ static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_er
         pe_attention_forward(m->att, m->qkv, qkv_stride, seqs.start, nseq, batch->pos0, m->span_start, m->spans, NH,
                              NKV, D, c->sliding_window, m->scratch, m->cap_len);
         store_keeps(m, batch, l, qkv_stride);
-        pe_matmul_forward(m->x, m->att, ly->wo, NULL, &seqs, QD, H, 1, m->stage);
+        pe_matmul_forward(m->x, m->att, ly->wo, NULL, &seqs, QD, H, 1, &m->stage);
         pe_rmsnorm_forward(m->xn, m->x, ly->post_norm, ntok, H, eps);
-        pe_matmul_forward(m->gu, m->xn, ly->wgu, NULL, &seqs, H, 2 * F, 0, m->stage);
+        pe_matmul_forward(m->gu, m->xn, ly->wgu, NULL, &seqs, H, 2 * F, 0, &m->stage);
         pe_swiglu_forward(m->act, m->gu, ntok, F);
-        pe_matmul_forward(m->x, m->act, ly->wdown, NULL, &seqs, F, H, 1, m->stage);
+        pe_matmul_forward(m->x, m->act, ly->wdown, NULL, &seqs, F, H, 1, &m->stage);
     }
     if (nread > 0)
         score_readouts(m, batch, rewards);

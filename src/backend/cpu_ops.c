@@ -92,7 +92,7 @@ void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t n
 }
 
 void pe_matmul_forward(float *out, const float *x, const float *w, const float *b, const pe_row_groups *rows,
-                       int C, int OC, int accumulate, float *stage)
+                       int C, int OC, int accumulate, const pe_blas_stage *stage)
 {
     int64_t ntok = rows->start[rows->n];
     float beta = accumulate ? 1.0f : 0.0f;

@@ -47,9 +47,9 @@ void pe_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t n
  * or segments of a batch or their read-outs: a row's result depends on its
  * numbers and its index in its group plus the group's align only, never on
  * the thread count or the other groups (pe_blas_sgemm_nt_groups in blas.h,
- * which must be loaded; stage: pe_blas_stage_floats(C, threads) floats). */
+ * which must be loaded; stage: pe_blas_stage_floats(C, threads, groups)). */
 void pe_matmul_forward(float *out, const float *x, const float *w, const float *b, const pe_row_groups *rows,
-                       int C, int OC, int accumulate, float *stage);
+                       int C, int OC, int accumulate, const pe_blas_stage *stage);
 
 /* Keys and values of len rows that a segment reads before its own rows
  * (prefix reuse): row i's keys start at k + i*stride, its values at

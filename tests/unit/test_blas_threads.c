@@ -61,9 +61,18 @@ static size_t count_differ(const float *a, const float *b, size_t n)
     return d;
 }
 
-static float *stage_for(int K)
+static pe_blas_stage *stage_for(int K, int ngroups)
 {
-    return malloc(pe_blas_stage_floats(K, 3) * sizeof(float));
+    pe_blas_stage *s = malloc(sizeof *s);
+    s->floats = pe_blas_stage_floats(K, 3, ngroups);
+    s->mem = malloc(s->floats * sizeof(float));
+    return s;
+}
+
+static void stage_free(pe_blas_stage *s)
+{
+    free(s->mem);
+    free(s);
 }
 
 /* M rows in the groups rows->start[0..n] (start[n] = M). */
@@ -71,7 +80,7 @@ static void one_shape(const pe_row_groups *rows, int N, int K, float beta)
 {
     int M = (int)rows->start[rows->n], ngroups = rows->n;
     float *A = rand_mat((size_t)M * K), *B = rand_mat((size_t)N * K), *C0 = rand_mat((size_t)M * N);
-    float *stage = stage_for(K);
+    pe_blas_stage *stage = stage_for(K, ngroups);
     size_t bytes = (size_t)M * N * sizeof(float);
     float *ref = malloc(bytes), *C = malloc(bytes);
     for (int threads = 1; threads <= 3; threads++) {
@@ -108,7 +117,7 @@ static void one_shape(const pe_row_groups *rows, int N, int K, float beta)
         CHECK(d == 0);
         free(Cg);
     }
-    free(A); free(B); free(C0); free(ref); free(C); free(stage);
+    free(A); free(B); free(C0); free(ref); free(C); stage_free(stage);
 }
 
 /* Prefix reuse: the rows from index a of a group of len rows, computed as a
@@ -117,7 +126,8 @@ static void one_shape(const pe_row_groups *rows, int N, int K, float beta)
  * results; *period the period. */
 static size_t suffix_vs_whole(int len, int a, int N, int K, int *period)
 {
-    float *A = rand_mat((size_t)len * K), *B = rand_mat((size_t)N * K), *stage = stage_for(K);
+    float *A = rand_mat((size_t)len * K), *B = rand_mat((size_t)N * K);
+    pe_blas_stage *stage = stage_for(K, 1);
     float *whole = calloc((size_t)len * N, sizeof(float)), *part = calloc((size_t)len * N, sizeof(float));
     const int64_t w_rows[2] = {0, len}, p_rows[2] = {0, len - a}, at = a;
     const pe_row_groups w = {w_rows, NULL, 1}, p = {p_rows, &at, 1};
@@ -125,7 +135,7 @@ static size_t suffix_vs_whole(int len, int a, int N, int K, int *period)
     pe_blas_sgemm_nt_groups(&p, N, K, 1.0f, A + (size_t)a * K, K, B, K, 0.0f, part, N, stage);
     *period = pe_blas_period(N, K, B, K);
     size_t d = count_differ(part, whole + (size_t)a * N, (size_t)(len - a) * N);
-    free(A); free(B); free(stage); free(whole); free(part);
+    free(A); free(B); stage_free(stage); free(whole); free(part);
     return d;
 }
 

@@ -105,12 +105,13 @@ static void test_matmul(void)
     float x[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f}, b[2] = {10, 20}, y[4];
     const int64_t rows2[2] = {0, 2}, two_groups[3] = {0, 1, 2}, align[2] = {5, 0};
     const pe_row_groups one = {rows2, NULL, 1}, two = {two_groups, NULL, 2}, two_aligned = {two_groups, align, 2};
-    float *stage = malloc(pe_blas_stage_floats(3, omp_get_max_threads()) * sizeof(float));
+    pe_blas_stage st = {NULL, pe_blas_stage_floats(3, omp_get_max_threads(), 2)}, *stage = &st;
+    st.mem = malloc(st.floats * sizeof(float));
     pe_err e = {0};
     if (pe_blas_load(&e)) {
         fprintf(stderr, "%s\n", e.msg);
         CHECK(!"OpenBLAS module loads (PRMEVAL_BLAS_MODULE)");
-        free(stage);
+        free(st.mem);
         return;
     }
     pe_matmul_forward(y, x, w, b, &one, 3, 2, 0, stage);
@@ -129,7 +130,7 @@ static void test_matmul(void)
         CHECK(y[0] == 8.0f && y[1] == 23.0f && y[2] == 8.0f && y[3] == 27.5f);
     }
     pe_blas_force_period(0);
-    free(stage);
+    free(st.mem);
 }
 
 static void test_attention(void)
