@@ -133,9 +133,11 @@ for family, dtype, kind, tokenizer in FAMILIES:
         ids = p["ids"]
         with torch.no_grad():
             ref = torch_prm.score(cfg, w, ids, [0, len(ids)], p["readout"], kind, tok_a, tok_b).numpy()
-        # a raw logit (math-minos) near 0 has no relative precision: its scale is
-        # floored at 0.1 (an absolute 1e-5); probabilities are compared as they are
-        scale = np.maximum(np.abs(ref), 0.1) if kind == "class_raw" else np.abs(ref)
+        # a raw logit (math-minos) or a difference of probabilities (pure-prm's
+        # p1 - p0) near 0 has no relative precision: its scale is floored at 0.1
+        # (an absolute 1e-5), as test_prefix_reuse does; probabilities are
+        # compared as they are
+        scale = np.maximum(np.abs(ref), 0.1) if kind in ("class_raw", "class_diff") else np.abs(ref)
         rel = np.abs(c_rew - ref) / np.maximum(scale, 1e-30)
         worst = max(worst, float(rel.max()))
         nrew += len(ref)
