@@ -37,15 +37,17 @@ int pe_blas_load(pe_err *e)
 
 /* The tile: TILE_M a multiple of every period seen (1, 12) and of the
  * register blocks (4 to 16 rows), TILE_N wide enough that packing (M + N) x K
- * per tile stays small next to its 2 M N K flops, both small enough that 2-3
- * threads share a 0.5B model's products evenly. Changing them changes results
+ * per tile stays small next to its 2 M N K flops (OpenBLAS packs the B tile
+ * again for every call: 192 rows spent 5-8% less CPU time than 96 on the
+ * 0.5B-shaped bench model), both small enough that 2-3 threads share a 0.5B
+ * model's products evenly. Changing them changes results
  * in the last bits (blas.h) and the speed (bench/bench_cpu_forward.sh), never
  * the invariances. */
-enum { TILE_M = 96, TILE_N = 256 };
+enum { TILE_M = 192, TILE_N = 256 };
 
 /* ---- periods (blas.h) ------------------------------------------------------------ */
 
-static const int candidates[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48}; /* divisors of TILE_M below it */
+static const int candidates[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96}; /* divisors of TILE_M below it */
 enum { NPROBES = 3, MAX_SHAPES = 64 };
 
 typedef struct shape_period {

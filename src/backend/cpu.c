@@ -47,7 +47,8 @@ typedef struct cpu_model {
     int32_t *pos;
     float *hr, *hh, *logits, *z;
     pe_blas_stage stage;  /* the matrix products' work memory (blas.h) */
-    int64_t *read_start;  /* (nseq + 1): sequence s's read-outs are read_start[s] .. read_start[s+1]-1 */
+    int64_t *read_rows;   /* (cap_read + 1): 0, 1, 2, ...: each read-out a group of the head's products */
+    int64_t *read_pos;    /* (cap_read) the read-outs' absolute positions: their groups' align */
     int *span_start;      /* (nseq + 1): segment s's ancestors are spans[span_start[s] .. span_start[s+1]-1] */
     int cap_seq;
     pe_kv_span *spans;    /* (cap_spans) one layer's ancestors of every segment */
@@ -87,7 +88,7 @@ static void free_model(cpu_model *m)
     free(m->mlp_w); free(m->mlp_b); free(m->rows); free(m->rows_b); free(m->lm_full);
     free(m->x); free(m->xn); free(m->qkv); free(m->att); free(m->gu); free(m->act);
     free(m->cos_t); free(m->sin_t); free(m->scratch); free(m->pos);
-    free(m->hr); free(m->hh); free(m->logits); free(m->z); free(m->read_start); free(m->stage.mem);
+    free(m->hr); free(m->hh); free(m->logits); free(m->z); free(m->read_rows); free(m->read_pos); free(m->stage.mem);
     free(m->span_start); free(m->spans);
     for (int k = 0; k < m->nslots; k++)
         free(m->slot_kv[k]);
@@ -169,22 +170,28 @@ static int ensure_buffers(cpu_model *m, int64_t ntok, int nseq, int64_t max_len,
         m->cap_len = max_len;
         m->cap_threads = nthreads;
     }
-    size_t kmax = H > F ? H : F, stage = pe_blas_stage_floats((int)(kmax > QD ? kmax : QD), nthreads, nseq);
+    size_t kmax = H > F ? H : F;
+    size_t stage = pe_blas_stage_floats((int)(kmax > QD ? kmax : QD), nthreads, (int)(nread > nseq ? nread : nseq));
     if (stage > m->stage.floats) {
         if (grow(&m->stage.mem, stage, e))
             return e->code;
         m->stage.floats = stage;
     }
     if (nread > m->cap_read) {
+        int64_t *rr = pe_realloc(m->read_rows, ((size_t)nread + 1) * sizeof *rr, e);
+        if (!rr) return e->code;
+        m->read_rows = rr;
+        int64_t *rp = pe_realloc(m->read_pos, (size_t)nread * sizeof *rp, e);
+        if (!rp) return e->code;
+        m->read_pos = rp;
+        for (int64_t r = 0; r <= nread; r++)
+            m->read_rows[r] = r;
         if (grow(&m->hr, (size_t)nread * H, e) || grow(&m->hh, (size_t)nread * H, e) ||
             grow(&m->z, (size_t)nread * PE_HEAD_MAX_ROWS, e))
             return e->code;
         m->cap_read = nread;
     }
     if (nseq > m->cap_seq) {
-        int64_t *rs = pe_realloc(m->read_start, ((size_t)nseq + 1) * sizeof *rs, e);
-        if (!rs) return e->code;
-        m->read_start = rs;
         int *ss = pe_realloc(m->span_start, ((size_t)nseq + 1) * sizeof *ss, e);
         if (!ss) return e->code;
         m->span_start = ss;
@@ -201,22 +208,17 @@ static int ensure_buffers(cpu_model *m, int64_t ntok, int nseq, int64_t max_len,
     return 0;
 }
 
-/* rewards (nread, nout) from the final-normed hidden rows hr (nread, H), whose
- * products are grouped by sequence (read_start, nseq groups) so that a
- * sequence's rewards never depend on its batch (blas.h). */
-static void apply_head(cpu_model *m, int64_t nread, const int64_t *read_start, int nseq, float *rewards)
+/* rewards (nread, nout) from the final-normed hidden rows hr (nread, H). Each
+ * read-out is a group of its own in the products, placed by its absolute
+ * position (blas.h), so that its reward never depends on the other read-outs
+ * of its batch nor on whether its prompt's prefix was reused. */
+static void apply_head(cpu_model *m, int64_t nread, float *rewards)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size, R = m->head.d.nrows;
-    static const int64_t one_row[2] = {0, 1};
     if (m->head.d.rows == PE_ROWS_LM_FULL) {
-        /* In chunks of LM_CHUNK rows counted from each sequence's first read-out. */
-        for (int64_t r0 = 0, s = 0, n = 0; r0 < nread; r0 += n) {
-            while (read_start[s + 1] <= r0)
-                s++;
-            int64_t end = read_start[s + 1] < r0 + LM_CHUNK ? read_start[s + 1] : r0 + LM_CHUNK;
-            n = end - r0;
-            const int64_t chunk[2] = {0, n};
-            const pe_row_groups rows = {chunk, NULL, 1};
+        for (int64_t r0 = 0, n; r0 < nread; r0 += n) { /* LM_CHUNK rows at a time: logits of 8 x V floats */
+            n = nread - r0 < LM_CHUNK ? nread - r0 : LM_CHUNK;
+            const pe_row_groups rows = {m->read_rows, m->read_pos + r0, (int)n};
             pe_matmul_forward(m->logits, m->hr + (size_t)r0 * H, m->lm_full, NULL, &rows, H, V, 0, &m->stage);
             for (int64_t r = 0; r < n; r++) {
                 const float *l = m->logits + (size_t)r * V;
@@ -231,17 +233,15 @@ static void apply_head(cpu_model *m, int64_t nread, const int64_t *read_start, i
         }
         return;
     }
+    const pe_row_groups rows = {m->read_rows, m->read_pos, (int)nread};
     const float *x = m->hr;
     if (m->mlp_w) {
-        const pe_row_groups rows = {read_start, NULL, nseq};
         pe_matmul_forward(m->hh, m->hr, m->mlp_w, m->mlp_b, &rows, H, H, 0, &m->stage);
         for (size_t i = 0; i < (size_t)nread * H; i++)
             m->hh[i] = m->hh[i] > 0.0f ? m->hh[i] : 0.0f;
         x = m->hh;
     }
-    const pe_row_groups one = {one_row, NULL, 1};
-    for (int64_t r = 0; r < nread; r++)
-        pe_matmul_forward(m->z + (size_t)r * R, x + (size_t)r * H, m->rows, m->rows_b, &one, H, R, 0, &m->stage);
+    pe_matmul_forward(m->z, x, m->rows, m->rows_b, &rows, H, R, 0, &m->stage);
     pe_head_read_rewards(&m->head.d, m->z, nread, rewards);
 }
 
@@ -354,20 +354,17 @@ static void build_spans(cpu_model *m, const pe_batch *b, int l, size_t qkv_strid
 
 /* ---- the forward pass ---------------------------------------------------------- */
 
-/* The final norm and the head at the read-out rows, grouped by segment. */
+/* The final norm and the head at the read-out rows. */
 static void score_readouts(cpu_model *m, const pe_batch *batch, float *rewards)
 {
-    int H = m->cfg.hidden_size, nseq = batch->nseq;
+    int H = m->cfg.hidden_size;
     int64_t nread = batch->nread;
-    for (int64_t r = 0; r < nread; r++)
+    for (int64_t r = 0; r < nread; r++) {
         memcpy(m->hr + (size_t)r * H, m->x + (size_t)batch->readout[r] * H, (size_t)H * sizeof(float));
-    pe_rmsnorm_forward(m->hr, m->hr, m->final_norm, nread, H, (float)m->cfg.rms_norm_eps);
-    for (int s = 0, r = 0; s <= nseq; s++) { /* read-outs ascend (pe_batch_check) */
-        while (r < nread && (s == nseq || batch->readout[r] < batch->seq_start[s]))
-            r++;
-        m->read_start[s] = r;
+        m->read_pos[r] = m->pos[batch->readout[r]];
     }
-    apply_head(m, nread, m->read_start, nseq, rewards);
+    pe_rmsnorm_forward(m->hr, m->hr, m->final_norm, nread, H, (float)m->cfg.rms_norm_eps);
+    apply_head(m, nread, rewards);
 }
 
 static int cpu_score(pe_backend *b, const pe_batch *batch, float *rewards, pe_err *e)

@@ -2,7 +2,9 @@
  * models (prm_synth.h, as test_cpu_golden) score shards of problems whose
  * prompts share prefixes, through the engine's schedule. The oracle is the
  * same backend without reuse (each prompt whole, test_cpu_golden checks it
- * against PyTorch): rewards with reuse are within 1e-5 relative of it, and
+ * against PyTorch): rewards with reuse are within 1e-5 relative of it (the
+ * same bits where the products' period was measured below the tile, blas.h:
+ * a segment's rows and read-outs are placed by their absolute positions), and
  * bitwise identical to each other for every token_budget, cache bound (0:
  * every shared ancestor recomputed) and 1, 2 or 3 threads. One backend runs
  * every schedule of a model in turn, so a slot left behind would fail the
@@ -19,6 +21,8 @@
 #include "prm_synth.h"
 
 #define REL_TOL 1e-5
+
+static int exact_products; /* the period is below the tile: reuse gives the same bits */
 #define MAXSEQ 40
 #define MAXTOK 48
 
@@ -209,6 +213,8 @@ static void check_model(const char *name, const pe_config *cfg, pe_dtype dt, con
     printf("%-28s %-16s reuse vs whole prompts: worst %.2e relative; tokens %lld of %lld (%.3f)\n", name, head_kind,
            w, (long long)tr.tokens, (long long)t0.tokens, (double)tr.tokens / (double)t0.tokens);
     CHECK(w <= REL_TOL);
+    if (exact_products)
+        CHECK(w == 0.0);
     CHECK_INT(t0.tokens, sh->prompt_tokens);
     CHECK_INT(tr.prompt, sh->prompt_tokens);
     CHECK(tr.tokens < t0.tokens && tr.recomputed == 0);
@@ -286,6 +292,15 @@ int main(void)
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
+    /* Does OpenBLAS here compute rows by a period below the tile (blas.h)?
+     * Then reuse changes no bit (checked on one product shape of the models). */
+    float B[64 * 32];
+    for (int i = 0; i < 64 * 32; i++)
+        B[i] = (float)rnd(1000) / 500.0f - 1.0f;
+    const int tile = pe_blas_force_period(0), period = pe_blas_period(64, 32, B, 32);
+    exact_products = period < tile;
+    printf("products' period %d (tile %d): reuse %s\n", period, tile,
+           exact_products ? "must give the same bits" : "within 1e-5");
     shard sh;
     make_shard(&sh, 64);
     pe_config qwen = tiny_config(PE_ARCH_QWEN2, 32, 4, 2, 8, 0, 0);
