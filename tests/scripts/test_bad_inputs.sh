@@ -5,31 +5,15 @@
 # The bad thing is on line 2 of each file (line 1 is a good record), except in
 # files that are bad as a whole (empty, blank, binary): line 1.
 set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-mkdir -p "$PRMEVAL_TMP"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 corpus="$PRMEVAL_SRC/tests/corpus/bad"
 good_data="$PRMEVAL_SRC/data/subset400.jsonl"
 good_preds="$PRMEVAL_SRC/data/baselines/all_valid.jsonl"
-fail=0
 n=0
 
-# expect <description> <pattern in stderr> <prmeval args...>
-expect() {
-  local what="$1" pattern="$2"
-  shift 2
-  n=$((n + 1))
-  "$PRMEVAL" eval "$@" --quiet >"$PRMEVAL_TMP/out" 2>"$PRMEVAL_TMP/err"
-  local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then
-    echo "FAIL $what: exit $rc (want 1..127)"; fail=1
-  elif grep -qE "AddressSanitizer|UndefinedBehaviorSanitizer|runtime error" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: sanitizer report"; cat "$PRMEVAL_TMP/err"; fail=1
-  elif ! grep -qE -- "$pattern" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: message does not match '$pattern':"; cat "$PRMEVAL_TMP/err"; fail=1
-  else
-    echo "ok   $what (exit $rc): $(head -c 200 "$PRMEVAL_TMP/err" | head -n 1)"
-  fi
-}
+# expect <description> <pattern in stderr> <prmeval eval args...>: exit 1..127 (no crash)
+expect() { n=$((n + 1)); refused "$1" 1-127 "$2" "$PRMEVAL" eval "${@:3}" --quiet; }
 
 line_of() {
   case "$1" in
@@ -48,7 +32,7 @@ for f in "$corpus"/pred_*.jsonl; do
 done
 
 # generated: a line over the 16 MiB limit, and a label list over the 100000 allowed
-/usr/bin/python3 - "$PRMEVAL_TMP" <<'PY'
+"$PY" - "$PRMEVAL_TMP" <<'PY'
 import json, sys
 t = sys.argv[1]
 with open(t + "/huge_line.jsonl", "w") as f:
@@ -79,9 +63,8 @@ expect no_predictions "required" --data "$good_data"
 # Outputs that cannot be written: refused before the work (the first stderr line is the error).
 expect out_folder_missing "^prmeval eval: --out .*/no/such/r\.h5: the folder .*/no/such does not exist" \
   --data "$good_data" --predictions "$good_preds" --out "$PRMEVAL_TMP/no/such/r.h5"
-head -n 1 "$PRMEVAL_TMP/err" | grep -q "^prmeval eval: --out" || { echo "FAIL out_folder_missing: found after the work"; fail=1; }
+head -n 1 "$PRMEVAL_TMP/err" | grep -q "^prmeval eval: --out" || fail "out_folder_missing: found after the work"
 expect json_is_folder "^prmeval eval: --json .*: is a folder" --data "$good_data" --predictions "$good_preds" \
   --json "$PRMEVAL_TMP/no_jsonl"
 
-echo "$n bad inputs checked"
-exit $fail
+finish "$n bad inputs checked"

@@ -10,29 +10,13 @@
 # special_tokens_map.json beside a good model: exit 3 naming the file and key.
 # EXPECT lists "file<TAB>regex the message must match".
 set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-rm -rf "$PRMEVAL_TMP"
-mkdir -p "$PRMEVAL_TMP"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 corpus="$PRMEVAL_SRC/tests/corpus/bad_spm"
-fail=0
 n=0
 
-expect() {  # expect <what> <regex> <want exit> <prmeval args...>
-  local what="$1" pattern="$2" want="$3"
-  shift 3
-  n=$((n + 1))
-  timeout 60 "$PRMEVAL" "$@" >"$PRMEVAL_TMP/out" 2>"$PRMEVAL_TMP/err"
-  local rc=$?
-  if [ $rc -ne "$want" ]; then
-    echo "FAIL $what: exit $rc, want $want"; cat "$PRMEVAL_TMP/err"; fail=1
-  elif grep -qE "AddressSanitizer|UndefinedBehaviorSanitizer|runtime error" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: sanitizer report"; cat "$PRMEVAL_TMP/err"; fail=1
-  elif ! grep -qE -- "$pattern" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: message does not match '$pattern':"; cat "$PRMEVAL_TMP/err"; fail=1
-  else
-    echo "ok   $what: $(head -c 200 "$PRMEVAL_TMP/err" | head -n 1)"
-  fi
-}
+# expect <what> <regex for stderr> <want exit> <prmeval args...>: within 60 s
+expect() { n=$((n + 1)); refused "$1" "$3" "$2" timeout 60 "$PRMEVAL" "${@:4}"; }
 
 count=0
 while IFS=$'\t' read -r file pattern; do
@@ -44,10 +28,10 @@ while IFS=$'\t' read -r file pattern; do
   expect "$file in a folder" "dir_${file%.model}/tokenizer\.model${pattern#*'\.model'}" 3 \
     tokenize --tokenizer "$d" --text "hello world"
 done <"$corpus/EXPECT"
-[ "$count" -ge 16 ] || { echo "FAIL: EXPECT lists only $count files"; fail=1; }
+[ "$count" -ge 16 ] || fail "EXPECT lists only $count files"
 # Every corpus file is listed (a new one without an expectation is a mistake).
 for f in "$corpus"/*.model; do
-  grep -q "^$(basename "$f")	" "$corpus/EXPECT" || { echo "FAIL: $(basename "$f") is not in EXPECT"; fail=1; }
+  grep -q "^$(basename "$f")	" "$corpus/EXPECT" || fail "$(basename "$f") is not in EXPECT"
 done
 # Hostile configuration files beside a good model: exit 3 naming the file and key.
 good="$PRMEVAL_SRC/tests/data/spm/prmbench_bpe640.model"
@@ -80,7 +64,7 @@ cfg_case extra_null special_tokens_map.json '{"additional_special_tokens": [null
 # 2^30 bound; 8.4 million merges of short pieces at the 2^22 bound; 200000
 # USER_DEFINED pieces (added tokens) load in seconds, not quadratic time
 # ("▁" is no piece and there are no byte pieces: unk 0, then "a", then the token).
-/usr/bin/python3 - "$PRMEVAL_TMP" <<'PY'
+"$PY" - "$PRMEVAL_TMP" <<'PY'
 import sys
 def varint(v):
     out = b""
@@ -114,9 +98,8 @@ out=$(timeout 60 "$PRMEVAL" tokenize --tokenizer "$PRMEVAL_TMP/user_defined.mode
 if [ "$out" = "[0,200003,200002]" ] && [ $((SECONDS - start)) -lt 30 ]; then
   echo "ok   200000 USER_DEFINED pieces: $out in $((SECONDS - start)) s"
 else
-  echo "FAIL 200000 USER_DEFINED pieces: '$out' after $((SECONDS - start)) s"; fail=1
+  fail "200000 USER_DEFINED pieces: '$out' after $((SECONDS - start)) s"
 fi
 ln -sf /dev/zero "$PRMEVAL_TMP/zero.model"
 expect "endless tokenizer.model" "zero\.model: larger than 64 MB" 3 tokenize --tokenizer "$PRMEVAL_TMP/zero.model" --text a
-echo "$n hostile tokenizer.model cases checked"
-exit $fail
+finish "$n hostile tokenizer.model cases checked"
