@@ -9,6 +9,8 @@
 #   fails   the failure tally, counted by fail; ok prints a passed check;
 #   finish  the verdict at the end: exit 1 after any failure, else the message.
 # The assertions stay in the scripts; what is here runs things and tallies.
+# A script must not define a function of a name used here (a local run1 once
+# shadowed one and called itself): bash keeps the last definition silently.
 : "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
 T="$PRMEVAL_TMP"
 rm -rf "$T"
@@ -35,10 +37,10 @@ tiny_model() {
     --kv-heads 1 --ffn 64 "$@" >/dev/null 2>&1
 }
 
-# run1 JOB [prmeval run options...]: one rank, MPI off (no mpirun, no MPI_Init).
-run1() { PRMEVAL_MPI=0 "$PRMEVAL" run "$@"; }
-# runmpi NP JOB [prmeval run options...]: NP ranks under mpirun.
-runmpi() {
+# prmeval_run JOB [prmeval run options...]: one rank, MPI off (no mpirun, no MPI_Init).
+prmeval_run() { PRMEVAL_MPI=0 "$PRMEVAL" run "$@"; }
+# prmeval_mpirun NP JOB [prmeval run options...]: NP ranks under mpirun.
+prmeval_mpirun() {
   local np="$1"
   shift
   mpirun -np "$np" --oversubscribe "$PRMEVAL" run "$@"

@@ -15,9 +15,9 @@ set -uo pipefail
 corpus="$PRMEVAL_SRC/tests/corpus"
 n=0
 
-# expect <description> <regex for stderr> <prmeval args...>: exit 1..123 within 60 s
+# expect_bad <description> <regex for stderr> <prmeval args...>: exit 1..123 within 60 s
 # (124 = timeout, >= 128 = crash)
-expect() { n=$((n + 1)); refused "$1" 1-123 "$2" timeout 60 "$PRMEVAL" "${@:3}"; }
+expect_bad() { n=$((n + 1)); refused "$1" 1-123 "$2" timeout 60 "$PRMEVAL" "${@:3}"; }
 
 # The same tiny model the corpus headers were cut from (its data area).
 base="$PRMEVAL_TMP/base"
@@ -48,24 +48,24 @@ for kind in config header; do
   while IFS=$'\t' read -r file pattern; do
     [ -n "$file" ] || continue
     d=$(model_with "$kind" "$corpus/bad_models/$file")
-    expect "bad_models/$file" "$pattern" inspect "$d" --quiet
+    expect_bad "bad_models/$file" "$pattern" inspect "$d" --quiet
   done <"$corpus/bad_models/EXPECT_$kind"
 done
 while IFS=$'\t' read -r file pattern; do
   [ -n "$file" ] || continue
-  expect "bad_tokenizers/$file" "$pattern" tokenize --tokenizer "$corpus/bad_tokenizers/$file" --text "hello world"
+  expect_bad "bad_tokenizers/$file" "$pattern" tokenize --tokenizer "$corpus/bad_tokenizers/$file" --text "hello world"
 done <"$corpus/bad_tokenizers/EXPECT"
 
 # Huge inputs: a clear error or bounded behaviour, never memory exhausted silently.
 # A tokenizer.json over the 256 MB limit is refused after reading at most that.
-expect "endless tokenizer.json" "/dev/zero: larger than 256 MB" tokenize --tokenizer /dev/zero --text a
+expect_bad "endless tokenizer.json" "/dev/zero: larger than 256 MB" tokenize --tokenizer /dev/zero --text a
 # A header length over the limit.
 d="$PRMEVAL_TMP/m_huge_header_len"; rm -rf "$d"; cp -r "$base" "$d"
 "$PY" -c "
 import struct, sys
 b = open(sys.argv[1], 'rb').read()
 open(sys.argv[1], 'wb').write(struct.pack('<Q', 1 << 40) + b[8:])" "$d/model.safetensors"
-expect "safetensors header length 2^40" "model\.safetensors: header length 1099511627776 exceeds" inspect "$d"
+expect_bad "safetensors header length 2^40" "model\.safetensors: header length 1099511627776 exceeds" inspect "$d"
 # A data record with 10^7 steps is one line over the 16 MiB limit; 10^5+1 steps in a line under it.
 "$PY" - "$PRMEVAL_TMP" <<'PY'
 import sys
@@ -78,9 +78,9 @@ with open(t + "/steps_1e5.jsonl", "w") as f:
             + ",".join(['""'] * 100001) + '], "error_steps": [1]}\n')
 PY
 preds="$PRMEVAL_SRC/data/baselines/all_valid.jsonl"
-expect "10^7 steps" "steps_1e7\.jsonl:1: line of [0-9]+ bytes, more than the 16777216 allowed" \
+expect_bad "10^7 steps" "steps_1e7\.jsonl:1: line of [0-9]+ bytes, more than the 16777216 allowed" \
   eval --data "$PRMEVAL_TMP/steps_1e7.jsonl" --predictions "$preds" --quiet
-expect "10^5+1 steps" "steps_1e5\.jsonl:1: field \"modified_process\" has more steps than the 100000 allowed" \
+expect_bad "10^5+1 steps" "steps_1e5\.jsonl:1: field \"modified_process\" has more steps than the 100000 allowed" \
   eval --data "$PRMEVAL_TMP/steps_1e5.jsonl" --predictions "$preds" --quiet
 
 # Pathological tokenizer input: 1 MB without a space (one BPE word of a

@@ -15,17 +15,17 @@ set -uo pipefail
 corpus="$PRMEVAL_SRC/tests/corpus/bad_spm"
 n=0
 
-# expect <what> <regex for stderr> <want exit> <prmeval args...>: within 60 s
-expect() { n=$((n + 1)); refused "$1" "$3" "$2" timeout 60 "$PRMEVAL" "${@:4}"; }
+# expect_bad <what> <regex for stderr> <want exit> <prmeval args...>: within 60 s
+expect_bad() { n=$((n + 1)); refused "$1" "$3" "$2" timeout 60 "$PRMEVAL" "${@:4}"; }
 
 count=0
 while IFS=$'\t' read -r file pattern; do
   [ -n "$file" ] || continue
   count=$((count + 1))
-  expect "$file" "$pattern" 3 tokenize --tokenizer "$corpus/$file" --text "hello world"
+  expect_bad "$file" "$pattern" 3 tokenize --tokenizer "$corpus/$file" --text "hello world"
   d="$PRMEVAL_TMP/dir_${file%.model}"
   mkdir -p "$d" && cp "$corpus/$file" "$d/tokenizer.model"
-  expect "$file in a folder" "dir_${file%.model}/tokenizer\.model${pattern#*'\.model'}" 3 \
+  expect_bad "$file in a folder" "dir_${file%.model}/tokenizer\.model${pattern#*'\.model'}" 3 \
     tokenize --tokenizer "$d" --text "hello world"
 done <"$corpus/EXPECT"
 [ "$count" -ge 16 ] || fail "EXPECT lists only $count files"
@@ -39,7 +39,7 @@ cfg_case() {  # name file content regex
   local d="$PRMEVAL_TMP/cfg_$1"
   mkdir -p "$d" && cp "$good" "$d/tokenizer.model"
   printf '%s' "$3" > "$d/$2"
-  expect "$2: $1" "$4" 3 tokenize --tokenizer "$d" --text "hello"
+  expect_bad "$2: $1" "$4" 3 tokenize --tokenizer "$d" --text "hello"
 }
 cfg_case bool_type tokenizer_config.json '{"add_bos_token": "yes"}' \
   'tokenizer_config\.json: "add_bos_token": expected true, false or null'
@@ -89,8 +89,8 @@ open(sys.argv[1] + "/merges.model", "wb").write(head + b"".join(piece(w) for w i
 open(sys.argv[1] + "/user_defined.model", "wb").write(
     head + b"".join(piece(b"<u%d>" % i, 4) for i in range(200000)) + piece(b"a") + bpe)
 PY
-expect "nested pieces" "nested\.model: pieces too long to convert" 3 tokenize --tokenizer "$PRMEVAL_TMP/nested.model" --text a
-expect "8.4 million merges" "merges\.model: more than 2\^22 BPE merges" 3 \
+expect_bad "nested pieces" "nested\.model: pieces too long to convert" 3 tokenize --tokenizer "$PRMEVAL_TMP/nested.model" --text a
+expect_bad "8.4 million merges" "merges\.model: more than 2\^22 BPE merges" 3 \
   tokenize --tokenizer "$PRMEVAL_TMP/merges.model" --text a
 n=$((n + 1))
 start=$SECONDS
@@ -101,5 +101,5 @@ else
   fail "200000 USER_DEFINED pieces: '$out' after $((SECONDS - start)) s"
 fi
 ln -sf /dev/zero "$PRMEVAL_TMP/zero.model"
-expect "endless tokenizer.model" "zero\.model: larger than 64 MB" 3 tokenize --tokenizer "$PRMEVAL_TMP/zero.model" --text a
+expect_bad "endless tokenizer.model" "zero\.model: larger than 64 MB" 3 tokenize --tokenizer "$PRMEVAL_TMP/zero.model" --text a
 finish "$n hostile tokenizer.model cases checked"
