@@ -33,7 +33,8 @@ for src in 0.3 0.5 0.7; do
   done
 done
 # the metrics actually move with the threshold (the comparison above is not vacuous)
-! cmp -s <(metrics e0.3.json) <(metrics e0.7.json)
+# (not "! cmp": set -e ignores a command negated with !, so that line could never fail)
+if cmp -s <(metrics e0.3.json) <(metrics e0.7.json); then echo "eval at 0.3 and 0.7: the same metrics"; exit 1; fi
 echo "rescore at one threshold == eval (9 pairs)"
 
 # 2. a range: table, CSV and a JSON array, each entry the eval document's metrics
@@ -117,7 +118,7 @@ cmp <(metrics r.json) <(metrics e0.3.json)
 cmp <(metrics sky_r.json | grep -v '"threshold":') <(metrics sky_eval.json | grep -v '"threshold":')
 # the rule differs from the plain threshold at the same value
 "$PRMEVAL" rescore e0.7.h5 --threshold -0.05 --json plain.json --quiet 2>/dev/null
-! cmp -s <(metrics sky_r.json) <(metrics plain.json)
+if cmp -s <(metrics sky_r.json) <(metrics plain.json); then echo "skywork-current: the plain threshold's metrics"; exit 1; fi
 echo "skywork-current == Python rule oracle"
 
 # 5. errors: clear message, non-zero exit, nothing left behind
