@@ -9,7 +9,10 @@
 # file without that rule, an unknown family name; a file that names a token the
 # tokenizer lacks (exit 3, the file and the tokenizer named). Runs in the
 # sanitizer build too.
-source "$(dirname "$0")/fault_checks.sh"
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+cd "$T" || exit 1
 corpus="$PRMEVAL_SRC/tests/corpus/bad_families"
 export PRMEVAL_MPI=0
 
@@ -42,7 +45,7 @@ expect "label_rule original without the rule" 2 'key "label_rule" "original": th
   "$PRMEVAL" run job.json --quiet --set family="$PRMEVAL_SRC/families/pure-prm.json" --set label_rule=original
 expect "unknown family name" 2 'key "family": "pure" is not one of auto, qwen-prm, .*, or a family file' \
   "$PRMEVAL" run job.json --quiet --set family=pure
-/usr/bin/python3 - "$PRMEVAL_SRC/families/pure-prm.json" <<'PY'
+"$PY" - "$PRMEVAL_SRC/families/pure-prm.json" <<'PY'
 import json, sys
 g = json.load(open(sys.argv[1]))
 g["prompt"]["step"].append({"special": "<no-such-token>"})
@@ -56,5 +59,4 @@ printf '{"model": "../m", "family": "fam/mine.json", "data": "%s/data/subset400.
   "$PRMEVAL_SRC" >jobs/job.json
 expect "relative family file in a job file" 0 "done:" "$PRMEVAL" run jobs/job.json --quiet
 
-[ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }
-echo "all bad family files refused as expected"
+finish "all bad family files refused as expected"

@@ -5,31 +5,15 @@
 # The bad thing is on line 2 of each file (line 1 is a good record), except in
 # files that are bad as a whole (empty, blank, binary): line 1.
 set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-mkdir -p "$PRMEVAL_TMP"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 corpus="$PRMEVAL_SRC/tests/corpus/bad"
 good_data="$PRMEVAL_SRC/data/subset400.jsonl"
 good_preds="$PRMEVAL_SRC/data/baselines/all_valid.jsonl"
-fail=0
 n=0
 
-# expect <description> <pattern in stderr> <prmeval args...>
-expect() {
-  local what="$1" pattern="$2"
-  shift 2
-  n=$((n + 1))
-  "$PRMEVAL" eval "$@" --quiet >"$PRMEVAL_TMP/out" 2>"$PRMEVAL_TMP/err"
-  local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then
-    echo "FAIL $what: exit $rc (want 1..127)"; fail=1
-  elif grep -qE "AddressSanitizer|UndefinedBehaviorSanitizer|runtime error" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: sanitizer report"; cat "$PRMEVAL_TMP/err"; fail=1
-  elif ! grep -qE -- "$pattern" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: message does not match '$pattern':"; cat "$PRMEVAL_TMP/err"; fail=1
-  else
-    echo "ok   $what (exit $rc): $(head -c 200 "$PRMEVAL_TMP/err" | head -n 1)"
-  fi
-}
+# expect_bad <description> <pattern in stderr> <prmeval eval args...>: exit 1..127 (no crash)
+expect_bad() { n=$((n + 1)); refused "$1" 1-127 "$2" "$PRMEVAL" eval "${@:3}" --quiet; }
 
 line_of() {
   case "$1" in
@@ -40,15 +24,15 @@ line_of() {
 
 for f in "$corpus"/data_*.jsonl; do
   name=$(basename "$f" .jsonl)
-  expect "$name" "$name\.jsonl:$(line_of "$name")(:|\b)" --data "$f" --predictions "$good_preds"
+  expect_bad "$name" "$name\.jsonl:$(line_of "$name")(:|\b)" --data "$f" --predictions "$good_preds"
 done
 for f in "$corpus"/pred_*.jsonl; do
   name=$(basename "$f" .jsonl)
-  expect "$name" "$name\.jsonl:$(line_of "$name")(:|\b)" --data "$good_data" --predictions "$f"
+  expect_bad "$name" "$name\.jsonl:$(line_of "$name")(:|\b)" --data "$good_data" --predictions "$f"
 done
 
 # generated: a line over the 16 MiB limit, and a label list over the 100000 allowed
-/usr/bin/python3 - "$PRMEVAL_TMP" <<'PY'
+"$PY" - "$PRMEVAL_TMP" <<'PY'
 import json, sys
 t = sys.argv[1]
 with open(t + "/huge_line.jsonl", "w") as f:
@@ -62,26 +46,25 @@ with open(t + "/page_end.jsonl", "w") as f:
     head = '{"idx": "a", "scores": {"step_level_validity_labels": [true]}}\n{"idx": "'
     f.write(head + "x" * (4096 - len(head)))
 PY
-expect page_end "page_end\.jsonl:2:" --data "$good_data" --predictions "$PRMEVAL_TMP/page_end.jsonl"
-expect huge_line "huge_line\.jsonl:2: line of" --data "$good_data" --predictions "$PRMEVAL_TMP/huge_line.jsonl"
-expect huge_list "huge_list\.jsonl:2: .*more than the 100000" --data "$good_data" --predictions "$PRMEVAL_TMP/huge_list.jsonl"
+expect_bad page_end "page_end\.jsonl:2:" --data "$good_data" --predictions "$PRMEVAL_TMP/page_end.jsonl"
+expect_bad huge_line "huge_line\.jsonl:2: line of" --data "$good_data" --predictions "$PRMEVAL_TMP/huge_line.jsonl"
+expect_bad huge_list "huge_list\.jsonl:2: .*more than the 100000" --data "$good_data" --predictions "$PRMEVAL_TMP/huge_list.jsonl"
 
 # paths
 mkdir -p "$PRMEVAL_TMP/no_jsonl"
-expect missing_data "no/such/data.*cannot open" --data "$PRMEVAL_TMP/no/such/data" --predictions "$good_preds"
-expect missing_preds "no_such_preds\.jsonl: cannot open" --data "$good_data" --predictions "$PRMEVAL_TMP/no_such_preds.jsonl"
-expect folder_without_jsonl "no_jsonl: folder holds no" --data "$PRMEVAL_TMP/no_jsonl" --predictions "$good_preds"
-expect preds_is_folder "no_jsonl: not a regular file" --data "$good_data" --predictions "$PRMEVAL_TMP/no_jsonl"
+expect_bad missing_data "no/such/data.*cannot open" --data "$PRMEVAL_TMP/no/such/data" --predictions "$good_preds"
+expect_bad missing_preds "no_such_preds\.jsonl: cannot open" --data "$good_data" --predictions "$PRMEVAL_TMP/no_such_preds.jsonl"
+expect_bad folder_without_jsonl "no_jsonl: folder holds no" --data "$PRMEVAL_TMP/no_jsonl" --predictions "$good_preds"
+expect_bad preds_is_folder "no_jsonl: not a regular file" --data "$good_data" --predictions "$PRMEVAL_TMP/no_jsonl"
 # usage
-expect bad_threshold "threshold" --data "$good_data" --predictions "$good_preds" --threshold nan
-expect bad_format "format" --data "$good_data" --predictions "$good_preds" --format xml
-expect no_predictions "required" --data "$good_data"
+expect_bad bad_threshold "threshold" --data "$good_data" --predictions "$good_preds" --threshold nan
+expect_bad bad_format "format" --data "$good_data" --predictions "$good_preds" --format xml
+expect_bad no_predictions "required" --data "$good_data"
 # Outputs that cannot be written: refused before the work (the first stderr line is the error).
-expect out_folder_missing "^prmeval eval: --out .*/no/such/r\.h5: the folder .*/no/such does not exist" \
+expect_bad out_folder_missing "^prmeval eval: --out .*/no/such/r\.h5: the folder .*/no/such does not exist" \
   --data "$good_data" --predictions "$good_preds" --out "$PRMEVAL_TMP/no/such/r.h5"
-head -n 1 "$PRMEVAL_TMP/err" | grep -q "^prmeval eval: --out" || { echo "FAIL out_folder_missing: found after the work"; fail=1; }
-expect json_is_folder "^prmeval eval: --json .*: is a folder" --data "$good_data" --predictions "$good_preds" \
+head -n 1 "$PRMEVAL_TMP/err" | grep -q "^prmeval eval: --out" || fail "out_folder_missing: found after the work"
+expect_bad json_is_folder "^prmeval eval: --json .*: is a folder" --data "$good_data" --predictions "$good_preds" \
   --json "$PRMEVAL_TMP/no_jsonl"
 
-echo "$n bad inputs checked"
-exit $fail
+finish "$n bad inputs checked"

@@ -10,30 +10,14 @@
 #   bad_tokenizers/*.json     a tokenizer.json given to `prmeval tokenize`
 # EXPECT* files list "file<TAB>regex the message must match".
 set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-mkdir -p "$PRMEVAL_TMP"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 corpus="$PRMEVAL_SRC/tests/corpus"
-fail=0
 n=0
 
-# expect <description> <regex for stderr> <prmeval args...>
-expect() {
-  local what="$1" pattern="$2"
-  shift 2
-  n=$((n + 1))
-  local start=$SECONDS
-  timeout 60 "$PRMEVAL" "$@" >"$PRMEVAL_TMP/out" 2>"$PRMEVAL_TMP/err"
-  local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 124 ]; then
-    echo "FAIL $what: exit $rc (want 1..123; 124 = timeout, >= 128 = crash)"; cat "$PRMEVAL_TMP/err"; fail=1
-  elif grep -qE "AddressSanitizer|UndefinedBehaviorSanitizer|runtime error" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: sanitizer report"; cat "$PRMEVAL_TMP/err"; fail=1
-  elif ! grep -qE -- "$pattern" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: message does not match '$pattern':"; cat "$PRMEVAL_TMP/err"; fail=1
-  else
-    echo "ok   $what (exit $rc, $((SECONDS - start)) s): $(head -c 220 "$PRMEVAL_TMP/err" | head -n 1)"
-  fi
-}
+# expect_bad <description> <regex for stderr> <prmeval args...>: exit 1..123 within 60 s
+# (124 = timeout, >= 128 = crash)
+expect_bad() { n=$((n + 1)); refused "$1" 1-123 "$2" timeout 60 "$PRMEVAL" "${@:3}"; }
 
 # The same tiny model the corpus headers were cut from (its data area).
 base="$PRMEVAL_TMP/base"
@@ -49,7 +33,7 @@ model_with() {  # model_with <kind: config|header> <corpus file> -> folder on st
   if [ "$1" = config ]; then
     cp "$2" "$d/config.json"
   else
-    /usr/bin/python3 - "$base/model.safetensors" "$2" "$d/model.safetensors" <<'PY'
+    "$PY" - "$base/model.safetensors" "$2" "$d/model.safetensors" <<'PY'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 n = struct.unpack("<Q", b[:8])[0]
@@ -64,26 +48,26 @@ for kind in config header; do
   while IFS=$'\t' read -r file pattern; do
     [ -n "$file" ] || continue
     d=$(model_with "$kind" "$corpus/bad_models/$file")
-    expect "bad_models/$file" "$pattern" inspect "$d" --quiet
+    expect_bad "bad_models/$file" "$pattern" inspect "$d" --quiet
   done <"$corpus/bad_models/EXPECT_$kind"
 done
 while IFS=$'\t' read -r file pattern; do
   [ -n "$file" ] || continue
-  expect "bad_tokenizers/$file" "$pattern" tokenize --tokenizer "$corpus/bad_tokenizers/$file" --text "hello world"
+  expect_bad "bad_tokenizers/$file" "$pattern" tokenize --tokenizer "$corpus/bad_tokenizers/$file" --text "hello world"
 done <"$corpus/bad_tokenizers/EXPECT"
 
 # Huge inputs: a clear error or bounded behaviour, never memory exhausted silently.
 # A tokenizer.json over the 256 MB limit is refused after reading at most that.
-expect "endless tokenizer.json" "/dev/zero: larger than 256 MB" tokenize --tokenizer /dev/zero --text a
+expect_bad "endless tokenizer.json" "/dev/zero: larger than 256 MB" tokenize --tokenizer /dev/zero --text a
 # A header length over the limit.
 d="$PRMEVAL_TMP/m_huge_header_len"; rm -rf "$d"; cp -r "$base" "$d"
-/usr/bin/python3 -c "
+"$PY" -c "
 import struct, sys
 b = open(sys.argv[1], 'rb').read()
 open(sys.argv[1], 'wb').write(struct.pack('<Q', 1 << 40) + b[8:])" "$d/model.safetensors"
-expect "safetensors header length 2^40" "model\.safetensors: header length 1099511627776 exceeds" inspect "$d"
+expect_bad "safetensors header length 2^40" "model\.safetensors: header length 1099511627776 exceeds" inspect "$d"
 # A data record with 10^7 steps is one line over the 16 MiB limit; 10^5+1 steps in a line under it.
-/usr/bin/python3 - "$PRMEVAL_TMP" <<'PY'
+"$PY" - "$PRMEVAL_TMP" <<'PY'
 import sys
 t = sys.argv[1]
 with open(t + "/steps_1e7.jsonl", "w") as f:
@@ -94,14 +78,14 @@ with open(t + "/steps_1e5.jsonl", "w") as f:
             + ",".join(['""'] * 100001) + '], "error_steps": [1]}\n')
 PY
 preds="$PRMEVAL_SRC/data/baselines/all_valid.jsonl"
-expect "10^7 steps" "steps_1e7\.jsonl:1: line of [0-9]+ bytes, more than the 16777216 allowed" \
+expect_bad "10^7 steps" "steps_1e7\.jsonl:1: line of [0-9]+ bytes, more than the 16777216 allowed" \
   eval --data "$PRMEVAL_TMP/steps_1e7.jsonl" --predictions "$preds" --quiet
-expect "10^5+1 steps" "steps_1e5\.jsonl:1: field \"modified_process\" has more steps than the 100000 allowed" \
+expect_bad "10^5+1 steps" "steps_1e5\.jsonl:1: field \"modified_process\" has more steps than the 100000 allowed" \
   eval --data "$PRMEVAL_TMP/steps_1e5.jsonl" --predictions "$preds" --quiet
 
 # Pathological tokenizer input: 1 MB without a space (one BPE word of a
 # million symbols) and 1 MB of one repeated two-letter pair must finish fast.
-/usr/bin/python3 -c "
+"$PY" -c "
 import sys
 open(sys.argv[1] + '/nospace.txt', 'w').write('a' * (1 << 20) + '\n' + 'ab' * (1 << 19) + '\n')" "$PRMEVAL_TMP"
 n=$((n + 1))
@@ -111,10 +95,9 @@ rc=$?
 secs=$(echo "$(date +%s.%N) - $start" | bc)
 lines=$(wc -l <"$PRMEVAL_TMP/out")
 if [ $rc -ne 0 ] || [ "$lines" -ne 2 ] || grep -qE "Sanitizer|runtime error" "$PRMEVAL_TMP/err"; then
-  echo "FAIL 1 MB without spaces: exit $rc, $lines lines"; cat "$PRMEVAL_TMP/err"; fail=1
+  fail "1 MB without spaces: exit $rc, $lines lines"; cat "$PRMEVAL_TMP/err"
 else
   echo "ok   1 MB without spaces: 2 lines of ids in $secs s"
 fi
 
-echo "$n bad models and tokenizers checked"
-exit $fail
+finish "$n bad models and tokenizers checked"

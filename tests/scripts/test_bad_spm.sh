@@ -10,44 +10,28 @@
 # special_tokens_map.json beside a good model: exit 3 naming the file and key.
 # EXPECT lists "file<TAB>regex the message must match".
 set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-rm -rf "$PRMEVAL_TMP"
-mkdir -p "$PRMEVAL_TMP"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 corpus="$PRMEVAL_SRC/tests/corpus/bad_spm"
-fail=0
 n=0
 
-expect() {  # expect <what> <regex> <want exit> <prmeval args...>
-  local what="$1" pattern="$2" want="$3"
-  shift 3
-  n=$((n + 1))
-  timeout 60 "$PRMEVAL" "$@" >"$PRMEVAL_TMP/out" 2>"$PRMEVAL_TMP/err"
-  local rc=$?
-  if [ $rc -ne "$want" ]; then
-    echo "FAIL $what: exit $rc, want $want"; cat "$PRMEVAL_TMP/err"; fail=1
-  elif grep -qE "AddressSanitizer|UndefinedBehaviorSanitizer|runtime error" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: sanitizer report"; cat "$PRMEVAL_TMP/err"; fail=1
-  elif ! grep -qE -- "$pattern" "$PRMEVAL_TMP/err"; then
-    echo "FAIL $what: message does not match '$pattern':"; cat "$PRMEVAL_TMP/err"; fail=1
-  else
-    echo "ok   $what: $(head -c 200 "$PRMEVAL_TMP/err" | head -n 1)"
-  fi
-}
+# expect_bad <what> <regex for stderr> <want exit> <prmeval args...>: within 60 s
+expect_bad() { n=$((n + 1)); refused "$1" "$3" "$2" timeout 60 "$PRMEVAL" "${@:4}"; }
 
 count=0
 while IFS=$'\t' read -r file pattern; do
   [ -n "$file" ] || continue
   count=$((count + 1))
-  expect "$file" "$pattern" 3 tokenize --tokenizer "$corpus/$file" --text "hello world"
+  expect_bad "$file" "$pattern" 3 tokenize --tokenizer "$corpus/$file" --text "hello world"
   d="$PRMEVAL_TMP/dir_${file%.model}"
   mkdir -p "$d" && cp "$corpus/$file" "$d/tokenizer.model"
-  expect "$file in a folder" "dir_${file%.model}/tokenizer\.model${pattern#*'\.model'}" 3 \
+  expect_bad "$file in a folder" "dir_${file%.model}/tokenizer\.model${pattern#*'\.model'}" 3 \
     tokenize --tokenizer "$d" --text "hello world"
 done <"$corpus/EXPECT"
-[ "$count" -ge 16 ] || { echo "FAIL: EXPECT lists only $count files"; fail=1; }
+[ "$count" -ge 16 ] || fail "EXPECT lists only $count files"
 # Every corpus file is listed (a new one without an expectation is a mistake).
 for f in "$corpus"/*.model; do
-  grep -q "^$(basename "$f")	" "$corpus/EXPECT" || { echo "FAIL: $(basename "$f") is not in EXPECT"; fail=1; }
+  grep -q "^$(basename "$f")	" "$corpus/EXPECT" || fail "$(basename "$f") is not in EXPECT"
 done
 # Hostile configuration files beside a good model: exit 3 naming the file and key.
 good="$PRMEVAL_SRC/tests/data/spm/prmbench_bpe640.model"
@@ -55,7 +39,7 @@ cfg_case() {  # name file content regex
   local d="$PRMEVAL_TMP/cfg_$1"
   mkdir -p "$d" && cp "$good" "$d/tokenizer.model"
   printf '%s' "$3" > "$d/$2"
-  expect "$2: $1" "$4" 3 tokenize --tokenizer "$d" --text "hello"
+  expect_bad "$2: $1" "$4" 3 tokenize --tokenizer "$d" --text "hello"
 }
 cfg_case bool_type tokenizer_config.json '{"add_bos_token": "yes"}' \
   'tokenizer_config\.json: "add_bos_token": expected true, false or null'
@@ -80,7 +64,7 @@ cfg_case extra_null special_tokens_map.json '{"additional_special_tokens": [null
 # 2^30 bound; 8.4 million merges of short pieces at the 2^22 bound; 200000
 # USER_DEFINED pieces (added tokens) load in seconds, not quadratic time
 # ("▁" is no piece and there are no byte pieces: unk 0, then "a", then the token).
-/usr/bin/python3 - "$PRMEVAL_TMP" <<'PY'
+"$PY" - "$PRMEVAL_TMP" <<'PY'
 import sys
 def varint(v):
     out = b""
@@ -105,8 +89,8 @@ open(sys.argv[1] + "/merges.model", "wb").write(head + b"".join(piece(w) for w i
 open(sys.argv[1] + "/user_defined.model", "wb").write(
     head + b"".join(piece(b"<u%d>" % i, 4) for i in range(200000)) + piece(b"a") + bpe)
 PY
-expect "nested pieces" "nested\.model: pieces too long to convert" 3 tokenize --tokenizer "$PRMEVAL_TMP/nested.model" --text a
-expect "8.4 million merges" "merges\.model: more than 2\^22 BPE merges" 3 \
+expect_bad "nested pieces" "nested\.model: pieces too long to convert" 3 tokenize --tokenizer "$PRMEVAL_TMP/nested.model" --text a
+expect_bad "8.4 million merges" "merges\.model: more than 2\^22 BPE merges" 3 \
   tokenize --tokenizer "$PRMEVAL_TMP/merges.model" --text a
 n=$((n + 1))
 start=$SECONDS
@@ -114,9 +98,8 @@ out=$(timeout 60 "$PRMEVAL" tokenize --tokenizer "$PRMEVAL_TMP/user_defined.mode
 if [ "$out" = "[0,200003,200002]" ] && [ $((SECONDS - start)) -lt 30 ]; then
   echo "ok   200000 USER_DEFINED pieces: $out in $((SECONDS - start)) s"
 else
-  echo "FAIL 200000 USER_DEFINED pieces: '$out' after $((SECONDS - start)) s"; fail=1
+  fail "200000 USER_DEFINED pieces: '$out' after $((SECONDS - start)) s"
 fi
 ln -sf /dev/zero "$PRMEVAL_TMP/zero.model"
-expect "endless tokenizer.model" "zero\.model: larger than 64 MB" 3 tokenize --tokenizer "$PRMEVAL_TMP/zero.model" --text a
-echo "$n hostile tokenizer.model cases checked"
-exit $fail
+expect_bad "endless tokenizer.model" "zero\.model: larger than 64 MB" 3 tokenize --tokenizer "$PRMEVAL_TMP/zero.model" --text a
+finish "$n hostile tokenizer.model cases checked"

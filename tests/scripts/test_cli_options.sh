@@ -2,12 +2,8 @@
 # both spellings give the same output; a missing or empty value is a usage
 # error (exit 2) that names the option.
 set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 same() {  # what file1 file2
     cmp -s "$2" "$3" || fail "$1: '--opt V' and '--opt=V' differ"
 }
@@ -41,7 +37,7 @@ cat >"$T/job.json" <<JOB
 JOB
 "$PRMEVAL" run "$T/job.json" --quiet --set json="$T/r1.json" 2>/dev/null || fail "run, spaced"
 "$PRMEVAL" run "$T/job.json" --quiet --set=json="$T/r2.json" 2>/dev/null || fail "run, with ="
-/usr/bin/python3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); a.pop("run",None); b.pop("run",None); sys.exit(a!=b)' \
+"$PY" -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); a.pop("run",None); b.pop("run",None); sys.exit(a!=b)' \
     "$T/r1.json" "$T/r2.json" || fail "run: --set V and --set=V differ"
 
 "$PRMEVAL" report "$T/r.h5" --csv "$T/c1.csv" --quiet >/dev/null 2>&1 || fail "report, spaced"
@@ -59,4 +55,4 @@ usage_error "tokenize --tokenizer=" "--tokenizer needs a value" tokenize --token
 usage_error "tiny-model --seed at the end" "--seed needs a value" tiny-model "$T/m3" --family qwen-prm --seed
 usage_error "eval --datax" "unknown option '--datax" eval --datax=1 --predictions "$PRED"
 
-[ "$fails" = 0 ] && echo "cli options: OK" || exit 1
+finish "cli options: OK"

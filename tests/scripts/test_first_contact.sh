@@ -8,13 +8,8 @@
 # not "cpu, cpu (N threads)"), and prints the PRMScore the README claims.
 # Not in the sanitizer build: the demo's 386k tokens at -O0 take too long.
 set -uo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok   $*"; }
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 
 # 1. what scripts/demo.sh's deps line installs, with apt, dpkg and npm stubbed
 #    (nothing counts as installed; every call is logged, nothing is installed)
@@ -85,5 +80,4 @@ else
   ok "the demo prints PRMScore $printed, as the README says"
 fi
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all first-contact checks passed"
+finish "all first-contact checks passed"

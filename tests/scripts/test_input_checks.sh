@@ -6,7 +6,10 @@
 # (config.json "bos_token_id", a tokenizer.json token); an index whose
 # weight_map is empty says so; a repeated --data or --predictions is a usage
 # error.
-. "$PRMEVAL_SRC/tests/scripts/fault_checks.sh"
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+cd "$T" || exit 1
 D="$PRMEVAL_SRC/data/prmbench"
 PRED="$PRMEVAL_SRC/data/baselines/all_valid.jsonl"
 
@@ -87,5 +90,4 @@ expect "--data twice" 2 "--data given twice" "$PRMEVAL" eval --data "$D" --predi
 expect "--predictions twice" 2 "--predictions given twice" "$PRMEVAL" eval --data "$D" --predictions "$PRED" \
   --predictions "$PRED"
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all input checks passed"
+finish "all input checks passed"

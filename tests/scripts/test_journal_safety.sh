@@ -5,10 +5,12 @@
 # file) is reported corrupt and redone, without a hang or an allocation of its
 # size; a SIGTERM that is already pending when prmeval starts (blocked by the
 # launcher) is honoured: exit 75 before any shard, no backend started.
-. "$PRMEVAL_SRC/tests/scripts/fault_checks.sh"
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+cd "$T" || exit 1
 
-"$PRMEVAL" tiny-model m --family qwen-prm --seed 3 --layers 1 --hidden 32 --heads 2 --kv-heads 1 --ffn 64 \
-  >/dev/null 2>&1 || { echo "FAIL: tiny-model"; exit 1; }
+tiny_model m qwen-prm 3 1 || { echo "FAIL: tiny-model"; exit 1; }
 cat > job.json <<EOF
 {"model": "m", "family": "qwen-prm", "data": "$PRMEVAL_SRC/data/prmbench", "output": "r.h5",
  "backend": "cpu", "max_tokens": 96, "limit": 64, "checkpoint_dir": "ck"}
@@ -52,7 +54,7 @@ os.kill(os.getpid(), signal.SIGTERM)  # pending: the mask and the pending signal
 os.execv(sys.argv[1], sys.argv[1:])
 PY
 start=$SECONDS
-timeout 120 /usr/bin/python3 pending.py "$PRMEVAL" run job.json --quiet >out.txt 2>&1
+timeout 120 "$PY" pending.py "$PRMEVAL" run job.json --quiet >out.txt 2>&1
 rc=$?
 if [ $rc -ne 75 ] || ! grep -q "stopped by SIGTERM before the end: 0 of 1 shards are done" out.txt; then
   fail "pending SIGTERM at start: exit $rc (want 75)"; tail -n 5 out.txt
@@ -63,5 +65,4 @@ else
 fi
 [ -e r.h5 ] && fail "pending SIGTERM: results were written"
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all journal and start-up checks passed"
+finish "all journal and start-up checks passed"

@@ -6,11 +6,13 @@
 # with different contents (node-local copies) stop with exit 6 naming the
 # ranks, while identical copies at other paths run. (A file truncated under
 # the mapping: tests/unit/test_map_guard.c.)
-. "$PRMEVAL_SRC/tests/scripts/fault_checks.sh"
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+cd "$T" || exit 1
 
 tiny() {  # dir seed
-  "$PRMEVAL" tiny-model "$1" --family qwen-prm --seed "$2" --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
-    --ffn 64 >/dev/null 2>&1 || { echo "FAIL: tiny-model"; exit 1; }
+  tiny_model "$1" qwen-prm "$2" 1 || { echo "FAIL: tiny-model"; exit 1; }
 }
 # set_tensor <model dir> <tensor> <python expression for every f32 element>
 set_tensor() {
@@ -71,5 +73,4 @@ expect "ranks whose tokenizer.model differs" 6 "ranks 1 loaded model files whose
   $(per_rank m0 m0spm)
 rm -f m0/tokenizer.model
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all model sanity checks passed"
+finish "all model sanity checks passed"

@@ -7,12 +7,9 @@
 # exit code 5, not a crash; `cmake --install` puts the executable and its
 # modules where they find each other.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}" "${PRMEVAL_BUILD:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+: "${PRMEVAL_BUILD:?}"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 unset PRMEVAL_BLAS_MODULE PRMEVAL_H5_MODULE  # the lookup beside the executable, as users have it
 
 # The shared objects a command loads, from the dynamic loader's own trace.
@@ -99,4 +96,4 @@ set -e
 [ "$rc" = 5 ] || fail "run with a missing HDF5 module: exit $rc, expected 5"
 if grep -q '^run:' "$T/err"; then fail "run with a missing HDF5 module started its work: $(cat "$T/err")"; fi
 
-[ "$fails" = 0 ] && echo "modules: OK" || exit 1
+finish "modules: OK"

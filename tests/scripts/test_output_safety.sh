@@ -8,7 +8,10 @@
 # reader is an error (no hang), /dev/null and /dev/stdout (through links to
 # them) work; a table
 # written to a full disk (> /dev/full) is exit 4.
-. "$PRMEVAL_SRC/tests/scripts/fault_checks.sh"
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+cd "$T" || exit 1
 D="$PRMEVAL_SRC/data/prmbench"
 
 # Two predictions files with different metrics: every step valid, every step wrong.
@@ -172,5 +175,4 @@ else
   ok "> /dev/full: exit 4"
 fi
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all output safety checks passed"
+finish "all output safety checks passed"

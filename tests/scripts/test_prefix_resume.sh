@@ -11,19 +11,13 @@
 #  - under prefix_cache_mb=0 (the bound is not in the job hash on the CPU: it
 #    changes no number) the journals are reused and the results are identical.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-PY=/usr/bin/python3
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 CHECK="$PRMEVAL_SRC/tests/scripts/prefix_h5_check.py"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 export OMP_NUM_THREADS=1
 NSHARDS=8
 
-"$PRMEVAL" tiny-model "$T/m" --family qwen-prm --seed 6 --layers 2 --hidden 32 --heads 2 --kv-heads 1 \
-    --ffn 64 >/dev/null 2>&1
+tiny_model "$T/m" qwen-prm 6 2
 cat > "$T/job.json" <<EOF
 {"model": "m", "family": "qwen-prm", "data": "$PRMEVAL_SRC/data/prmbench", "output": "unset.h5",
  "backend": "cpu", "max_tokens": 160, "token_budget": 1024, "limit": 512, "progress_interval": 1}
@@ -31,10 +25,9 @@ EOF
 run() {  # np name checkpoint_dir [--set ...]
     local np="$1" name="$2" ck="$3"
     shift 3
-    mpirun -np "$np" --oversubscribe "$PRMEVAL" run "$T/job.json" --quiet --set output="$T/$name.h5" \
+    prmeval_mpirun "$np" "$T/job.json" --quiet --set output="$T/$name.h5" \
         --set checkpoint_dir="$ck" "$@" 2> "$T/$name.log" || { cat "$T/$name.log"; fail "run $name"; return 1; }
 }
-journals() { find "$1" -maxdepth 1 -name 'shard-*.journal' 2>/dev/null | wc -l; }
 
 # uninterrupted references, with and without reuse
 run 2 ref "" || exit 1
@@ -42,16 +35,10 @@ run 2 ref_off "" --set prefix_reuse=false || exit 1
 "$PY" "$CHECK" reuse "$T/ref.h5" 1 0.6 $((1024 << 20)) 0 || fail "the reference run does not share prefixes"
 
 # SIGTERM to every rank (as SLURM signals every task) once a shard is journalled
-mpirun -np 2 --oversubscribe "$PRMEVAL" run "$T/job.json" --quiet --set output="$T/term.h5" \
-    --set checkpoint_dir="$T/ck" > "$T/term.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 3000); do
-    [ "$(journals "$T/ck")" -ge 1 ] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.01
-done
-for p in $(pgrep -P "$PID"); do kill -TERM "$p" 2>/dev/null || true; done
-set +e; wait "$PID"; rc=$?; set -e
+start_and_wait "$T/ck" 1 2 "$T/job.json" --quiet --set output="$T/term.h5" --set checkpoint_dir="$T/ck" \
+    > "$T/term.log" 2>&1
+signal_ranks TERM
+wait_run
 [ "$rc" = 75 ] || { fail "SIGTERM: exit $rc, expected 75"; cat "$T/term.log"; }
 n=$(journals "$T/ck")
 echo "stopped with $n of $NSHARDS shards journalled"
@@ -83,5 +70,4 @@ if run 2 resumed_bound "$T/ck_bound" --set prefix_cache_mb=0; then
     "$PY" "$CHECK" same "$T/ref.h5" "$T/resumed_bound.h5" || fail "resume under prefix_cache_mb=0: results differ"
 fi
 
-[ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
-echo "prefix reuse: stop and resume identical; journals with and without reuse never mixed"
+finish "prefix reuse: stop and resume identical; journals with and without reuse never mixed"

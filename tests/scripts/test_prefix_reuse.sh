@@ -24,11 +24,8 @@
 # window (counted in absolute positions) cuts through shared prefixes.
 # Kill and resume: test_prefix_resume.sh; memory: test_prefix_memory.py.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-PY=/usr/bin/python3
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 CHECK="$PRMEVAL_SRC/tests/scripts/prefix_h5_check.py"
 DATA="$PRMEVAL_SRC/data/prmbench"
 LIMIT=50
@@ -39,28 +36,25 @@ MAXRATIO=0.6   # tokens computed / prompt tokens with reuse: about 0.3 at this c
                # of a problem's prompts is most of their first 256 tokens); 0.8 when only the tails
                # after the last read-out are saved (a problem's prompts not brought together)
 REL=1e-5
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 export OMP_NUM_THREADS=1   # the results do not depend on it; the CI machine has 2 cores for everything
 
 run1() {  # family name [--set ...]: one rank, no MPI
     local fam="$1" name="$2"
     shift 2
-    PRMEVAL_MPI=0 "$PRMEVAL" run "$T/$fam.job.json" --quiet --set output="$T/$fam.$name.h5" "$@" \
+    prmeval_run "$T/$fam.job.json" --quiet --set output="$T/$fam.$name.h5" "$@" \
         2> "$T/$fam.$name.log" || { cat "$T/$fam.$name.log"; fail "$fam: run $name"; return 1; }
 }
 runn() {  # np family name [--set ...]
     local np="$1" fam="$2" name="$3"
     shift 3
-    mpirun -np "$np" --oversubscribe "$PRMEVAL" run "$T/$fam.job.json" --quiet --set output="$T/$fam.$name.h5" \
+    prmeval_mpirun "$np" "$T/$fam.job.json" --quiet --set output="$T/$fam.$name.h5" \
         "$@" 2> "$T/$fam.$name.log" || { cat "$T/$fam.$name.log"; fail "$fam: run $name"; return 1; }
 }
 
 for fam in qwen-prm math-shepherd rlhflow skywork reasoneval-7b reasoneval-34b math-minos pure-prm llemma-prm; do
     fails_before=$fails
     m="$T/$fam"
-    "$PRMEVAL" tiny-model "$m" --family "$fam" --seed 5 --layers 2 --hidden 32 --heads 2 --kv-heads 1 \
-        --ffn 64 >/dev/null 2>&1 || { fail "$fam: tiny-model"; continue; }
+    tiny_model "$m" "$fam" 5 2 || { fail "$fam: tiny-model"; continue; }
     if [ "$fam" = math-shepherd ]; then
         "$PY" -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["sliding_window"]=48; json.dump(c, open(p,"w"))' \
             "$m/config.json"
@@ -111,5 +105,4 @@ for fam in qwen-prm math-shepherd; do
     fi
 done
 
-[ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
-echo "prefix reuse: every family within $REL of the runs without it, labels identical"
+finish "prefix reuse: every family within $REL of the runs without it, labels identical"

@@ -5,12 +5,10 @@
 # with exit 2 naming both files, unless --force (which still warns); the same
 # data under another path is the same data.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-mkdir -p "$PRMEVAL_TMP"
-cd "$PRMEVAL_TMP"
-rm -rf ./*.h5 ./*.json ./*.csv data2 data3
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+cd "$T"
 DATA="$PRMEVAL_SRC/data/prmbench"
-PY=/usr/bin/python3
 $PY "$PRMEVAL_SRC/tests/oracle/make_scored_predictions.py" "$PRMEVAL_SRC/data/baselines/all_valid.jsonl" 5 p.jsonl
 "$PRMEVAL" eval --data "$DATA" --predictions p.jsonl --threshold 0.4 --out a.h5 --json a.json --quiet 2>/dev/null
 "$PRMEVAL" eval --data "$DATA" --predictions p.jsonl --threshold 0.6 --out b.h5 --json b.json --quiet 2>/dev/null

@@ -10,12 +10,10 @@
 # stored ones bit for bit; the Skywork rule equals eval of labels computed
 # by an independent Python implementation of the rule; bad input fails clearly.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-mkdir -p "$PRMEVAL_TMP"
-cd "$PRMEVAL_TMP"
-rm -f ./*.h5 ./*.json ./*.csv ./*.err
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+cd "$T"
 DATA="$PRMEVAL_SRC/data/prmbench"
-PY=/usr/bin/python3
 $PY "$PRMEVAL_SRC/tests/oracle/make_scored_predictions.py" "$PRMEVAL_SRC/data/baselines/all_valid.jsonl" 11 \
   p.jsonl sky.jsonl -0.05
 
@@ -35,7 +33,8 @@ for src in 0.3 0.5 0.7; do
   done
 done
 # the metrics actually move with the threshold (the comparison above is not vacuous)
-! cmp -s <(metrics e0.3.json) <(metrics e0.7.json)
+# (not "! cmp": set -e ignores a command negated with !, so that line could never fail)
+if cmp -s <(metrics e0.3.json) <(metrics e0.7.json); then echo "eval at 0.3 and 0.7: the same metrics"; exit 1; fi
 echo "rescore at one threshold == eval (9 pairs)"
 
 # 2. a range: table, CSV and a JSON array, each entry the eval document's metrics
@@ -119,28 +118,28 @@ cmp <(metrics r.json) <(metrics e0.3.json)
 cmp <(metrics sky_r.json | grep -v '"threshold":') <(metrics sky_eval.json | grep -v '"threshold":')
 # the rule differs from the plain threshold at the same value
 "$PRMEVAL" rescore e0.7.h5 --threshold -0.05 --json plain.json --quiet 2>/dev/null
-! cmp -s <(metrics sky_r.json) <(metrics plain.json)
+if cmp -s <(metrics sky_r.json) <(metrics plain.json); then echo "skywork-current: the plain threshold's metrics"; exit 1; fi
 echo "skywork-current == Python rule oracle"
 
 # 5. errors: clear message, non-zero exit, nothing left behind
-fails() {  # expected-exit message-pattern args...
+rescore_fails() {  # expected-exit message-pattern args...
   local want=$1 pat=$2; shift 2
   set +e; "$PRMEVAL" rescore "$@" >out.txt 2>err.txt; local rc=$?; set -e
   [ "$rc" = "$want" ] || { echo "rescore $*: exit $rc, expected $want"; cat err.txt; exit 1; }
   grep -q -- "$pat" err.txt || { echo "rescore $*: message lacks '$pat'"; cat err.txt; exit 1; }
 }
-fails 2 "must not exceed B" e0.5.h5 --threshold 0.7:0.3:0.1
-fails 2 "STEP must be > 0" e0.5.h5 --threshold 0.3:0.7:0
-fails 2 "STEP must be > 0" e0.5.h5 --threshold 0.3:0.7:-0.1
-fails 2 "more than 10000 thresholds" e0.5.h5 --threshold 0:1:0.00001
-fails 2 "expected T or A:B:STEP" e0.5.h5 --threshold 0.3:0.7
-fails 2 "is not a finite number" e0.5.h5 --threshold 0.3:x:0.1
-fails 2 "is not a finite number" e0.5.h5 --threshold nan
-fails 2 "one --threshold" e0.5.h5 --threshold 0.3:0.7:0.2 --out x.h5
-fails 2 "not threshold or skywork-current" e0.5.h5 --label-rule median
-fails 2 "is not auto, bf16 or none" e0.5.h5 --reward-rounding fp16
+rescore_fails 2 "must not exceed B" e0.5.h5 --threshold 0.7:0.3:0.1
+rescore_fails 2 "STEP must be > 0" e0.5.h5 --threshold 0.3:0.7:0
+rescore_fails 2 "STEP must be > 0" e0.5.h5 --threshold 0.3:0.7:-0.1
+rescore_fails 2 "more than 10000 thresholds" e0.5.h5 --threshold 0:1:0.00001
+rescore_fails 2 "expected T or A:B:STEP" e0.5.h5 --threshold 0.3:0.7
+rescore_fails 2 "is not a finite number" e0.5.h5 --threshold 0.3:x:0.1
+rescore_fails 2 "is not a finite number" e0.5.h5 --threshold nan
+rescore_fails 2 "one --threshold" e0.5.h5 --threshold 0.3:0.7:0.2 --out x.h5
+rescore_fails 2 "not threshold or skywork-current" e0.5.h5 --label-rule median
+rescore_fails 2 "is not auto, bf16 or none" e0.5.h5 --reward-rounding fp16
 # an eval file names no family: bf16 rounding has no head rule to follow
-fails 2 "needs the family whose head gave the scores" e0.5.h5 --reward-rounding bf16
+rescore_fails 2 "needs the family whose head gave the scores" e0.5.h5 --reward-rounding bf16
 # a run's config_json that says bf16 for a family prmeval does not know: malformed input
 cp e0.5.h5 unk.h5
 $PY -c "
@@ -148,20 +147,20 @@ import h5py, json
 f = h5py.File('unk.h5', 'a')
 f.attrs.create('config_json', json.dumps({'family': 'no-such-prm', 'reward_rounding': 'bf16'}).encode(),
                dtype=h5py.string_dtype('utf-8', 64))"
-fails 3 "unknown family \"no-such-prm\"" unk.h5
-fails 2 "a results file is required" --threshold 0.5
-fails 2 "one results file only" e0.5.h5 e0.3.h5
-fails 2 "unknown option" e0.5.h5 --thresh 0.5
-fails 4 "missing.h5: cannot open" missing.h5
+rescore_fails 3 "unknown family \"no-such-prm\"" unk.h5
+rescore_fails 2 "a results file is required" --threshold 0.5
+rescore_fails 2 "one results file only" e0.5.h5 e0.3.h5
+rescore_fails 2 "unknown option" e0.5.h5 --thresh 0.5
+rescore_fails 4 "missing.h5: cannot open" missing.h5
 head -c 5000 /dev/urandom >corrupt.h5
-fails 3 "corrupt.h5: not an HDF5 file" corrupt.h5
+rescore_fails 3 "corrupt.h5: not an HDF5 file" corrupt.h5
 head -c 4096 e0.5.h5 >truncated.h5
 set +e; "$PRMEVAL" rescore truncated.h5 >/dev/null 2>err.txt; rc=$?; set -e
 [ "$rc" -ne 0 ] && grep -q "truncated.h5" err.txt || { echo "truncated file: exit $rc"; cat err.txt; exit 1; }
 # a file without /samples/label_source (older writer): rescoring would guess, so it refuses
 cp e0.5.h5 old.h5
 $PY -c "import h5py; f = h5py.File('old.h5', 'a'); del f['samples/label_source']; f['samples/class'][0]"
-fails 3 "label_source: dataset missing" old.h5 --threshold 0.4
+rescore_fails 3 "label_source: dataset missing" old.h5 --threshold 0.4
 # a class value the enum does not know / an inconsistent label count
 cp e0.5.h5 bad.h5
 $PY -c "
@@ -169,6 +168,6 @@ import h5py, numpy as np
 f = h5py.File('bad.h5', 'a')
 i = int(np.nonzero(f['samples/status'][:] == 0)[0][0])
 f['samples/nlabels'][i] = f['samples/nlabels'][i] + 1"
-fails 3 "bad.h5: /samples/nlabels: sample" bad.h5 --threshold 0.4
+rescore_fails 3 "bad.h5: /samples/nlabels: sample" bad.h5 --threshold 0.4
 [ ! -e x.h5 ] && [ ! -e x.h5.tmp ] && ! ls ./*.tmp 2>/dev/null
 echo "rescore ok"

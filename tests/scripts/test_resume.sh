@@ -9,19 +9,13 @@
 # to mpirun (which forwards it) make every rank stop with exit code 75, and a
 # resume then finishes identically.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-PY=/usr/bin/python3
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 
 # The first 512 problems of the benchmark (8 logical shards) cut to 160 tokens,
 # on a very small model: about a second of model time in the release build,
 # long enough to interrupt between shards, and a minute under ASan (-O0).
-"$PRMEVAL" tiny-model "$T/m" --family qwen-prm --seed 4 --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
-    --ffn 64 >/dev/null 2>&1
+tiny_model "$T/m" qwen-prm 4 1
 cat > "$T/job.json" <<EOF
 {"model": "m", "family": "qwen-prm", "data": "$PRMEVAL_SRC/data/prmbench", "output": "ref.h5",
  "json": "ref.json", "backend": "cpu", "max_tokens": 160, "token_budget": 2048, "limit": 512, "progress_interval": 1}
@@ -30,47 +24,31 @@ NSHARDS=8
 run() {  # np name checkpoint_dir [more args]
     local np="$1" name="$2" ck="$3"
     shift 3
-    mpirun -np "$np" --oversubscribe "$PRMEVAL" run "$T/job.json" --quiet --set output="$T/$name.h5" \
+    prmeval_mpirun "$np" "$T/job.json" --quiet --set output="$T/$name.h5" \
         --set json="$T/$name.json" --set checkpoint_dir="$ck" "$@"
 }
-strip_run() {
-    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("run"); print(json.dumps(d))' "$1"
-}
 same_as_ref() {  # name what
-    if [ "$(strip_run "$T/ref.json")" != "$(strip_run "$T/$1.json")" ]; then
+    if [ "$(json_sans_run "$T/ref.json")" != "$(json_sans_run "$T/$1.json")" ]; then
         fail "$2: JSON metrics differ from the uninterrupted run"
     fi
     for g in /metrics /samples /steps /analysis; do
         h5diff "$T/ref.h5" "$T/$1.h5" "$g" >/dev/null || fail "$2: HDF5 $g differs from the uninterrupted run"
     done
 }
-journals() { find "$1" -maxdepth 1 -name 'shard-*.journal' 2>/dev/null | wc -l; }
-# Starts a run in the background and waits until it has journalled a shard (or
-# the given number of shards; or ended). mpirun is started directly (not through
-# a function, which would be a subshell), so that PID is mpirun's and its
-# children are the ranks.
-start_and_wait() {  # np name checkpoint_dir [journals to wait for, default 1]
-    mpirun -np "$1" --oversubscribe "$PRMEVAL" run "$T/job.json" --quiet --set output="$T/$2.h5" \
-        --set json="$T/$2.json" --set checkpoint_dir="$3" > "$T/$2.log" 2>&1 &
-    PID=$!
-    for _ in $(seq 1 3000); do
-        [ "$(journals "$3")" -ge "${4:-1}" ] && return 0
-        kill -0 "$PID" 2>/dev/null || return 0
-        sleep 0.01
-    done
-}
-signal_ranks() {  # signal: to every rank (the children of mpirun), as SLURM signals every task
-    local p
-    for p in $(pgrep -P "$PID"); do kill "-$1" "$p" 2>/dev/null || true; done
+# Starts a run in the background (PID: mpirun) and returns once it has
+# journalled a shard (or the given number of shards; or ended).
+start_run() {  # np name checkpoint_dir [journals to wait for, default 1]
+    start_and_wait "$3" "${4:-1}" "$1" "$T/job.json" --quiet --set output="$T/$2.h5" --set json="$T/$2.json" \
+        --set checkpoint_dir="$3" > "$T/$2.log" 2>&1
 }
 
 # 1. the uninterrupted run (2 ranks, no checkpoint folder)
 run 2 ref "" 2> "$T/ref.log" || { cat "$T/ref.log"; fail "uninterrupted run"; exit 1; }
 
 # 2. SIGKILL at 3 ranks after the first journal, then resume at 2 ranks
-start_and_wait 3 kill "$T/ck"
+start_run 3 kill "$T/ck"
 signal_ranks KILL
-set +e; wait "$PID"; rc=$?; set -e
+wait_run
 [ "$rc" != 0 ] || fail "the killed run exited 0"
 n=$(journals "$T/ck")
 echo "killed with $n of $NSHARDS shards journalled"
@@ -85,9 +63,9 @@ same_as_ref resumed "resume after SIGKILL (3 -> 2 ranks)"
 #     same number of ranks; a writer killed mid-write leaves a temporary file
 #     (planted here: half of a journal under the temporary name of a shard still
 #     to do), which must be ignored, neither trusted nor reported as corrupt
-start_and_wait 3 kill3 "$T/ck3" $((NSHARDS / 2))
+start_run 3 kill3 "$T/ck3" $((NSHARDS / 2))
 signal_ranks KILL
-set +e; wait "$PID"; rc=$?; set -e
+wait_run
 [ "$rc" != 0 ] || fail "the second killed run exited 0"
 n3=$(journals "$T/ck3")
 echo "killed later with $n3 of $NSHARDS shards journalled"
@@ -128,9 +106,9 @@ grep -q "^resume: $NSHARDS of $NSHARDS shards reused .* 0 corrupt" "$T/again.log
 same_as_ref again "a rerun from journals only"
 
 # 4. SIGTERM to the ranks mid-run: exit 75, one message, then a resume finishes identically
-start_and_wait 3 term "$T/ck_term"
+start_run 3 term "$T/ck_term"
 signal_ranks TERM
-set +e; wait "$PID"; rc=$?; set -e
+wait_run
 [ "$rc" = 75 ] || { fail "SIGTERM: exit $rc, expected 75"; cat "$T/term.log"; }
 [ "$(grep -c '^prmeval run: stopped by SIGTERM before the end' "$T/term.log")" = 1 ] ||
     { fail "SIGTERM: rank 0 must say once that the run stopped"; cat "$T/term.log"; }
@@ -140,16 +118,12 @@ run 2 term_resumed "$T/ck_term" 2> "$T/term_resumed.log" || { cat "$T/term_resum
 same_as_ref term_resumed "resume after SIGTERM"
 
 # 5. SIGUSR1 (SLURM's warning signal) to mpirun, which forwards it to every rank
-start_and_wait 2 usr1 "$T/ck_usr1"
+start_run 2 usr1 "$T/ck_usr1"
 kill -USR1 "$PID"
-set +e; wait "$PID"; rc=$?; set -e
+wait_run
 [ "$rc" = 75 ] || { fail "SIGUSR1: exit $rc, expected 75"; cat "$T/usr1.log"; }
 grep -q "stopped by SIGUSR1" "$T/usr1.log" || fail "SIGUSR1 not named in the message"
 run 3 usr1_resumed "$T/ck_usr1" 2> "$T/usr1_resumed.log" || { cat "$T/usr1_resumed.log"; fail "resume after SIGUSR1"; }
 same_as_ref usr1_resumed "resume after SIGUSR1 (2 -> 3 ranks)"
 
-if [ "$fails" -gt 0 ]; then
-    echo "$fails failures"
-    exit 1
-fi
-echo "resume: all checks passed"
+finish "resume: all checks passed"

@@ -8,16 +8,11 @@
 #  - --set overrides reach the results; bad jobs fail with the right exit code
 #    and one clear message.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-PY=/usr/bin/python3
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 DATA="$PRMEVAL_SRC/data/subset400.jsonl"
 LIMIT=66   # two logical shards (64 problems each)
 CUT=256
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 job() {  # family model out
     cat > "$T/$1.job.json" <<EOF
@@ -88,21 +83,16 @@ sys.exit(1 if bad else 0)
 EOF
 }
 
-strip_run() {  # the JSON without its "run" section (timing differs between runs)
-    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("run"); print(json.dumps(d))' "$1"
-}
-
 for fam in qwen-prm math-shepherd rlhflow skywork; do
     fails_before=$fails
     m="$T/$fam"
-    "$PRMEVAL" tiny-model "$m" --family "$fam" --seed 2 --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
-        --ffn 64 >/dev/null 2>&1
+    tiny_model "$m" "$fam" 2 1
     job "$fam" "$m" "$T/$fam.r1"
-    PRMEVAL_MPI=0 "$PRMEVAL" run "$T/$fam.job.json" --quiet --dump-tokens "$T/$fam.r1.tokens" \
+    prmeval_run "$T/$fam.job.json" --quiet --dump-tokens "$T/$fam.r1.tokens" \
         2> "$T/$fam.r1.log" || { cat "$T/$fam.r1.log"; fail "$fam: 1 rank"; continue; }
-    mpirun -np 3 --oversubscribe "$PRMEVAL" run "$T/$fam.job.json" --quiet --set output="$T/$fam.r3.h5" \
+    prmeval_mpirun 3 "$T/$fam.job.json" --quiet --set output="$T/$fam.r3.h5" \
         --set json="$T/$fam.r3.json" 2> "$T/$fam.r3.log" || { cat "$T/$fam.r3.log"; fail "$fam: 3 ranks"; continue; }
-    if [ "$(strip_run "$T/$fam.r1.json")" != "$(strip_run "$T/$fam.r3.json")" ]; then
+    if [ "$(json_sans_run "$T/$fam.r1.json")" != "$(json_sans_run "$T/$fam.r3.json")" ]; then
         fail "$fam: JSON metrics differ between 1 and 3 ranks"
     fi
     for g in /metrics /samples /steps /analysis; do
@@ -119,7 +109,7 @@ done
 
 # --set overrides reach the results
 m="$T/qwen-prm"
-PRMEVAL_MPI=0 "$PRMEVAL" run "$T/qwen-prm.job.json" --quiet --set threshold=0.3 --set limit=5 \
+prmeval_run "$T/qwen-prm.job.json" --quiet --set threshold=0.3 --set limit=5 \
     --set output="$T/set.h5" --set json="$T/set.json" 2>/dev/null || fail "run with --set"
 "$PY" - "$T/set.h5" "$T/eval.h5" <<'EOF' || fail "--set threshold/limit/output not applied"
 import sys, h5py, numpy as np, torch
@@ -133,7 +123,7 @@ EOF
 grep -Eq '"threshold":[[:space:]]*0\.3,' "$T/set.json" || fail "--set threshold not in the JSON"
 
 # bad jobs: exit code and one clear message naming the key
-expect() {  # code pattern description -- command...
+bad_job() {  # code pattern description -- command...
     local code="$1" pat="$2" what="$3"
     shift 4
     set +e
@@ -145,31 +135,27 @@ expect() {  # code pattern description -- command...
     [ "$(grep -c '^prmeval run:' "$T/bad.err")" = 1 ] || { fail "$what: not exactly one error line"; cat "$T/bad.err"; }
 }
 J="$T/qwen-prm.job.json"
-expect 2 'key "model": .*/nope: No such file or directory' "missing model" -- \
-    mpirun -np 2 --oversubscribe "$PRMEVAL" run "$J" --set model="$T/nope"
-expect 2 'family "rlhflow" does not match the checkpoint' "family mismatch" -- \
-    mpirun -np 2 --oversubscribe "$PRMEVAL" run "$J" --set family=rlhflow
+bad_job 2 'key "model": .*/nope: No such file or directory' "missing model" -- \
+    prmeval_mpirun 2 "$J" --set model="$T/nope"
+bad_job 2 'family "rlhflow" does not match the checkpoint' "family mismatch" -- \
+    prmeval_mpirun 2 "$J" --set family=rlhflow
 printf '{"model": "%s", "data": "%s", "output": "%s", "modle": 1}\n' "$m" "$DATA" "$T/x.h5" > "$T/unknown.json"
-expect 2 'unknown.json: unknown key "modle"' "unknown key" -- "$PRMEVAL" run "$T/unknown.json"
-expect 2 '--set: key "max_tokens": expected an integer' "bad --set" -- "$PRMEVAL" run "$J" --set max_tokens=abc
-expect 2 'exceeds the checkpoint.s max_position_embeddings' "cut beyond the model" -- \
+bad_job 2 'unknown.json: unknown key "modle"' "unknown key" -- "$PRMEVAL" run "$T/unknown.json"
+bad_job 2 '--set: key "max_tokens": expected an integer' "bad --set" -- "$PRMEVAL" run "$J" --set max_tokens=abc
+bad_job 2 'exceeds the checkpoint.s max_position_embeddings' "cut beyond the model" -- \
     "$PRMEVAL" run "$J" --set max_tokens=100000
 cp -r "$m" "$T/broken"
 truncate -s 5000 "$T/broken/model.safetensors"
-expect 3 'model.safetensors' "truncated weights" -- "$PRMEVAL" run "$J" --set model="$T/broken"
+bad_job 3 'model.safetensors' "truncated weights" -- "$PRMEVAL" run "$J" --set model="$T/broken"
 if ! nvidia-smi -L >/dev/null 2>&1; then
-    expect 5 'key "backend" is "cuda" but no GPU is usable' "cuda without a GPU" -- \
+    bad_job 5 'key "backend" is "cuda" but no GPU is usable' "cuda without a GPU" -- \
         "$PRMEVAL" run "$J" --set backend=cuda
 fi
 # An output that cannot be written is found before any work, not after it.
-expect 4 'key "output": .*/nodir/x.h5: the folder .*/nodir does not exist' "output folder missing" -- \
-    mpirun -np 2 --oversubscribe "$PRMEVAL" run "$J" --set output="$T/nodir/x.h5"
+bad_job 4 'key "output": .*/nodir/x.h5: the folder .*/nodir does not exist' "output folder missing" -- \
+    prmeval_mpirun 2 "$J" --set output="$T/nodir/x.h5"
 if grep -q '^run:' "$T/bad.err"; then fail "output folder missing: the run started first"; fi
-expect 4 'key "json": .* is a folder' "json names a folder" -- "$PRMEVAL" run "$J" --set json="$T"
+bad_job 4 'key "json": .* is a folder' "json names a folder" -- "$PRMEVAL" run "$J" --set json="$T"
 [ ! -e "$T/x.h5" ] || fail "a failed run left a results file"
 
-if [ "$fails" -gt 0 ]; then
-    echo "$fails failures"
-    exit 1
-fi
-echo "run end to end: all checks passed"
+finish "run end to end: all checks passed"

@@ -12,33 +12,19 @@
 # exit code, and the job key in the results' provenance. And Skywork's BOS is
 # the tokenizer's bos_token (tokenizer_config.json), not config.json's id.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-PY=/usr/bin/python3
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 DATA="$PRMEVAL_SRC/data/subset400.jsonl"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 base="$T/base"
-"$PRMEVAL" tiny-model "$base" --family math-shepherd --seed 5 --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
-    --ffn 64 >/dev/null 2>&1
+tiny_model "$base" math-shepherd 5 1
 grep -q '"vocab_size":[[:space:]]*640' "$base/config.json" || { echo "FAIL: tiny model vocab_size is not 640"; exit 1; }
 
 ms="$T/math-shepherd-layout"
 cp -r "$base" "$ms"
 rm "$ms/tokenizer.json" "$ms/tokenizer_config.json"
 cp "$PRMEVAL_SRC/tests/data/spm/prmbench_bpe640.model" "$ms/tokenizer.model"
-cat > "$ms/tokenizer_config.json" <<'EOF'
-{"add_bos_token": true, "add_eos_token": false,
- "bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false},
- "clean_up_tokenization_spaces": false,
- "eos_token": {"__type": "AddedToken", "content": "</s>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false},
- "legacy": true, "model_max_length": 1000000000000000019884624838656, "pad_token": null, "sp_model_kwargs": {},
- "tokenizer_class": "LlamaTokenizer",
- "unk_token": {"__type": "AddedToken", "content": "<unk>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false}}
-EOF
+cp "$PRMEVAL_SRC/tests/data/spm/math_shepherd_tokenizer_config.json" "$ms/tokenizer_config.json"
 echo '{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}' > "$ms/special_tokens_map.json"
 
 twin="$T/tokenizer-json-twin"
@@ -72,7 +58,7 @@ job llemma "$llemma" ", \"tokenizer\": \"$ms\""
 job msbin "$T/ms-bin"
 job llemmabin "$T/llemma-bin" ", \"tokenizer\": \"$ms\""
 for r in ms twin llemma msbin llemmabin; do
-    PRMEVAL_MPI=0 "$PRMEVAL" run "$T/$r.job.json" --quiet --dump-tokens "$T/$r.tokens" 2> "$T/$r.log" ||
+    prmeval_run "$T/$r.job.json" --quiet --dump-tokens "$T/$r.tokens" 2> "$T/$r.log" ||
         { cat "$T/$r.log"; fail "run $r"; }
 done
 [ -s "$T/ms.tokens" ] || fail "no tokens dumped"
@@ -125,9 +111,9 @@ grep -q "folder holds *no tokenizer files" "$T/i.ll" || fail "inspect without to
 grep -q "(from --tokenizer)" "$T/i.ll2" || fail "inspect --tokenizer: source"
 # run without the key: exit 4 and what to pass
 set +e
-PRMEVAL_MPI=0 "$PRMEVAL" run "$T/llemma.job.json" --quiet --set tokenizer= --set output="$T/x.h5" \
+prmeval_run "$T/llemma.job.json" --quiet --set tokenizer= --set output="$T/x.h5" \
     2> "$T/nokey.err"; rc=$?
-PRMEVAL_MPI=0 "$PRMEVAL" run "$T/llemma.job.json" --quiet --set tokenizer="$T/nope" --set output="$T/y.h5" \
+prmeval_run "$T/llemma.job.json" --quiet --set tokenizer="$T/nope" --set output="$T/y.h5" \
     2> "$T/badkey.err"; rc2=$?
 set -e
 [ $rc -eq 4 ] && grep -q 'job key "tokenizer"' "$T/nokey.err" || { cat "$T/nokey.err"; fail "run without tokenizer: exit $rc"; }
@@ -136,8 +122,7 @@ set -e
 # Skywork: BOS is the tokenizer's bos_token (tokenizer_config.json), as the
 # reference writes tokenizer.bos_token + problem, not config.json's bos_token_id.
 sky="$T/skywork"
-"$PRMEVAL" tiny-model "$sky" --family skywork --seed 5 --layers 1 --hidden 32 --heads 2 --kv-heads 1 \
-    --ffn 64 >/dev/null 2>&1
+tiny_model "$sky" skywork 5 1
 want=$("$PRMEVAL" tokenize --tokenizer "$sky" --text '<|endoftext|>')
 "$PY" - "$sky/config.json" <<'EOF2'
 import json, sys
@@ -147,7 +132,7 @@ cat > "$T/sky.job.json" <<EOF2
 {"model": "$sky", "family": "skywork", "data": "$DATA", "output": "$T/sky.h5", "backend": "cpu",
  "max_tokens": 256, "limit": 3}
 EOF2
-PRMEVAL_MPI=0 "$PRMEVAL" run "$T/sky.job.json" --quiet --dump-tokens "$T/sky.tokens" 2> "$T/sky.log" ||
+prmeval_run "$T/sky.job.json" --quiet --dump-tokens "$T/sky.tokens" 2> "$T/sky.log" ||
     { cat "$T/sky.log"; fail "skywork run"; }
 first=$(head -1 "$T/sky.tokens" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ids"][0])')
 [ "[$first]" = "$want" ] || fail "skywork BOS is $first, want the tokenizer's bos_token $want (config.json says 7)"
@@ -157,10 +142,9 @@ import json, sys
 c = json.load(open(sys.argv[1])); c["bos_token"] = "hello world"; json.dump(c, open(sys.argv[1], "w"))
 EOF2
 set +e
-PRMEVAL_MPI=0 "$PRMEVAL" run "$T/sky.job.json" --quiet --set output="$T/sky2.h5" 2> "$T/sky2.err"; rc=$?
+prmeval_run "$T/sky.job.json" --quiet --set output="$T/sky2.h5" 2> "$T/sky2.err"; rc=$?
 set -e
 [ $rc -eq 3 ] && grep -q "bos_token \"hello world\" .* encodes to [0-9]* tokens, expected 1" "$T/sky2.err" ||
     { cat "$T/sky2.err"; fail "skywork multi-token bos_token: exit $rc"; }
 
-[ $fails -eq 0 ] && echo "tokenizer.model layouts: all checks passed"
-exit $fails
+finish "tokenizer.model layouts: all checks passed"

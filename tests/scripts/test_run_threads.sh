@@ -7,12 +7,8 @@
 # be identical to the byte. (Before the product was tiled per sequence,
 # src/backend/blas.h, 1 and 2 threads differed in the last bits on AMD EPYC.)
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 
 "$PRMEVAL" tiny-model "$T/m" --family qwen-prm --seed 5 --layers 1 --hidden 512 --heads 8 --kv-heads 2 \
     --ffn 1536 >/dev/null 2>&1
@@ -22,7 +18,7 @@ cat > "$T/job.json" <<EOF
 EOF
 one_rank() {  # name threads [--set k=v ...]
     local name=$1 threads=$2; shift 2
-    PRMEVAL_MPI=0 OMP_NUM_THREADS=$threads "$PRMEVAL" run "$T/job.json" --quiet --set output="$T/$name.h5" "$@" \
+    OMP_NUM_THREADS=$threads prmeval_run "$T/job.json" --quiet --set output="$T/$name.h5" "$@" \
         2> "$T/$name.log" || { cat "$T/$name.log"; fail "$name: run failed"; }
 }
 one_rank t1 1
@@ -39,12 +35,11 @@ for v in t2 t3 r3 b700; do
     done
 done
 # The rewards are a real spread (identical constants would prove nothing).
-/usr/bin/python3 - "$T/t1.h5" <<'PY' || fail "t1: the rewards are not a real spread"
+"$PY" - "$T/t1.h5" <<'PY' || fail "t1: the rewards are not a real spread"
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
     r = np.asarray(f["steps/score"][:], dtype=np.float64)
     print(f"{len(r)} step rewards, {len(np.unique(r))} distinct")
     sys.exit(0 if len(r) > 50 and len(np.unique(r)) > len(r) // 2 else 1)
 PY
-[ "$fails" = 0 ] && echo "1, 2, 3 threads, 3 ranks and another token budget: identical /steps, /samples, /metrics"
-exit $((fails > 0))
+finish "1, 2, 3 threads, 3 ranks and another token budget: identical /steps, /samples, /metrics"

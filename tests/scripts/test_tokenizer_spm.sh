@@ -13,12 +13,9 @@
 # Model: tests/data/spm/prmbench_bpe4k.model (4000 pieces, byte fallback,
 # a user-defined <step> and a control <ctrl>; tests/data/spm/make_models.sh).
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 js="$PRMEVAL_SRC/tests/js"
-PY=/usr/bin/python3
 for need in node; do
   command -v $need >/dev/null || { echo "FAIL: $need is not installed (scripts/deps.sh)" >&2; exit 1; }
 done
@@ -42,15 +39,7 @@ mk() { mkdir -p "$T/$1"; cp "$MODEL" "$T/$1/tokenizer.model"; }
 # tokenizer_config.json ("__type": "AddedToken" objects, no added_tokens_decoder)
 # and a special_tokens_map.json, which then wins (its pad_token is used).
 mk mathshepherd
-cat > "$T/mathshepherd/tokenizer_config.json" <<'EOF'
-{"add_bos_token": true, "add_eos_token": false,
- "bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false},
- "clean_up_tokenization_spaces": false,
- "eos_token": {"__type": "AddedToken", "content": "</s>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false},
- "legacy": true, "model_max_length": 1000000000000000019884624838656, "pad_token": null, "sp_model_kwargs": {},
- "tokenizer_class": "LlamaTokenizer",
- "unk_token": {"__type": "AddedToken", "content": "<unk>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false}}
-EOF
+cp "$PRMEVAL_SRC/tests/data/spm/math_shepherd_tokenizer_config.json" "$T/mathshepherd/tokenizer_config.json"
 echo '{"bos_token": "<s>", "eos_token": "</s>", "pad_token": "</s>", "unk_token": "<unk>"}' \
   > "$T/mathshepherd/special_tokens_map.json"
 # modern: transformers >= 4.34 layout, legacy false (Metaspace, prepend "first"),
@@ -74,17 +63,15 @@ mk noprefix
 echo '{"tokenizer_class": "LlamaTokenizer", "add_prefix_space": false, "add_bos_token": false}' \
   > "$T/noprefix/tokenizer_config.json"
 
-fail=0
 compare() {  # name folder inputs [--add-special]
   local name=$1 dir=$2 inputs=$3 flag=${4:-}
   local want="$T/$name.oracle" got="$T/$name.prmeval"
   node "$js/encode_oracle.mjs" "$T/$dir.oracle/tokenizer.json" "$inputs" $flag > "$want"
   "$PRMEVAL" tokenize --tokenizer "$T/$dir" --file "$inputs" --jsonl $flag > "$got"
-  [ "$(wc -l < "$want")" -eq "$(wc -l < "$inputs")" ] || { echo "FAIL $name: oracle line count" >&2; fail=1; return; }
+  [ "$(wc -l < "$want")" -eq "$(wc -l < "$inputs")" ] || { fail "$name: oracle line count"; return; }
   if ! cmp -s "$want" "$got"; then
-    echo "FAIL $name: ids differ from the oracle (line: oracle / prmeval):" >&2
+    fail "$name: ids differ from the oracle (line: oracle / prmeval):"
     diff <(cat -n "$want") <(cat -n "$got") | head -6 >&2 || true
-    fail=1
     return
   fi
   echo "ok $name: $(wc -l < "$inputs") inputs, $(grep -o '[0-9]\+' "$got" | wc -l) ids identical"
@@ -104,7 +91,7 @@ compare noprefix.prmbench noprefix "$texts"
 
 # SentencePiece's own encoder agrees with the legacy conversion on PRMBench.
 "$PRMEVAL" tokenize --tokenizer "$T/bare" --file "$texts" --jsonl > "$T/bare.prmbench"
-$PY - "$MODEL" "$texts" "$T/bare.prmbench" <<'EOF' || fail=1
+$PY - "$MODEL" "$texts" "$T/bare.prmbench" <<'EOF' || fail "SentencePiece's ids differ from prmeval's"
 import json, sys
 import sentencepiece as spm
 sp = spm.SentencePieceProcessor(model_file=sys.argv[1])
@@ -121,7 +108,7 @@ EOF
 # layout; add_eos_token appends </s>; the modern map's bos is ignored.
 out=$("$PRMEVAL" tokenize --tokenizer "$T/modern" --text "x" --add-special)
 [ "$out" = "[1,$("$PRMEVAL" tokenize --tokenizer "$T/modern" --text x | tr -d '[]'),2]" ] ||
-  { echo "FAIL: modern BOS/EOS: $out" >&2; fail=1; }
+  fail "modern BOS/EOS: $out"
 # A tokenizer.json folder of class LlamaTokenizerFast: the post-processor comes
 # from add_bos_token/add_eos_token (update_post_processor), not tokenizer.json;
 # another class keeps tokenizer.json's (here: BOS only).
@@ -133,18 +120,18 @@ echo '{"tokenizer_class": "PreTrainedTokenizerFast", "add_bos_token": false, "ad
   > "$T/otherjson/tokenizer_config.json"
 plain=$("$PRMEVAL" tokenize --tokenizer "$T/bare" --text "x y" | tr -d '[]')
 [ "$("$PRMEVAL" tokenize --tokenizer "$T/llamajson" --text "x y" --add-special)" = "[$plain,2]" ] ||
-  { echo "FAIL: LlamaTokenizerFast tokenizer.json: add_bos_token/add_eos_token not applied" >&2; fail=1; }
+  fail "LlamaTokenizerFast tokenizer.json: add_bos_token/add_eos_token not applied"
 [ "$("$PRMEVAL" tokenize --tokenizer "$T/otherjson" --text "x y" --add-special)" = "[1,$plain]" ] ||
-  { echo "FAIL: another class must keep tokenizer.json's post-processor" >&2; fail=1; }
+  fail "another class must keep tokenizer.json's post-processor"
 # The folder's tokenizer.json wins over tokenizer.model (as AutoTokenizer loads it).
 mkdir -p "$T/both" && cp "$MODEL" "$T/both/tokenizer.model" && cp "$T/bare.oracle/tokenizer.json" "$T/both/"
 sed -i 's/"<step>"/"<stepX>"/' "$T/both/tokenizer.json"
 [ "$("$PRMEVAL" tokenize --tokenizer "$T/both" --text "<stepX>")" = "[4]" ] ||
-  { echo "FAIL: a folder with both files must read tokenizer.json" >&2; fail=1; }
+  fail "a folder with both files must read tokenizer.json"
 # A tokenizer.model path works directly, with the configuration beside it.
 [ "$("$PRMEVAL" tokenize --tokenizer "$T/mathshepherd/tokenizer.model" --text "a" --add-special)" = \
   "$("$PRMEVAL" tokenize --tokenizer "$T/mathshepherd" --text "a" --add-special)" ] ||
-  { echo "FAIL: tokenizer.model path and folder differ" >&2; fail=1; }
+  fail "tokenizer.model path and folder differ"
 # Unsupported: a Unigram model, another tokenizer class; a folder without a tokenizer.
 spm_model_unigram="$T/unigram"
 mkdir -p "$spm_model_unigram"
@@ -157,13 +144,12 @@ open(sys.argv[2], "wb").write(m.SerializeToString())
 EOF
 set +e
 msg=$("$PRMEVAL" tokenize --tokenizer "$spm_model_unigram" --text a 2>&1); rc=$?
-[ $rc -eq 3 ] && [[ "$msg" == *"model_type is Unigram"* ]] || { echo "FAIL: Unigram: rc $rc: $msg" >&2; fail=1; }
+[ $rc -eq 3 ] && [[ "$msg" == *"model_type is Unigram"* ]] || fail "Unigram: rc $rc: $msg"
 mkdir -p "$T/t5" && cp "$MODEL" "$T/t5/tokenizer.model" && echo '{"tokenizer_class": "T5Tokenizer"}' > "$T/t5/tokenizer_config.json"
 msg=$("$PRMEVAL" tokenize --tokenizer "$T/t5" --text a 2>&1); rc=$?
-[ $rc -eq 3 ] && [[ "$msg" == *"T5Tokenizer"* ]] || { echo "FAIL: T5 class: rc $rc: $msg" >&2; fail=1; }
+[ $rc -eq 3 ] && [[ "$msg" == *"T5Tokenizer"* ]] || fail "T5 class: rc $rc: $msg"
 mkdir -p "$T/empty"
 msg=$("$PRMEVAL" tokenize --tokenizer "$T/empty" --text a 2>&1); rc=$?
-[ $rc -eq 4 ] && [[ "$msg" == *"no tokenizer.json or tokenizer.model"* ]] || { echo "FAIL: empty: rc $rc: $msg" >&2; fail=1; }
+[ $rc -eq 4 ] && [[ "$msg" == *"no tokenizer.json or tokenizer.model"* ]] || fail "empty: rc $rc: $msg"
 set -e
-[ $fail -eq 0 ] && echo "all tokenizer.model checks passed"
-exit $fail
+finish "all tokenizer.model checks passed"

@@ -12,23 +12,18 @@
 #    a message naming the file and the fault, nothing executed, no sanitizer
 #    report.
 set -euo pipefail
-: "${PRMEVAL:?}" "${PRMEVAL_SRC:?}" "${PRMEVAL_TMP:?}"
-T="$PRMEVAL_TMP"
-rm -rf "$T"
-mkdir -p "$T"
-PY=/usr/bin/python3
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 CONV="$PRMEVAL_SRC/tests/oracle/torch_bin.py"
 DATA="$PRMEVAL_SRC/data/subset400.jsonl"
 LIMIT=3
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 run_model() {  # family model out
     cat > "$3.job.json" <<EOF
 {"model": "$2", "family": "$1", "data": "$DATA", "output": "$3.h5", "backend": "cpu",
  "max_tokens": 256, "token_budget": 4096, "limit": $LIMIT}
 EOF
-    PRMEVAL_MPI=0 "$PRMEVAL" run "$3.job.json" --quiet 2> "$3.log"
+    prmeval_run "$3.job.json" --quiet 2> "$3.log"
 }
 
 same_results() {  # a.h5 b.h5: /steps scores equal as bits, and not all one value
@@ -46,8 +41,7 @@ for spec in "qwen-prm f32" "skywork bf16" "math-shepherd f16" "rlhflow bf16"; do
     fam=$1 dt=$2
     m="$T/$fam"
     before=$fails
-    "$PRMEVAL" tiny-model "$m" --family "$fam" --dtype "$dt" --seed 3 --layers 2 --hidden 32 --heads 2 \
-        --kv-heads 1 --ffn 64 >/dev/null 2>&1
+    tiny_model "$m" "$fam" 3 2 --dtype "$dt"
     tie=""
     [ "$fam" = skywork ] && tie="--tie"   # its config ties the LM head to the embedding
     "$PY" "$CONV" convert "$m" "$m.bin1" --fuse $tie
@@ -118,8 +112,4 @@ set -e
 grep -q "pytorch_model-00002-of-00003.bin: archive/data.pkl: opcode GLOBAL .* 'posix.system' is not allowed" \
     "$T/hostile_run.log" || { fail "run with a hostile shard: message"; cat "$T/hostile_run.log"; }
 
-if [ "$fails" -gt 0 ]; then
-    echo "$fails failures"
-    exit 1
-fi
-echo "torch .bin: all checks passed"
+finish "torch .bin: all checks passed"
