@@ -1,9 +1,10 @@
 /* pe_model_check_weights' scan for NaN and infinity (blocked, vectorized,
  * over the OpenMP threads) against where the bad values were planted: a tiny
  * checkpoint whose up_proj spans three scan blocks (2176 x 64 elements), in
- * f32, f16 and bf16, with Inf/NaN bit patterns written at chosen elements; the
- * error must name the first of them, the verdict and the content hash must not
- * depend on the thread count (1, 2, 3), and the largest finite values must
+ * f32, f16 and bf16, with Inf/NaN bit patterns written at chosen elements and
+ * tensors; the error must name the first of them (the first such tensor in the
+ * file's order, its first such element), the verdict and the content hash must
+ * not depend on the thread count (1, 2, 3), and the largest finite values must
  * pass. */
 #include <omp.h>
 #include <stdint.h>
@@ -40,8 +41,8 @@ static void write_model(pe_dtype dt)
         fprintf(stderr, "%s\n", e.msg);
 }
 
-/* Overwrites elements [from, from + count) of up_proj with the bit pattern v (esize bytes). */
-static void plant(size_t from, size_t count, uint32_t v, size_t esize)
+/* Overwrites elements [from, from + count) of tensor `name` with the bit pattern v (esize bytes). */
+static void plant_in(const char *name, size_t from, size_t count, uint32_t v, size_t esize)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
@@ -50,8 +51,8 @@ static void plant(size_t from, size_t count, uint32_t v, size_t esize)
     CHECK_INT(st_open_file(&s, path, &e), PE_OK);
     size_t base = 0;
     for (int i = 0; i < s.n; i++)
-        if (!strcmp(s.entries[i].name, UP)) {
-            CHECK_INT(s.entries[i].end - s.entries[i].begin, (size_t)UP_N * esize);
+        if (!strcmp(s.entries[i].name, name)) {
+            CHECK(s.entries[i].end - s.entries[i].begin >= (from + count) * esize);
             base = s.files[0].data_off + s.entries[i].begin;
         }
     st_close(&s);
@@ -64,6 +65,11 @@ static void plant(size_t from, size_t count, uint32_t v, size_t esize)
     for (size_t j = 0; j < count; j++)
         fwrite(&v, esize, 1, f);  /* little endian: the low esize bytes */
     fclose(f);
+}
+
+static void plant(size_t from, size_t count, uint32_t v, size_t esize)
+{
+    plant_in(UP, from, count, v, esize);
 }
 
 /* Runs the check with 1, 2 and 3 threads: the same code, message and hash
@@ -92,16 +98,23 @@ static int check(char *msg, size_t cap, uint64_t *hash)
     return code;
 }
 
-static void expect_element(size_t want, const char *dtname)
+static void expect_element_in(const char *tensor, size_t want, const char *dtname)
 {
     char msg[sizeof ((pe_err *)0)->msg], sub[96];
     uint64_t h;
     CHECK_INT(check(msg, sizeof msg, &h), PE_EINPUT);
     snprintf(sub, sizeof sub, "(element %zu of %s)", want, dtname);
     CHECK(strstr(msg, sub) != NULL);
-    CHECK(strstr(msg, UP) != NULL);
-    if (!strstr(msg, sub))
-        fprintf(stderr, "  wanted \"%s\" in: %s\n", sub, msg);
+    char name[128];
+    snprintf(name, sizeof name, "tensor '%s'", tensor);
+    CHECK(strstr(msg, name) != NULL);
+    if (!strstr(msg, sub) || !strstr(msg, name))
+        fprintf(stderr, "  wanted \"%s\" and \"%s\" in: %s\n", name, sub, msg);
+}
+
+static void expect_element(size_t want, const char *dtname)
+{
+    expect_element_in(UP, want, dtname);
 }
 
 static void test_dtype(pe_dtype dt, const char *dtname, size_t esize, uint32_t inf, uint32_t nan, uint32_t maxfin)
@@ -127,6 +140,12 @@ static void test_dtype(pe_dtype dt, const char *dtname, size_t esize, uint32_t i
     /* in the first block, before others */
     plant(5, 1, nan | (esize == 4 ? 0x80000000u : 0x8000u), esize);  /* a negative NaN */
     expect_element(5, dtname);
+    /* bad values in three tensors: the first in the file's (sorted) order is
+     * named, not the one with the lowest element index */
+    plant_in("model.norm.weight", 0, 1, nan, esize);
+    expect_element(5, dtname);
+    plant_in("model.layers.0.mlp.down_proj.weight", 100000, 1, inf, esize);
+    expect_element_in("model.layers.0.mlp.down_proj.weight", 100000, dtname);
 }
 
 int main(void)
