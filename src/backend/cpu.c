@@ -64,10 +64,12 @@ typedef struct cpu_model {
 enum { LM_CHUNK = 8 }; /* read-out rows per full-vocabulary sgemm: bounds logits to 8*V floats */
 
 /* An fp32 copy of a checked tensor of n elements, written to dst (or a new
- * allocation when dst is NULL). */
+ * allocation when dst is NULL). Weights go to pe_malloc_large (huge pages:
+ * fewer page faults at start-up, fewer TLB misses in the products); freed
+ * with free() like the rest. */
 static float *load_f32(float *dst, const pe_tensor *t, size_t n, pe_err *e)
 {
-    if (!dst && !(dst = pe_malloc(n * sizeof(float), e)))
+    if (!dst && !(dst = pe_malloc_large(n * sizeof(float), e)))
         return NULL;
     pe_tensor_convert_f32(t, 0, n, dst);
     return dst;
@@ -102,11 +104,11 @@ static int load_layer(cpu_layer *ly, const pe_layer_weights *w, const pe_config 
     size_t QD = (size_t)c->num_heads * c->head_dim, KD = (size_t)c->num_kv_heads * c->head_dim;
     if (!(ly->in_norm = load_f32(NULL, &w->in_norm, H, e)) ||
         !(ly->post_norm = load_f32(NULL, &w->post_norm, H, e)) ||
-        !(ly->wqkv = pe_malloc((QD + 2 * KD) * H * sizeof(float), e)) ||
+        !(ly->wqkv = pe_malloc_large((QD + 2 * KD) * H * sizeof(float), e)) ||
         !load_f32(ly->wqkv, &w->wq, QD * H, e) || !load_f32(ly->wqkv + QD * H, &w->wk, KD * H, e) ||
         !load_f32(ly->wqkv + (QD + KD) * H, &w->wv, KD * H, e) ||
         !(ly->wo = load_f32(NULL, &w->wo, H * QD, e)) ||
-        !(ly->wgu = pe_malloc(2 * F * H * sizeof(float), e)) ||
+        !(ly->wgu = pe_malloc_large(2 * F * H * sizeof(float), e)) ||
         !load_f32(ly->wgu, &w->w_gate, F * H, e) || !load_f32(ly->wgu + F * H, &w->w_up, F * H, e) ||
         !(ly->wdown = load_f32(NULL, &w->w_down, H * F, e)))
         return e->code;
@@ -127,7 +129,7 @@ static int load_head(cpu_model *m, const pe_model *pm, pe_err *e)
     if (m->head.d.mlp_w && (!(m->mlp_w = load_f32(NULL, &w->head_mlp_w, H * H, e)) ||
                             !(m->mlp_b = load_f32(NULL, &w->head_mlp_b, H, e))))
         return e->code;
-    if (!(m->rows = pe_malloc(R * H * sizeof(float), e)) || !(m->rows_b = pe_malloc(R * sizeof(float), e)))
+    if (!(m->rows = pe_malloc_large(R * H * sizeof(float), e)) || !(m->rows_b = pe_malloc(R * sizeof(float), e)))
         return e->code;
     return pe_model_head_rows(pm, &m->head, m->rows, m->rows_b, e);
 }

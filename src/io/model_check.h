@@ -11,9 +11,11 @@
 #include "../core/err.h"
 #include "model.h"
 
-/* One pass over every used tensor (the pages are read anyway by the backend
- * right after). A NaN or infinity is PE_EINPUT naming the file, the tensor and
- * the element. *hash: a 64-bit hash of the tensors' names, dtypes, shapes and
+/* Reads every used tensor twice (the pages are read anyway by the backend
+ * right after): the NaN/Inf scan on the OpenMP threads, then the hash, one
+ * sequential pass. A NaN or infinity is PE_EINPUT naming the file, the first
+ * such tensor and its first such element, whatever the thread count; out of
+ * memory for the scan's table (one entry per tensor) is PE_ERESOURCE. *hash: a 64-bit hash of the tensors' names, dtypes, shapes and
  * bytes, and of the folder's config.json and tokenizer.json bytes (not
  * cryptographic: it tells copies apart, it does not resist forgery). */
 int pe_model_check_weights(const pe_model *m, uint64_t *hash, pe_err *e);
