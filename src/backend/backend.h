@@ -36,7 +36,9 @@ typedef struct pe_kv_ref {
  * pos0[s], pos0[s]+1, ... and attend causally to the ancestors' keys/values and
  * their own. keep[s] >= 0 asks the backend to store the segment's keys/values
  * of every layer in that cache slot (an unused slot), for later batches;
- * the slots evict[0 .. nevict-1] are freed before the batch runs. */
+ * the slots evict[0 .. nevict-1] are freed before the batch runs. Slots
+ * still filled after a schedule's last batch are freed with
+ * pe_backend.release, not with a batch. */
 typedef struct pe_batch {
     const int32_t *tokens;     /* (ntok) */
     int64_t ntok;
@@ -63,6 +65,13 @@ typedef struct pe_batch {
  * (pos0 + length) of a segment. Errors are PE_EINPUT naming what is wrong. */
 int pe_batch_check(const pe_batch *b, int vocab, int nslots, const int64_t *slot_pos0,
                    const int64_t *slot_len, int64_t *max_len, pe_err *e);
+/* The check every backend makes on a release list (pe_backend.release)
+ * before it frees anything (batch.c): n >= 0, slots present when n > 0, and
+ * each slot in [0, nslots), filled (slot_len > 0) and named once. Releasing
+ * an empty slot is refused, as evicting one is: the engine frees only what it
+ * kept, so an empty slot in the list is a bookkeeping bug, not a no-op.
+ * Errors are PE_EINPUT naming the slot. */
+int pe_release_check(const int *slots, int n, int nslots, const int64_t *slot_len, pe_err *e);
 /* Absolute positions of the packed rows: pos[t] = pos0[s] + t - seq_start[s]
  * (pos0 NULL: 0). */
 void pe_batch_positions(const pe_batch *b, int32_t *pos);
@@ -78,6 +87,13 @@ struct pe_backend {
     int64_t kv_bytes_per_token;
     /* rewards: (nread, nout) floats, nout per read-out position */
     int (*score)(pe_backend *b, const pe_batch *batch, float *rewards, pe_err *e);
+    /* Frees the cache slots slots[0 .. n-1] (their memory goes back: host or
+     * device) without running anything; the engine calls it after a schedule's
+     * last batch so that the next schedule finds the cache empty. The list is
+     * checked whole with pe_release_check first: on an error nothing is freed.
+     * Required when kv_bytes_per_token > 0; NULL otherwise (never called).
+     * Like score, not to overlap another call on the same backend. */
+    int (*release)(pe_backend *b, const int *slots, int n, pe_err *e);
     void (*destroy)(pe_backend *b);
 };
 

@@ -1,5 +1,6 @@
 /* The batch contract of backend.h checked once for every backend: the CPU
- * and CUDA backends call pe_batch_check before they trust a batch. */
+ * and CUDA backends call pe_batch_check before they trust a batch, and
+ * pe_release_check before they free the slots a release names. */
 #include <stdlib.h>
 
 #include "backend.h"
@@ -117,6 +118,22 @@ int pe_batch_check(const pe_batch *b, int vocab, int nslots, const int64_t *slot
     if (nslots < 0 || (nslots > 0 && (!slot_pos0 || !slot_len)))
         return pe_fail(e, PE_EINPUT, "batch: the backend's slot table is missing");
     return check_ctx(b, nslots, slot_pos0, slot_len, max_len, e);
+}
+
+int pe_release_check(const int *slots, int n, int nslots, const int64_t *slot_len, pe_err *e)
+{
+    if (n < 0 || (n > 0 && !slots))
+        return pe_fail(e, PE_EINPUT, "release: %d slots without a list", n);
+    for (int i = 0; i < n; i++) {
+        int k = slots[i];
+        if (k < 0 || k >= nslots || !slot_len || slot_len[k] <= 0)
+            return pe_fail(e, PE_EINPUT, "release: entry %d names slot %d, which holds nothing (%d slots)", i, k,
+                           nslots);
+        for (int j = 0; j < i; j++) /* a list is a few slots: the ones kept across a batch boundary */
+            if (slots[j] == k)
+                return pe_fail(e, PE_EINPUT, "release: slot %d is named twice (entries %d and %d)", k, j, i);
+    }
+    return PE_OK;
 }
 
 void pe_batch_positions(const pe_batch *b, int32_t *pos)

@@ -254,14 +254,31 @@ static size_t slot_floats_per_token(const pe_config *c)
     return (size_t)c->num_layers * 2 * (size_t)c->num_kv_heads * (size_t)c->head_dim;
 }
 
+/* Slot k's keys/values go back to the heap; the slot is empty again. */
+static void free_slot(cpu_model *m, int k)
+{
+    free(m->slot_kv[k]);
+    m->slot_kv[k] = NULL;
+    m->slot_len[k] = 0;
+}
+
 static void evict_slots(cpu_model *m, const pe_batch *b)
 {
-    for (int i = 0; i < b->nevict; i++) {
-        int k = b->evict[i];
-        free(m->slot_kv[k]);
-        m->slot_kv[k] = NULL;
-        m->slot_len[k] = 0;
+    for (int i = 0; i < b->nevict; i++)
+        free_slot(m, b->evict[i]);
+}
+
+/* pe_backend.release: the slots a schedule still holds after its last batch. */
+static int cpu_release(pe_backend *b, const int *slots, int n, pe_err *e)
+{
+    cpu_model *m = b->impl;
+    if (pe_release_check(slots, n, m->nslots, m->slot_len, e)) {
+        pe_err_prefix(e, "cpu backend: ");
+        return e->code;
     }
+    for (int i = 0; i < n; i++)
+        free_slot(m, slots[i]);
+    return PE_OK;
 }
 
 /* Storage for the batch's kept segments (the table grows to the highest
@@ -454,6 +471,7 @@ int pe_backend_cpu_create(pe_backend *b, const pe_model *pm, const pe_head_spec 
     snprintf(b->device, sizeof b->device, "cpu (%d threads)", omp_get_max_threads());
     b->impl = m;
     b->score = cpu_score;
+    b->release = cpu_release;
     b->destroy = cpu_destroy;
     return 0;
 fail:

@@ -598,6 +598,26 @@ static int cuda_score(pe_backend *b, const pe_batch *bt, float *rewards, pe_err 
     return rc;
 }
 
+/* pe_backend.release: frees the device memory of the slots a schedule still
+ * holds after its last batch; no kernel runs. */
+static int cuda_release(pe_backend *b, const int *slots, int n, pe_err *e)
+{
+    cuda_state *s = b->impl;
+    if (pe_release_check(slots, n, s->nslots, s->slot_len, e)) {
+        pe_err_prefix(e, "cuda backend: ");
+        return e->code;
+    }
+    if (n == 0)
+        return PE_OK;
+    /* score_batch ends with a synchronize; wait anyway, so that no kernel
+     * still reads a slot when its memory goes back */
+    if (CUDA_CHECK(cudaSetDevice(s->device), e) || CUDA_CHECK(cudaStreamSynchronize(s->stream), e))
+        return e->code;
+    for (int i = 0; i < n; i++)
+        slot_free(s, slots[i]);
+    return PE_OK;
+}
+
 static void cuda_destroy(pe_backend *b)
 {
     cuda_state *s = b ? b->impl : NULL;
@@ -693,6 +713,7 @@ int pe_cuda_module_create(pe_backend *b, const pe_model *m, const pe_head_spec *
     b->name = "cuda";
     b->nout = head->d.nout;
     b->score = cuda_score;
+    b->release = cuda_release;
     b->destroy = cuda_destroy;
     s->device = device;
     s->cfg = *c;

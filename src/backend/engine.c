@@ -549,19 +549,15 @@ static int pack_segs(const pe_schedule *s, int bi, packed_segs *x, pe_err *e)
     return PE_OK;
 }
 
-/* The backend frees a batch's evictions before it runs it: after the last
- * batch, a batch of one token without read-outs frees the slots the last
- * batch still read, so that the next schedule on this backend finds its
- * cache empty. */
-static int release_slots(pe_backend *b, const int *evict, int nevict, pe_err *e)
+/* The backend frees a batch's evictions before it runs it; the slots the
+ * last batch still read are freed after it with the backend's release, so
+ * that the next schedule on this backend finds its cache empty. */
+static int release_slots(pe_backend *b, const int *slots, int n, pe_err *e)
 {
-    const int32_t tok = 0;
-    const int64_t seq_start[2] = {0, 1}, pos0 = 0;
-    const int keep = -1;
-    float none = 0.0f;
-    pe_batch x = {.tokens = &tok, .ntok = 1, .seq_start = seq_start, .nseq = 1, .pos0 = &pos0, .keep = &keep,
-                  .evict = evict, .nevict = nevict};
-    return b->score(b, &x, &none, e);
+    if (!b->release)
+        return pe_fail(e, PE_EGENERIC, "schedule: backend %s keeps keys/values but cannot release them",
+                       b->name ? b->name : "?");
+    return b->release(b, slots, n, e);
 }
 
 static int run_reuse(pe_backend *b, pe_schedule *s, int bi, float *const *rewards, pe_schedule_stats *st,

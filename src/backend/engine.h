@@ -103,9 +103,10 @@ typedef struct pe_schedule_stats {
  * rewards[i] (nread of seqs[i] times b->nout floats) receives the rewards of
  * sequence i as they become known. st may be NULL. With prefix reuse the
  * schedule assumes the backend's cache empty when batch 0 runs and leaves it
- * so: after the last batch, a batch of one token without read-outs evicts
- * the slots that the last batch still read (a backend frees a batch's
- * evictions even when it has no read-outs). */
+ * so: after the last batch it frees the slots that the last batch still read
+ * with the backend's release (backend.h); no batch runs for that. A schedule
+ * stopped before its last batch (an error, a signal) leaves its slots to the
+ * backend's destroy. */
 int pe_schedule_run(pe_backend *b, pe_schedule *s, int bi, float *const *rewards, pe_schedule_stats *st,
                     pe_err *e);
 void pe_schedule_free(pe_schedule *s);

@@ -1,6 +1,7 @@
 /* pe_batch_check (src/backend/batch.c), the one validation of a batch both
  * backends make: a well-formed batch with prefix reuse passes, and each
- * malformed variant is refused with PE_EINPUT naming what is wrong. */
+ * malformed variant is refused with PE_EINPUT naming what is wrong. The same
+ * for pe_release_check, the validation of a release list. */
 #include <string.h>
 
 #include "backend/backend.h"
@@ -53,8 +54,38 @@ static int check(fixture *f, pe_err *e, int64_t *max_len)
     setup(f); \
 } while (0)
 
+/* Release lists against slots 0 (2 tokens), 1 (4 tokens), 2 (empty). */
+static void test_release_check(void)
+{
+    const int64_t len[3] = {2, 4, 0};
+    pe_err e = {0};
+    const int ok[2] = {1, 0};
+    CHECK_INT(pe_release_check(ok, 2, 3, len, &e), PE_OK);
+    CHECK_INT(pe_release_check(NULL, 0, 3, len, &e), PE_OK);
+    CHECK_INT(pe_release_check(NULL, 0, 0, NULL, &e), PE_OK);
+    struct { int slots[2], n; const char *what; } bad[] = {
+        {{2, 0}, 1, "entry 0 names slot 2, which holds nothing"}, /* empty: refused, as an eviction */
+        {{0, 3}, 2, "entry 1 names slot 3, which holds nothing"}, /* past the table */
+        {{-1, 0}, 1, "names slot -1"},
+        {{1, 1}, 2, "slot 1 is named twice"},
+        {{0, 0}, -1, "-1 slots"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pe_err_clear(&e);
+        CHECK_INT(pe_release_check(bad[i].slots, bad[i].n, 3, len, &e), PE_EINPUT);
+        if (!strstr(e.msg, bad[i].what))
+            fprintf(stderr, "message \"%s\" lacks \"%s\"\n", e.msg, bad[i].what);
+        CHECK(strstr(e.msg, bad[i].what) != NULL);
+    }
+    pe_err_clear(&e);
+    CHECK_INT(pe_release_check(NULL, 1, 3, len, &e), PE_EINPUT);
+    pe_err_clear(&e);
+    CHECK_INT(pe_release_check(ok, 1, 0, NULL, &e), PE_EINPUT); /* no table: nothing to free */
+}
+
 int main(void)
 {
+    test_release_check();
     fixture f;
     pe_err e = {0};
     int64_t max_len = 0;

@@ -8,7 +8,11 @@
  * bitwise identical to each other for every token_budget, cache bound (0:
  * every shared ancestor recomputed) and 1, 2 or 3 threads. One backend runs
  * every schedule of a model in turn, so a slot left behind would fail the
- * next schedule's first keep. */
+ * next schedule's first keep. The release of slots (backend.h) is checked
+ * against the allocator's own count of bytes in use: a schedule whose last
+ * batch leaves slots filled ends with the heap as it began, and releasing a
+ * slot gives back at least its keys/values. */
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,29 @@
 #define REL_TOL 1e-5
 
 static int exact_products; /* the period is below the tile: reuse gives the same bits */
+
+/* Bytes the allocator has handed out and not had back: ASan's count in the
+ * sanitizer build (its malloc replaces glibc's; exact: HEAP_SLACK 0), glibc's
+ * (main arena: blocks and mmapped chunks) otherwise; the backend allocates on
+ * this thread. glibc counts small freed blocks waiting in its per-thread
+ * cache (tcache) as in use, so its count moves by a few hundred bytes without
+ * a leak (measured: 80 to 352): HEAP_SLACK bytes of it are let pass, less
+ * than the slots a schedule checked here releases (2.8 to 5.4 KiB). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_SLACK 0
+size_t __sanitizer_get_current_allocated_bytes(void);
+static int64_t heap_bytes(void)
+{
+    return (int64_t)__sanitizer_get_current_allocated_bytes();
+}
+#else
+#define HEAP_SLACK 1024
+static int64_t heap_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (int64_t)(mi.uordblks + mi.hblkhd);
+}
+#endif
 #define MAXSEQ 40
 #define MAXTOK 48
 
@@ -285,6 +312,154 @@ static void check_slot_table(const pe_config *cfg)
     synth_free_model(&sm);
 }
 
+/* No slot of the first 64 is readable: each read is refused as empty. */
+static int all_slots_empty(pe_backend *b)
+{
+    int32_t tok[2] = {1, 2};
+    int64_t ss[2] = {0, 2}, ro[1] = {1}, p0 = 0;
+    int cs[2] = {0, 1}, none = -1;
+    float out[4];
+    for (int k = 0; k < 64; k++) {
+        pe_kv_ref r = {-1, k};
+        pe_batch x = {.tokens = tok, .ntok = 2, .seq_start = ss, .nseq = 1, .readout = ro, .nread = 1, .pos0 = &p0,
+                      .ctx_start = cs, .ctx = &r, .keep = &none};
+        pe_err e = {0};
+        if (b->score(b, &x, out, &e) != PE_EINPUT || !strstr(e.msg, "holds nothing")) {
+            fprintf(stderr, "slot %d is still filled after the schedule\n", k);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A schedule whose last batch still reads kept slots (its cache_bytes > 0):
+ * the engine releases them, so that the heap ends as it began, within
+ * HEAP_SLACK (a warm-up run
+ * of the same schedule grew the work buffers and the slot table first), the
+ * backend scored with the slots held (the peak is higher) and every slot is
+ * empty afterwards. */
+static void check_schedule_release(const pe_config *cfg, const shard *sh)
+{
+    synth_model_t sm;
+    if (synth_model(&sm, cfg, 11, 8, PE_DT_F32)) {
+        CHECK(0);
+        return;
+    }
+    pe_head_spec spec;
+    CHECK_INT(synth_bind_head(&sm, "qwen_prm", 5, 9, &spec), 0);
+    pe_backend b;
+    pe_err e = {0};
+    pe_backend_cpu_threads(1);
+    CHECK_INT(pe_backend_cpu_create(&b, &sm.m, &spec, &e), 0);
+    float **rw = alloc_rw(sh);
+    run_totals tt;
+    int tried = 0;
+    for (int64_t budget = 8; budget <= 64; budget *= 2) {
+        CHECK_INT(score(&b, sh, 1, budget, (int64_t)1 << 40, rw, &tt), 0); /* warm-up */
+        CHECK(all_slots_empty(&b));
+        pe_engine_opts o = {.token_budget = budget, .prefix_reuse = 1, .cache_bytes = (int64_t)1 << 40};
+        pe_schedule *s;
+        CHECK_INT(pe_schedule_build(sh->s, sh->n, &o, b.kv_bytes_per_token, &s, &e), 0);
+        int nb = pe_schedule_nbatches(s);
+        int64_t before = heap_bytes(), peak = before, last_cache = 0;
+        for (int bi = 0; bi < nb; bi++) {
+            pe_schedule_stats st;
+            if (pe_schedule_run(&b, s, bi, rw, &st, &e)) {
+                fprintf(stderr, "release check, budget %lld, batch %d: %s\n", (long long)budget, bi, e.msg);
+                CHECK(0);
+                break;
+            }
+            int64_t now = heap_bytes();
+            peak = now > peak ? now : peak;
+            last_cache = st.cache_bytes;
+        }
+        int64_t after = heap_bytes();
+        pe_schedule_free(s);
+        if (last_cache <= 2 * HEAP_SLACK)
+            continue; /* the last batch read too few slots to tell */
+        tried++;
+        if (llabs(after - before) > HEAP_SLACK)
+            fprintf(stderr, "budget %lld: heap %lld bytes before the schedule, %lld after (last batch kept %lld)\n",
+                    (long long)budget, (long long)before, (long long)after, (long long)last_cache);
+        CHECK(llabs(after - before) <= HEAP_SLACK);
+        CHECK(peak >= before + last_cache);
+        CHECK(all_slots_empty(&b));
+    }
+    CHECK(tried > 0);
+    b.destroy(&b);
+    free_rw(rw);
+    synth_free_model(&sm);
+}
+
+/* pe_backend.release on hand-made slots: the memory of a 40-token slot goes
+ * back; an empty, out-of-range or repeated slot is refused and nothing is
+ * freed; a released slot reads as empty and can be kept into again. */
+static void check_release(const pe_config *cfg)
+{
+    synth_model_t sm;
+    if (synth_model(&sm, cfg, 3, 8, PE_DT_F32)) {
+        CHECK(0);
+        return;
+    }
+    pe_head_spec spec;
+    synth_bind_head(&sm, "value_sigmoid", 0, 0, &spec);
+    pe_backend b;
+    pe_err e = {0};
+    CHECK_INT(pe_backend_cpu_create(&b, &sm.m, &spec, &e), 0);
+    CHECK(b.release != NULL);
+    int32_t toks[42];
+    for (int i = 0; i < 42; i++)
+        toks[i] = 1 + i;
+    int64_t ss2[3] = {0, 40, 42}, p0[2] = {0, 0}, ro[1] = {41};
+    int keeps[2] = {0, 1};
+    float out[4];
+    /* slot 0: 40 tokens, slot 1: 2 tokens (two prompts, both kept) */
+    pe_batch two = {.tokens = toks, .ntok = 42, .seq_start = ss2, .nseq = 2, .readout = ro, .nread = 1,
+                    .pos0 = p0, .keep = keeps};
+    CHECK_INT(b.score(&b, &two, out, &e), 0);
+    int bad[][2] = {{2, -1}, {-1, -1}, {1, 1}, {0, 7}};
+    for (int i = 0; i < 4; i++) {
+        int n = bad[i][1] < 0 && bad[i][0] != 0 ? 1 : 2;
+        int64_t h = heap_bytes();
+        pe_err_clear(&e);
+        CHECK_INT(b.release(&b, bad[i], n, &e), PE_EINPUT);
+        CHECK(strstr(e.msg, "cpu backend: release") != NULL);
+        CHECK(heap_bytes() == h);
+    }
+    pe_err_clear(&e);
+    CHECK_INT(b.release(&b, NULL, 1, &e), PE_EINPUT);
+    CHECK_INT(b.release(&b, NULL, 0, &e), 0);
+    int slot0 = 0, slot1 = 1;
+    int64_t h0 = heap_bytes();
+    CHECK_INT(b.release(&b, &slot0, 1, &e), 0);
+    int64_t h1 = heap_bytes();
+    if (h0 - h1 < 40 * b.kv_bytes_per_token)
+        fprintf(stderr, "release of 40 tokens gave back %lld bytes (%lld expected)\n", (long long)(h0 - h1),
+                (long long)(40 * b.kv_bytes_per_token));
+    CHECK(h0 - h1 >= 40 * b.kv_bytes_per_token);
+    pe_err_clear(&e);
+    CHECK_INT(b.release(&b, &slot0, 1, &e), PE_EINPUT); /* now empty */
+    CHECK(strstr(e.msg, "slot 0") && strstr(e.msg, "holds nothing"));
+    /* slot 1 is still there: a segment continues from it */
+    int64_t ss1[2] = {0, 1}, p2 = 2, ro0[1] = {0};
+    int cs[2] = {0, 1}, none = -1;
+    pe_kv_ref r1 = {-1, 1};
+    pe_batch cont = {.tokens = toks, .ntok = 1, .seq_start = ss1, .nseq = 1, .readout = ro0, .nread = 1,
+                     .pos0 = &p2, .ctx_start = cs, .ctx = &r1, .keep = &none};
+    CHECK_INT(b.score(&b, &cont, out, &e), 0);
+    CHECK_INT(b.release(&b, &slot1, 1, &e), 0);
+    CHECK(all_slots_empty(&b));
+    /* a released slot takes a keep again */
+    int k0 = 0;
+    int64_t ss1b[2] = {0, 2};
+    pe_batch again = {.tokens = toks, .ntok = 2, .seq_start = ss1b, .nseq = 1, .readout = ro0, .nread = 1,
+                      .pos0 = p0, .keep = &k0};
+    CHECK_INT(b.score(&b, &again, out, &e), 0);
+    CHECK_INT(b.release(&b, &k0, 1, &e), 0);
+    b.destroy(&b);
+    synth_free_model(&sm);
+}
+
 int main(void)
 {
     pe_err e = {0};
@@ -313,5 +488,7 @@ int main(void)
     check_model("mistral bf16 window 5", &mistral, PE_DT_BF16, "lm_full_softmax", &sh, 0);
     check_model("llama3 rope f16", &llama, PE_DT_F16, "qwen_prm", &sh, 1);
     check_slot_table(&qwen);
+    check_release(&qwen);
+    check_schedule_release(&qwen, &sh);
     return pe_check_done();
 }

@@ -42,6 +42,15 @@ static int fake_score(pe_backend *b, const pe_batch *x, float *rewards, pe_err *
     return PE_OK;
 }
 
+/* pe_engine_score keeps no slot (whole sequences): a release is a violation. */
+static int fake_release(pe_backend *b, const int *slots, int n, pe_err *e)
+{
+    fake *f = b->impl;
+    (void)slots;
+    f->violations++;
+    return pe_fail(e, PE_EGENERIC, "fake backend: release of %d slots, none kept", n);
+}
+
 static void test_plan_by_hand(void)
 {
     /* lengths 3,4,10,2,2,1 with budget 8: [3,4] [10 alone] [2,2,1] */
@@ -114,7 +123,7 @@ static void test_random(int round)
 
     /* the read-out map, through the fake backend */
     fake f = {budget, 0, 0};
-    pe_backend b = {.name = "fake", .impl = &f, .score = fake_score};
+    pe_backend b = {.name = "fake", .impl = &f, .score = fake_score, .release = fake_release};
     pe_engine_stats st;
     CHECK_INT(pe_engine_score(&b, s, n, budget, rw, &st, &e), 0);
     CHECK_INT(f.violations, 0);

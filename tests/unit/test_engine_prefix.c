@@ -5,7 +5,9 @@
  * ancestors' spans (in-batch segments or cache slots) as an attention would,
  * and the read-out's position. The oracle hashes each sequence's own tokens,
  * so every reward checks the tree, the positions, the ancestors and the
- * scatter exactly. A hand-worked shard gives the expected batches; random
+ * scatter exactly. The fake counts every slot kept, evicted and released:
+ * after each schedule all it ever kept is freed, the release comes after the
+ * last batch, and no batch beyond the schedule's is scored. A hand-worked shard gives the expected batches; random
  * shards are run for every token_budget and several cache bounds. */
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,8 @@ typedef struct fake {
     uint64_t slot_hash[FAKE_SLOTS];   /* hash of the slot's own tokens */
     int64_t held, peak, tokens;
     int calls, violations;
+    int nbatches;                     /* the schedule's batches, set by run_shard */
+    int keeps, evicts, releases, released; /* slots kept/evicted; release calls, slots released */
 } fake;
 
 static void violation(fake *f, const char *what, int64_t a)
@@ -92,9 +96,12 @@ static int fake_score(pe_backend *b, const pe_batch *x, float *rewards, pe_err *
         if (!x->ctx_start || x->ctx_start[last + 1] - x->ctx_start[last] < last)
             violation(f, "batch over the budget holds more than a segment and its ancestors", x->ntok);
     }
+    if (f->releases > 0)
+        violation(f, "a batch scored after the release", f->calls);
     for (int i = 0; i < x->nevict; i++) {
         f->held -= KV * f->slot_len[x->evict[i]];
         f->slot_len[x->evict[i]] = 0;
+        f->evicts++;
     }
     uint64_t *local = malloc((size_t)x->nseq * sizeof *local);
     for (int s = 0; s < x->nseq; s++) {
@@ -127,6 +134,7 @@ static int fake_score(pe_backend *b, const pe_batch *x, float *rewards, pe_err *
         f->slot_len[k] = x->seq_start[s + 1] - x->seq_start[s];
         f->slot_hash[k] = local[s];
         f->held += KV * f->slot_len[k];
+        f->keeps++;
     }
     free(local);
     if (f->held > f->peak)
@@ -136,6 +144,40 @@ static int fake_score(pe_backend *b, const pe_batch *x, float *rewards, pe_err *
         computes |= x->keep[s] >= 0;
     f->tokens += computes ? x->ntok : 0;
     return PE_OK;
+}
+
+/* Checks the list on its own (not with pe_release_check, which the backends
+ * use): every slot named is in the table, filled and named once. */
+static int fake_release(pe_backend *b, const int *slots, int n, pe_err *e)
+{
+    fake *f = b->impl;
+    f->releases++;
+    if (f->calls != f->nbatches)
+        violation(f, "release not right after the schedule's last batch: batches scored", f->calls);
+    if (n <= 0 || !slots)
+        return pe_fail(e, PE_EGENERIC, "fake backend: release of %d slots", n);
+    for (int i = 0; i < n; i++) {
+        int k = slots[i];
+        if (k < 0 || k >= f->nslots || f->slot_len[k] <= 0)
+            return pe_fail(e, PE_EGENERIC, "fake backend: release names slot %d, which holds nothing", k);
+        for (int j = 0; j < i; j++)
+            if (slots[j] == k)
+                return pe_fail(e, PE_EGENERIC, "fake backend: release names slot %d twice", k);
+    }
+    for (int i = 0; i < n; i++) {
+        f->held -= KV * f->slot_len[slots[i]];
+        f->slot_len[slots[i]] = 0;
+        f->released++;
+    }
+    return PE_OK;
+}
+
+/* After a schedule: every slot kept has been evicted or released, nothing is
+ * held, and the fake scored exactly the schedule's batches. */
+static int fake_clean(const fake *f)
+{
+    return f->keeps == f->evicts + f->released && fake_used_slots(f) == 0 && f->held == 0 && f->calls == f->nbatches &&
+           f->releases <= 1;
 }
 
 /* ---- shards ---------------------------------------------------------------- */
@@ -245,7 +287,8 @@ static int run_shard(const shard *sh, int reuse, int64_t budget, int64_t bound, 
     f->budget = budget;
     f->bound = bound;
     memset(tt, 0, sizeof *tt);
-    pe_backend b = {.name = "fake", .impl = f, .nout = 2, .kv_bytes_per_token = KV, .score = fake_score};
+    pe_backend b = {.name = "fake", .impl = f, .nout = 2, .kv_bytes_per_token = KV, .score = fake_score,
+                    .release = fake_release};
     pe_engine_opts o = {.token_budget = budget, .prefix_reuse = reuse, .cache_bytes = bound};
     pe_schedule *s;
     pe_err e = {0};
@@ -253,7 +296,7 @@ static int run_shard(const shard *sh, int reuse, int64_t budget, int64_t bound, 
         fprintf(stderr, "build: %s\n", e.msg);
         return 1;
     }
-    tt->nbatches = pe_schedule_nbatches(s);
+    tt->nbatches = f->nbatches = pe_schedule_nbatches(s);
     for (int bi = 0; bi < tt->nbatches; bi++) {
         pe_schedule_stats st;
         if (pe_schedule_run(&b, s, bi, rw, &st, &e)) {
@@ -323,6 +366,7 @@ static void test_hand(void)
     CHECK_INT(run_shard(&sh, 1, 100, 1000, rw, &f, &tt, st, 8), 0);
     const int64_t one[][5] = {{15, 0, 4, 5, 0}};
     check_batches("budget 100", st, tt.nbatches, one, 1);
+    CHECK(fake_clean(&f));
     CHECK(rewards_ok(&sh, rw));
     CHECK_INT(tt.prompt, 7 + 5 + 3 + 7);
 
@@ -332,6 +376,7 @@ static void test_hand(void)
     CHECK_INT(run_shard(&sh, 1, 3, 1000, rw, &f, &tt, st, 8), 0);
     const int64_t kept[][5] = {{2, 0, 0, 1, 20}, {3, 0, 1, 1, 30}, {3, 0, 2, 2, 30}, {7, 0, 1, 1, 0}};
     check_batches("budget 3, cache 1000", st, tt.nbatches, kept, 4);
+    CHECK(fake_clean(&f));
     CHECK(rewards_ok(&sh, rw));
     CHECK_INT(f.violations, 0);
     CHECK_INT(f.peak, 30);
@@ -340,6 +385,7 @@ static void test_hand(void)
     CHECK_INT(run_shard(&sh, 1, 3, 0, rw, &f, &tt, st, 8), 0);
     const int64_t none[][5] = {{2, 0, 0, 1, 0}, {5, 2, 1, 1, 0}, {5, 3, 1, 1, 0}, {3, 2, 1, 1, 0}, {7, 0, 1, 1, 0}};
     check_batches("budget 3, cache 0", st, tt.nbatches, none, 5);
+    CHECK(fake_clean(&f));
     CHECK(rewards_ok(&sh, rw));
     CHECK_INT(tt.recomputed, 7);
     CHECK_INT(f.peak, 0);
@@ -348,6 +394,7 @@ static void test_hand(void)
     CHECK_INT(run_shard(&sh, 1, 3, 2 * KV, rw, &f, &tt, st, 8), 0);
     const int64_t some[][5] = {{2, 0, 0, 1, 20}, {3, 0, 1, 1, 20}, {3, 1, 1, 1, 20}, {1, 0, 1, 1, 20}, {7, 0, 1, 1, 0}};
     check_batches("budget 3, cache 20", st, tt.nbatches, some, 5);
+    CHECK(fake_clean(&f));
     CHECK(rewards_ok(&sh, rw));
     CHECK_INT(f.peak, 20);
     CHECK_INT(f.violations, 0);
@@ -356,6 +403,7 @@ static void test_hand(void)
     CHECK_INT(run_shard(&sh, 0, 100, 0, rw, &f, &tt, st, 8), 0);
     const int64_t plain[][5] = {{22, 0, 4, 6, 0}};
     check_batches("no reuse", st, tt.nbatches, plain, 1);
+    CHECK(fake_clean(&f));
     CHECK(rewards_ok(&sh, rw));
 
     /* a backend that keeps nothing (kv_bytes_per_token 0) gets whole sequences */
@@ -364,29 +412,54 @@ static void test_hand(void)
     pe_err e = {0};
     CHECK_INT(pe_schedule_build(sh.s, sh.n, &o, 0, &s, &e), 0);
     CHECK_INT(pe_schedule_nbatches(s), 4); /* A, D, B and C alone */
-    pe_backend b0 = {.name = "fake", .impl = &f, .nout = 2, .score = fake_score};
+    pe_backend b0 = {.name = "fake", .impl = &f, .nout = 2, .score = fake_score, .release = fake_release};
     memset(&f, 0, sizeof f);
     f.budget = 3;
+    f.nbatches = 4;
     int64_t tokens = 0;
     for (int bi = 0; bi < 4; bi++) {
         CHECK_INT(pe_schedule_run(&b0, s, bi, rw, &st[0], &e), 0);
         tokens += st[0].tokens;
     }
     CHECK_INT(tokens, 22);
-    CHECK_INT(f.violations + f.nslots, 0);
+    CHECK_INT(f.violations + f.nslots + f.releases, 0); /* nothing kept, nothing to release */
     CHECK(rewards_ok(&sh, rw));
     pe_schedule_free(s);
     free_rewards(&sh, rw);
 
-    /* group 0 alone: the last batch reads slots, freed by the release batch */
+    /* group 0 alone: S0 kept after batch 0, S1 after batch 1 (S1 S2), and the
+     * last batch (S3 S4) reads both: they are released after it, with no
+     * batch beyond the three */
     hand_shard(&sh, 0);
     rw = alloc_rewards(&sh);
     CHECK_INT(run_shard(&sh, 1, 3, 1000, rw, &f, &tt, st, 8), 0);
     CHECK_INT(tt.nbatches, 3);
-    CHECK_INT(f.calls, 4);
-    CHECK_INT(fake_used_slots(&f), 0);
-    CHECK_INT(f.held, 0);
+    CHECK_INT(f.calls, 3);
+    CHECK_INT(f.keeps, 2);
+    CHECK_INT(f.evicts, 0);
+    CHECK_INT(f.releases, 1);
+    CHECK_INT(f.released, 2);
+    CHECK(fake_clean(&f));
+    CHECK_INT(f.violations, 0);
     CHECK(rewards_ok(&sh, rw));
+    /* the release's error reaches the caller: a backend without release */
+    {
+        pe_engine_opts o2 = {.token_budget = 3, .prefix_reuse = 1, .cache_bytes = 1000};
+        pe_schedule *s2;
+        pe_backend nr = {.name = "norelease", .impl = &f, .nout = 2, .kv_bytes_per_token = KV,
+                         .score = fake_score};
+        memset(&f, 0, sizeof f);
+        f.budget = 3;
+        f.nbatches = 3;
+        CHECK_INT(pe_schedule_build(sh.s, sh.n, &o2, KV, &s2, &e), 0);
+        CHECK_INT(pe_schedule_nbatches(s2), 3);
+        CHECK_INT(pe_schedule_run(&nr, s2, 0, rw, NULL, &e), 0);
+        CHECK_INT(pe_schedule_run(&nr, s2, 1, rw, NULL, &e), 0);
+        CHECK_INT(pe_schedule_run(&nr, s2, 2, rw, NULL, &e), PE_EGENERIC);
+        CHECK(strstr(e.msg, "norelease") && strstr(e.msg, "cannot release"));
+        CHECK_INT(f.calls, 3);
+        pe_schedule_free(s2);
+    }
     free_rewards(&sh, rw);
 }
 
@@ -421,6 +494,7 @@ static void test_small_trees(void)
             CHECK(tt.tokens == want[c].tokens && tt.readouts == want[c].reads);
             CHECK(rewards_ok(&sh, rw));
             CHECK_INT(f.violations + fake_used_slots(&f), 0);
+            CHECK(fake_clean(&f));
         }
         free_rewards(&sh, rw);
     }
@@ -491,7 +565,7 @@ static void test_random(int round)
             rw = alloc_rewards(&sh);
             bad |= run_shard(&sh, 1, budget, bounds[bi], rw, &f, &tt, NULL, 0);
             bad |= !rewards_ok(&sh, rw);
-            bad |= f.violations != 0 || fake_used_slots(&f) != 0 || f.held != 0 || f.peak > bounds[bi];
+            bad |= f.violations != 0 || !fake_clean(&f) || f.peak > bounds[bi];
             bad |= tt.tokens != tree + tt.recomputed || tt.tokens != f.tokens || tt.readouts != reads;
             bad |= tt.sequences != live || tt.prompt != prompt || tt.max_cache > bounds[bi];
             if (bounds[bi] >= (int64_t)tree * KV)
