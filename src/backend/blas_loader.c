@@ -103,15 +103,18 @@ static int period_holds(int P, int n, int K, const float *B, int ldb, const floa
     return 1;
 }
 
+/* Floats of work memory a probe of tiles of n <= TILE_N columns needs. */
+static size_t probe_floats(int K)
+{
+    return 2 * (size_t)TILE_M * ((size_t)K + TILE_N) + (size_t)K;
+}
+
 /* The smallest candidate that holds for NPROBES probe rows; TILE_M when none
- * does or memory is short (per-group tiling assumes nothing). */
-static int measure_period(int n, int K, const float *B, int ldb)
+ * does (per-group tiling assumes nothing). work: probe_floats(K). */
+static int measure_period(int n, int K, const float *B, int ldb, float *work)
 {
     const size_t tile_a = (size_t)TILE_M * K, tile_c = (size_t)TILE_M * n;
-    float *A = malloc((2 * tile_a + 2 * tile_c + (size_t)K) * sizeof(float));
-    if (!A)
-        return TILE_M;
-    float *A2 = A + tile_a, *C = A2 + tile_a, *D = C + tile_c, *v = D + tile_c;
+    float *A = work, *A2 = A + tile_a, *C = A2 + tile_a, *D = C + tile_c, *v = D + tile_c;
     const int ncand = (int)(sizeof candidates / sizeof candidates[0]);
     uint64_t s = 0x9e3779b97f4a7c15ull;
     int c = 0; /* the candidates below c failed a probe */
@@ -123,13 +126,12 @@ static int measure_period(int n, int K, const float *B, int ldb)
         while (c < ncand && !period_holds(candidates[c], n, K, B, ldb, A, A2, C, D, v, &s))
             c++;
     }
-    free(A);
     return c < ncand ? candidates[c] : TILE_M;
 }
 
 /* The period of tiles of n columns, measured once per shape (a shape beyond
- * the table is measured again each time: slower, never wrong). */
-static int tile_period(int n, int K, const float *B, int ldb)
+ * the table is measured again each time: slower, never different). */
+static int tile_period(int n, int K, const float *B, int ldb, float *work)
 {
     pthread_mutex_lock(&shapes_lock);
     int p = forced;
@@ -137,7 +139,7 @@ static int tile_period(int n, int K, const float *B, int ldb)
         if (shapes[i].n == n && shapes[i].K == K)
             p = shapes[i].period;
     if (!p) {
-        p = measure_period(n, K, B, ldb);
+        p = measure_period(n, K, B, ldb, work);
         if (nshapes < MAX_SHAPES)
             shapes[nshapes++] = (shape_period){n, K, p};
     }
@@ -145,11 +147,13 @@ static int tile_period(int n, int K, const float *B, int ldb)
     return p;
 }
 
-int pe_blas_period(int N, int K, const float *B, int ldb)
+/* The period of a product's tiles (work: probe_floats(K)). */
+static int product_period(int N, int K, const float *B, int ldb, float *work)
 {
-    int p = tile_period(N < TILE_N ? N : TILE_N, K, B, ldb);
+    int p = tile_period(N < TILE_N ? N : TILE_N, K, B, ldb, work);
     if (N > TILE_N && N % TILE_N) { /* the last column tile is another shape: both must hold */
-        int q = tile_period(N % TILE_N, K, B + (size_t)(N / TILE_N) * TILE_N * (size_t)ldb, ldb), a = p, b = q;
+        int q = tile_period(N % TILE_N, K, B + (size_t)(N / TILE_N) * TILE_N * (size_t)ldb, ldb, work);
+        int a = p, b = q;
         while (b) {
             int t = a % b;
             a = b;
@@ -157,6 +161,18 @@ int pe_blas_period(int N, int K, const float *B, int ldb)
         }
         p = p / a * q; /* the lcm of two divisors of TILE_M divides it */
     }
+    return p;
+}
+
+int pe_blas_period(int N, int K, const float *B, int ldb)
+{
+    float *work = malloc(probe_floats(K) * sizeof(float));
+    if (!work) { /* tests and docs only */
+        fprintf(stderr, "prmeval: no memory to probe OpenBLAS's period\n");
+        abort();
+    }
+    int p = product_period(N, K, B, ldb, work);
+    free(work);
     return p;
 }
 
@@ -255,7 +271,8 @@ static int next_run(const plan *L, cursor *c, int64_t q0, int64_t q1, int64_t *a
 /* ---- the product ------------------------------------------------------------------ */
 
 /* The stage: the plan (16 bytes a group), then per thread a row tile of A
- * (TILE_M x K) and of C (TILE_M x TILE_N). */
+ * (TILE_M x K) and of C (TILE_M x TILE_N); at least the room of a probe
+ * (a shape's first product measures its period there, before the plan). */
 static size_t plan_floats(int ngroups)
 {
     return ((size_t)ngroups * (sizeof(int64_t) + 2 * sizeof(int32_t)) + sizeof(float) - 1) / sizeof(float);
@@ -263,7 +280,8 @@ static size_t plan_floats(int ngroups)
 
 size_t pe_blas_stage_floats(int K, int nthreads, int ngroups)
 {
-    return plan_floats(ngroups) + (size_t)nthreads * TILE_M * ((size_t)K + TILE_N);
+    size_t tiles = (size_t)nthreads * TILE_M * ((size_t)K + TILE_N);
+    return plan_floats(ngroups) + (tiles > probe_floats(K) ? tiles : probe_floats(K));
 }
 
 typedef struct tile_stage {
@@ -329,7 +347,8 @@ void pe_blas_sgemm_nt_groups(const pe_row_groups *rows, int N, int K, float alph
     }
     if (rows->start[rows->n] == 0 || N == 0)
         return;
-    plan L = {.rows = rows, .P = pe_blas_period(N, K, B, ldb), .ngroups = rows->n};
+    /* the period first: a shape's first product probes OpenBLAS in the stage, before the plan is written */
+    plan L = {.rows = rows, .P = product_period(N, K, B, ldb, stage->mem), .ngroups = rows->n};
     L.place = (int64_t *)(void *)stage->mem;
     L.order = (int32_t *)(L.place + rows->n);
     plan_places(&L, L.order + rows->n);
