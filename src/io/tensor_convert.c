@@ -19,7 +19,8 @@
  * the embedding gather converts one 896-element row per token). */
 enum { CONVERT_BLOCK = 1 << 16, CONVERT_PARALLEL_MIN = 1 << 18 };
 
-/* bf16 is the top half of an fp32 (pe_f32_from_bf16). */
+/* The spans: the one per-element definition (core/half.h, inline and
+ * branch-free), in loops the compiler vectorizes. */
 static void bf16_span(const unsigned char *p, size_t n, float *dst)
 {
 #ifdef _OPENMP
@@ -28,14 +29,10 @@ static void bf16_span(const unsigned char *p, size_t n, float *dst)
     for (size_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, p + 2 * i, 2);
-        uint32_t u = (uint32_t)h << 16;
-        memcpy(dst + i, &u, 4);
+        dst[i] = pe_f32_from_bf16(h);
     }
 }
 
-/* pe_f32_from_f16 without its branches: a subnormal half is man * 2^-24,
- * which int -> float and the power-of-two scale give exactly (man < 2^10; the
- * product is a normal fp32); man 0 gives +0, the sign is or-ed in after. */
 static void f16_span(const unsigned char *p, size_t n, float *dst)
 {
 #ifdef _OPENMP
@@ -44,17 +41,7 @@ static void f16_span(const unsigned char *p, size_t n, float *dst)
     for (size_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, p + 2 * i, 2);
-        uint32_t sign = (uint32_t)(h & 0x8000u) << 16, mag = h & 0x7fffu, man = h & 0x3ffu;
-        float sub = (float)(int32_t)man * 0x1p-24f;
-        uint32_t usub;
-        memcpy(&usub, &sub, 4);
-        /* all-ones masks select one of the three cases (no branch in the loop) */
-        uint32_t special = 0u - (uint32_t)(mag >= 0x7c00u), normal = (0u - (uint32_t)(mag >= 0x0400u)) & ~special;
-        uint32_t u = (special & (0x7f800000u | (man << 13)))      /* inf, nan (payload kept) */
-                   | (normal & ((mag << 13) + (112u << 23)))      /* normal: rebias 15 -> 127 */
-                   | (~(special | normal) & usub);                /* zero, subnormal */
-        u |= sign;
-        memcpy(dst + i, &u, 4);
+        dst[i] = pe_f32_from_f16(h);
     }
 }
 
